@@ -1,0 +1,86 @@
+"""Shared fixtures: the demo server on a real loopback socket, an isolated session, a test shell."""
+
+from __future__ import annotations
+
+import pytest
+
+from wisgate_nb.config import WisGate
+from wisgate_nb.emulator import EmulatorConfig, serve
+from wisgate_nb.session import Session, set_current
+
+TEST_KEY = "sk-wisgate-test-KEY-0123456789-do-not-leak"
+
+
+@pytest.fixture(scope="session")
+def demo_server():
+    """One demo server per test run (loopback, uvicorn); reset before each use by `server`."""
+    with serve(EmulatorConfig(require_key=TEST_KEY)) as handle:
+        yield handle
+
+
+@pytest.fixture
+def server(demo_server):
+    demo_server.emulator.reset()
+    demo_server.emulator.config.latency = 0.0
+    yield demo_server
+    demo_server.emulator.reset()
+
+
+@pytest.fixture
+def session(server, tmp_path):
+    """A fresh kernel session talking to the loopback demo server with a key, history in tmp_path."""
+    config = WisGate(api_key=TEST_KEY, base_url=server.base_url, demo=False, history_dir=str(tmp_path / "runs"),
+                     max_retries=2)
+    s = Session(config)
+    previous = set_current(s)
+    try:
+        yield s
+    finally:
+        s.close()
+        set_current(previous)
+
+
+@pytest.fixture
+def demo_session(tmp_path):
+    """A fresh session in demo mode (in-process demo server, no key, no network)."""
+    s = Session(WisGate(demo=True, history_dir=str(tmp_path / "runs"), api_key=None))
+    previous = set_current(s)
+    try:
+        yield s
+    finally:
+        s.close()
+        set_current(previous)
+
+
+class _Shell:
+    """An IPython shell whose run_cell re-raises the cell's exception, so magic tests fail loudly."""
+
+    def __init__(self, ip):
+        self.ip = ip
+
+    def run(self, code: str):
+        result = self.ip.run_cell(code, store_history=False)
+        if result.error_before_exec is not None:
+            raise result.error_before_exec
+        if result.error_in_exec is not None:
+            raise result.error_in_exec
+        return result.result
+
+    @property
+    def ns(self) -> dict:
+        return self.ip.user_ns
+
+
+@pytest.fixture
+def shell(session):
+    """An InteractiveShell with wisgate_nb loaded, bound to the `session` fixture."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "wisgate_nb")
+    try:
+        yield _Shell(ip)
+    finally:
+        ip.run_line_magic("unload_ext", "wisgate_nb")
+        for name in [n for n in ip.user_ns if not n.startswith("_") and n not in ip.user_ns_hidden]:
+            ip.user_ns.pop(name, None)

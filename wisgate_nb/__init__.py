@@ -1,0 +1,89 @@
+"""wisgate_nb: image generation as a first-class citizen of Jupyter.
+
+    %load_ext wisgate_nb
+    %%wisgate_image --size 1024x1024 -n 2
+    A lighthouse on a cliff at dusk
+
+or from Python: ``wisgate_nb.generate("a lighthouse", size="1024x1024")``.
+Importing this package loads neither pandas, ipywidgets nor starlette; they load when first needed.
+"""
+
+from __future__ import annotations
+
+from . import templates
+from .api import agenerate, configure, edit, generate, history, panel, sweep
+from .config import WisGate
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    BudgetExceededError,
+    ConfigurationError,
+    ContentPolicyError,
+    InternalServerError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseFormatError,
+    WisGateError,
+)
+from .generation import Generation
+from .history import History
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "BudgetExceededError",
+    "ConfigurationError",
+    "ContentPolicyError",
+    "Generation",
+    "History",
+    "InternalServerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseFormatError",
+    "WisGate",
+    "WisGateError",
+    "__version__",
+    "agenerate",
+    "configure",
+    "edit",
+    "generate",
+    "history",
+    "load_ipython_extension",
+    "panel",
+    "sweep",
+    "templates",
+    "unload_ipython_extension",
+]
+
+
+def load_ipython_extension(ip) -> None:
+    """``%load_ext wisgate_nb``: register the magics and make ``%config WisGate`` work."""
+    from .magic import register
+    from .session import current
+
+    config = current().config
+    config.update_config(ip.config)  # %config WisGate.x set before %load_ext still applies
+    if config not in ip.configurables:
+        ip.configurables.append(config)
+    register(ip)
+
+
+def unload_ipython_extension(ip) -> None:
+    """Make ``%reload_ext wisgate_nb`` clean: magics and the config hook are removed."""
+    from .magic import unregister
+    from .session import current
+
+    unregister(ip)
+    config = current().config
+    if config in ip.configurables:
+        ip.configurables.remove(config)

@@ -1,0 +1,124 @@
+"""Image bytes in and out: checking what the server sent, preparing what the user uploads.
+
+Every image is fully decoded with Pillow under a pixel cap before anyone sees it, so a broken
+image or a decompression bomb becomes a wisgate_nb error, never a Pillow exception or warning.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+from . import errors
+
+DEFAULT_MAX_PIXELS = 50_000_000
+_UPLOAD_MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+_UPLOAD_EXT = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
+
+
+@dataclass(frozen=True)
+class ImageBlob:
+    """One image exactly as the server sent it, checked to decode."""
+
+    data: bytes = field(repr=False)
+    format: str
+    width: int
+    height: int
+    revised_prompt: str | None = None
+
+    def to_pil(self) -> Image.Image:
+        return Image.open(io.BytesIO(self.data))
+
+
+ImageInput = str | os.PathLike | bytes | Image.Image
+
+
+def decode_image(data: bytes, *, max_pixels: int, revised_prompt: str | None = None) -> ImageBlob:
+    """Check that ``data`` is an image Pillow decodes, with at most ``max_pixels`` pixels."""
+    fmt, width, height = _inspect_image(data, max_pixels, errors.ResponseFormatError, "the image")
+    revised = revised_prompt if isinstance(revised_prompt, str) else None
+    return ImageBlob(bytes(data), fmt, width, height, revised)
+
+
+def _inspect_image(data: bytes, max_pixels: int, error: type[Exception], what: str) -> tuple[str, int, int]:
+    """(format, width, height) after a full decode; ``error`` for anything that is not a sane image."""
+    too_big = f"{what} has too many pixels (more than {max_pixels:,}): refused as a decompression bomb"
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between 1x and 2x its own limit: make that an error too.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                width, height = im.size
+                if width * height > max_pixels:
+                    raise error(f"{too_big}: {width}x{height}")
+                fmt = (im.format or "unknown").lower()
+                im.load()
+    except error:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise error(too_big) from exc
+    except Exception as exc:
+        raise error(f"{what} cannot be decoded ({type(exc).__name__}: {str(exc)[:200]})") from exc
+    return fmt, width, height
+
+
+def b64decode(text: str) -> bytes:
+    if text.startswith("data:"):  # some compatible servers send a data URL
+        text = text.partition(",")[2]
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise errors.ResponseFormatError("an image's base64 data is truncated or corrupted") from exc
+
+
+def load_image_input(image: ImageInput, *, default_name: str = "image.png") -> tuple[str, bytes, str]:
+    """(filename, bytes, MIME type) of an image to upload: a path, bytes, a PIL image or an ImageBlob."""
+    name: str | None = None
+    if isinstance(image, Image.Image):
+        name, data = _pil_to_png(image, default_name)
+    elif isinstance(image, ImageBlob):
+        data = image.data
+    elif isinstance(image, (bytes, bytearray, memoryview)):
+        data = bytes(image)
+    elif isinstance(image, (str, os.PathLike)):
+        name, data = _read_image_file(image)
+    else:
+        raise errors.ConfigurationError(
+            f"an image must be a file path, bytes or a PIL image; got {type(image).__name__}")
+    fmt, _, _ = _inspect_image(data, DEFAULT_MAX_PIXELS, errors.ConfigurationError, name or "the image")
+    if fmt not in _UPLOAD_MIME:
+        raise errors.ConfigurationError(f"{name or 'the image'} is {fmt.upper()}: send PNG, JPEG or WEBP "
+                                        "(a PIL image is converted to PNG)")
+    return name or Path(default_name).stem + _UPLOAD_EXT[fmt], data, _UPLOAD_MIME[fmt]
+
+
+def _read_image_file(path: str | os.PathLike) -> tuple[str, bytes]:
+    text = os.fsdecode(os.fspath(path))
+    if re.match(r"(?i)https?://", text):
+        raise errors.ConfigurationError("image URLs are not accepted: download the file and pass its path")
+    file = Path(text).expanduser()
+    try:
+        return file.name, file.read_bytes()
+    except FileNotFoundError as exc:
+        raise errors.ConfigurationError(f"image file not found: {file}") from exc
+    except OSError as exc:
+        raise errors.ConfigurationError(f"cannot read image file {file}: {exc.strerror or exc}") from exc
+
+
+def _pil_to_png(image: Image.Image, default_name: str) -> tuple[str, bytes]:
+    buffer = io.BytesIO()
+    try:
+        image.save(buffer, format="PNG")
+    except (OSError, ValueError, KeyError):  # modes PNG cannot hold (CMYK, ...)
+        buffer = io.BytesIO()
+        image.convert("RGBA").save(buffer, format="PNG")
+    stem = Path(getattr(image, "filename", "") or default_name).stem or "image"
+    return f"{stem}.png", buffer.getvalue()

@@ -1,0 +1,90 @@
+"""%wisgate_doctor: what wisgate_nb sees, for troubleshooting in class. Never shows the key."""
+
+from __future__ import annotations
+
+import os
+import sys
+from html import escape
+
+from .errors import WisGateError
+
+
+def frontend() -> str:
+    """Best guess of the notebook frontend (the kernel cannot always tell)."""
+    if "google.colab" in sys.modules or os.environ.get("COLAB_RELEASE_TAG"):  # noqa: SIM112
+        return "Google Colab"
+    if os.environ.get("VSCODE_PID") or os.environ.get("VSCODE_CWD"):
+        return "VS Code"
+    if os.environ.get("BINDER_SERVICE_HOST") or os.environ.get("BINDER_LAUNCH_HOST"):
+        return "Binder (JupyterLab / Notebook)"
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:  # pragma: no cover
+        shell = None
+    if shell is None:
+        return "plain Python (no IPython)"
+    if getattr(shell, "kernel", None) is None:
+        return "IPython terminal"
+    return "Jupyter (JupyterLab or Notebook; the kernel cannot tell which)"
+
+
+def checks(session) -> list[tuple[str, str]]:
+    """(label, finding) rows; each check catches its own failure."""
+    from .profiles import active_profile
+
+    cfg = session.config
+    rows = [("wisgate_nb", _version()), ("Python", sys.version.split()[0]), ("frontend", frontend())]
+    try:
+        profile = active_profile(cfg)
+        rows.append(("profile", f"{profile.name} (from {profile.source})" if profile else "none"))
+    except WisGateError as exc:
+        rows.append(("profile", f"problem: {exc}"))
+    rows.append(("demo mode", "on: embedded demo server, no key, no network" if cfg.demo else "off"))
+    rows.append(("API key", cfg.key_source()))
+    try:
+        target = session.target()
+        rows.append(("endpoint", target.base_url + " (in-process)" if target.demo else target.base_url))
+        rows.append(("model", cfg.model))
+        rows.append(("endpoint answers", session.check_endpoint(target)))
+    except WisGateError as exc:
+        rows.append(("endpoint", f"not checked: {exc}"))
+    streamed = [r for r in session.history.records if r.params.get("stream") and r.status == "ok"]
+    rows.append(("streaming", "yes (a streamed request succeeded this session)" if streamed
+                 else "not tried yet this session (try %%wisgate_image --stream)"))
+    rows.append(("history folder", os.path.abspath(session.history.folder or cfg.history_dir)))
+    totals = session.history.totals(cfg.prices or None)
+    spent = f"{totals['requests']} requests, {totals['images']} images, {totals['total_tokens']} tokens"
+    if totals["cost"] is not None:
+        spent += f", estimated cost {totals['cost']:.2f}"
+    rows.append(("this session", spent))
+    return rows
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+class Report:
+    """The doctor's findings; renders as a table in a notebook and as text elsewhere."""
+
+    def __init__(self, rows: list[tuple[str, str]]):
+        self.rows = rows
+
+    def __str__(self) -> str:
+        width = max(len(label) for label, _ in self.rows)
+        return "\n".join(f"{label:<{width}}  {value}" for label, value in self.rows)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        body = "".join(f'<tr><td style="padding:2px 8px;font-weight:bold">{escape(k)}</td>'
+                       f'<td style="padding:2px 8px">{escape(v)}</td></tr>' for k, v in self.rows)
+        return f'<table class="wisgate-nb" style="font-family:sans-serif;font-size:12px">{body}</table>'
+
+
+def report(session) -> Report:
+    return Report(checks(session))

@@ -1,0 +1,124 @@
+"""Generation: the result of one request, as users hold it; renders itself in a notebook."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from . import render
+from .history import Record
+
+DEMO_NOTE = "demo image: drawn by the embedded demo server (no key, no network)"
+
+
+@dataclass(frozen=True)
+class Generation:
+    """Images from one request plus what produced them."""
+
+    record: Record
+    paths: tuple[Path, ...]
+    thumbs: tuple[Path, ...] = ()
+    data: tuple[bytes, ...] = field(default=(), repr=False)
+    full: bool = False  # embed the originals instead of thumbnails when displayed
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def prompt(self) -> str:
+        return self.record.prompt
+
+    @property
+    def model(self) -> str:
+        return self.record.model
+
+    @property
+    def params(self) -> dict:
+        return dict(self.record.params)
+
+    @property
+    def latency_s(self) -> float | None:
+        return self.record.latency_s
+
+    @property
+    def request_id(self) -> str | None:
+        return self.record.request_id
+
+    @property
+    def usage(self) -> dict | None:
+        return self.record.usage
+
+    @property
+    def revised_prompts(self) -> tuple[str | None, ...]:
+        return self.record.revised_prompts
+
+    @property
+    def reused(self) -> bool:
+        return self.record.reused
+
+    @cached_property
+    def images(self) -> list:
+        """The images as PIL images (loaded on first access)."""
+        from PIL import Image
+
+        blobs = self.data or tuple(p.read_bytes() for p in self.paths)
+        images = []
+        for blob in blobs:
+            im = Image.open(io.BytesIO(blob))
+            im.load()
+            images.append(im)
+        return images
+
+    @property
+    def image(self):
+        """The first image (PIL)."""
+        return self.images[0]
+
+    def _tiles(self) -> list[render.Tile]:
+        px = render.THUMB_PX
+        caption = caption_lines(self.record)
+        tiles = []
+        for i, path in enumerate(self.paths):
+            if self.full:
+                blob = self.data[i] if i < len(self.data) else path.read_bytes()
+                src = render.data_uri(blob, _mime(path))
+            elif i < len(self.thumbs) and self.thumbs[i].exists():
+                src = render.file_thumbnail_uri(self.thumbs[i])
+            else:
+                blob = self.data[i] if i < len(self.data) else path.read_bytes()
+                src = render.data_uri(*render.thumbnail_bytes(blob, px))
+            tiles.append(render.Tile(src, caption if i == 0 else (), href=render.link_for(path),
+                                     alt=self.prompt[:200]))
+        return tiles
+
+    def _repr_html_(self) -> str:
+        return self.html()
+
+    def html(self) -> str:
+        note = DEMO_NOTE if self.record.demo else None
+        return render.grid_html(self._tiles(), note=note)
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        data = {"text/html": self.html(), "text/plain": repr(self)}
+        return data, {"text/html": {"wisgate_nb": self.metadata()}}
+
+    def metadata(self) -> dict[str, Any]:
+        r = self.record
+        return {"id": r.id, "model": r.model, "prompt": r.prompt, "params": r.params, "request_id": r.request_id,
+                "latency_s": r.latency_s, "paths": [p.name for p in self.paths], "demo": r.demo, "reused": r.reused}
+
+    def __repr__(self) -> str:
+        latency = f", {self.latency_s:.2f} s" if self.latency_s is not None else ""
+        return f"<Generation {self.id}: {len(self.paths)} image(s) of {self.record.size} for {self.prompt[:60]!r}{latency}>"
+
+
+def caption_lines(record: Record) -> list[str]:
+    return render.record_caption(record)
+
+
+def _mime(path: Path) -> str:
+    return {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}.get(path.suffix, "image/png")

@@ -1,0 +1,324 @@
+"""IPython magics: %%wisgate_image, %wisgate_panel, %wisgate_history, %wisgate_key, %wisgate_doctor,
+%%wisgate_template. A thin front door: parse, fill in {names}, hand over to the session, display."""
+
+from __future__ import annotations
+
+import re
+import string
+from typing import Any
+
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import HTML, display
+
+from . import api, render
+from . import display as live_display
+from .errors import ConfigurationError, WisGateError
+from .session import current
+
+_SEPARATOR = re.compile(r"^\s*---+\s*$", re.MULTILINE)
+
+
+def interpolate(text: str, namespace: dict) -> str:
+    """Replace {name} with the variable's value; {{ and }} are literal braces."""
+    out = []
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        raise ConfigurationError(f"the prompt has an unmatched brace ({exc}): write {{{{ and }}}} for literal "
+                                 "braces, {name} to fill in a variable") from None
+    for literal, field, spec, conversion in parsed:
+        out.append(literal)
+        if field is None:
+            continue
+        if not field.isidentifier():
+            raise ConfigurationError(f"{{{field}}} in the prompt: only plain variable names can be filled in, "
+                                     "like {subject}; write {{ and }} for literal braces")
+        if field not in namespace:
+            raise ConfigurationError(f"{{{field}}} in the prompt: there is no variable named {field!r} in the "
+                                     f"notebook. Define it first, or write {{{{{field}}}}} for literal braces.")
+        value = namespace[field]
+        try:
+            value = {"r": repr, "a": ascii, "s": str, None: lambda v: v}[conversion](value)
+            out.append(format(value, spec or ""))
+        except Exception as exc:  # noqa: BLE001 - any formatting failure is the user's input
+            raise ConfigurationError(f"{{{field}}} in the prompt could not be filled in: {exc}") from None
+    return "".join(out)
+
+
+def split_prompts(cell: str) -> list[str]:
+    """Prompts separated by lines of ---; blank ones dropped."""
+    return [p.strip() for p in _SEPARATOR.split(cell) if p.strip()]
+
+
+def parse_fields(items: list[str]) -> dict[str, str]:
+    fields = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.isidentifier():
+            raise ConfigurationError(f"{item!r}: template fields are written name=value (quote values with spaces: "
+                                     'subject="red sneaker")')
+        fields[name] = value
+    return fields
+
+
+def parse_vary(items: list[str]) -> dict[str, list[str]]:
+    varied: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        parts = [v.strip() for v in values.split(",") if v.strip()]
+        if not sep or not key.isidentifier() or not parts:
+            raise ConfigurationError(f"--vary {item!r}: write --vary key=a,b (e.g. --vary size=512x512,1024x1024)")
+        varied[key] = [int(p) if key in ("n", "output_compression", "partial_images") and p.isdigit() else p
+                       for p in parts]
+    return varied
+
+
+@magics_class
+class WisGateMagics(Magics):
+    """The wisgate_nb magics."""
+
+    @no_var_expand
+    @magic_arguments()
+    @argument("-s", "--size", help="WIDTHxHEIGHT (e.g. 1024x1024, 1536x1024) or auto")
+    @argument("-n", "--n", type=int, help="number of images, 1-10")
+    @argument("-q", "--quality", help="low, medium, high or auto")
+    @argument("-m", "--model", help="model name (default gpt-image-2)")
+    @argument("--format", dest="output_format", help="png, jpeg or webp")
+    @argument("--background", help="transparent, opaque or auto")
+    @argument("--stream", nargs="?", const=2, type=int, metavar="PARTIALS",
+              help="show partial images as they arrive (0-3 partials, default 2)")
+    @argument("--edit", metavar="IMAGE", help="edit an image: a path, a variable (PIL image or result) or _ (last result)")
+    @argument("--mask", metavar="MASK", help="PNG mask for --edit: transparent areas are edited")
+    @argument("--out", metavar="NAME", help="bind the result to this variable")
+    @argument("--bg", action="store_true", help="return at once; the output fills in when done")
+    @argument("--no-display", action="store_true", help="do not show the images")
+    @argument("--full", action="store_true", help="embed the full-resolution image, not a thumbnail")
+    @argument("--tag", action="append", default=[], metavar="TAG", help="tag the history record (repeatable)")
+    @argument("--demo", action="store_true", help="use the embedded demo server (no key, no network)")
+    @argument("--vary", action="append", default=[], metavar="KEY=A,B",
+              help="run once per value and compare, e.g. --vary size=512x512,1024x1024")
+    @argument("--template", metavar="NAME", help="fill a saved prompt template (fields as name=value)")
+    @argument("--dry-run", action="store_true", help="show the request that would be sent; send nothing")
+    @argument("--cache", action="store_true", help="reuse an identical earlier result instead of sending")
+    @argument("--profile", metavar="NAME", help="use a profile from pyproject.toml / wisgate_nb.toml")
+    @argument("fields", nargs="*", help="template fields, name=value")
+    @cell_magic
+    def wisgate_image(self, line: str, cell: str):
+        """Generate images from the prompt in the cell and show them inline.
+
+        Usage::
+
+            %%wisgate_image --size 1024x1024 -n 2 --quality high
+            A futuristic city skyline at dusk with neon reflections on rain-slicked streets
+
+        {name} in the cell is replaced by the variable's value ({{ and }} for literal braces).
+        Several prompts separated by lines of --- run concurrently and show side by side.
+        With no key set, use --demo (or WISGATE_DEMO=1) for offline demo images.
+        Settings: %config WisGate (model, size, n, timeout, max_retries, max_concurrency, ...).
+        """
+        args = parse_argstring(self.wisgate_image, line)
+        ns = self.shell.user_ns
+        if args.out is not None and not args.out.isidentifier():
+            raise ConfigurationError(f"--out {args.out!r}: give a variable name, like --out city")
+        prompts = [interpolate(p, ns) for p in split_prompts(cell)]
+        fields = parse_fields(args.fields)
+        if fields and not args.template:
+            raise ConfigurationError(f"unexpected {args.fields[0]!r}: name=value fields go with --template NAME")
+        if not prompts and not args.template:
+            raise ConfigurationError("the cell is empty: write the prompt on the lines below %%wisgate_image")
+        options = {k: getattr(args, k) for k in ("size", "n", "quality", "model", "output_format", "background",
+                                                 "profile")}
+        options = {k: v for k, v in options.items() if v is not None}
+        common = dict(tags=args.tag, demo=True if args.demo else None, cache=True if args.cache else None)
+        varied = parse_vary(args.vary)
+        if args.stream is not None:
+            common["stream"] = True
+            options["partial_images"] = args.stream
+        session = current()
+        if args.edit is not None:
+            if len(prompts) != 1 or varied:
+                raise ConfigurationError("--edit takes exactly one prompt and no --vary")
+            image = self._resolve_image(args.edit, "--edit")
+            mask = self._resolve_image(args.mask, "--mask") if args.mask else None
+            request = api._request(prompts[0], template=None, fields={}, endpoint="edits", images=[image], mask=mask,
+                                   source="magic", full=args.full, **common, **options)
+            requests = [request]
+        elif args.mask:
+            raise ConfigurationError("--mask goes with --edit IMAGE")
+        elif len(prompts) > 1 or varied:
+            if args.template and len(prompts) > 1:
+                raise ConfigurationError("--template takes at most one block of extra detail, not several prompts")
+            requests = api.plan_sweep(prompts or None, template=args.template, source="magic", **common,
+                                      **{**options, **fields, **varied})
+        else:
+            requests = [api._request(prompts[0] if prompts else None, template=args.template, fields=fields,
+                                     source="magic", full=args.full, **common, **options)]
+        if args.dry_run:
+            for request in requests:
+                display(api.DryRun.of(request))
+            return None
+        notice = session.announce_demo() if requests[0].target.demo else None
+        if notice and not args.no_display:
+            display(HTML(render.status_html(notice)))
+        if len(requests) == 1:
+            return self._run_one(requests[0], args)
+        return self._run_many(requests, args)
+
+    def _run_one(self, request, args):
+        session = current()
+        show = not args.no_display
+        if args.bg:
+            live = live_display.Live(render.status_html(f"generating in the background: {request.prompt[:100]}"),
+                                     enabled=show)
+            on_partial = live_display.preview_callback(live, request.prompt) if request.body.get("stream") else None
+            future = session.submit(request, on_partial=on_partial)
+            future.add_done_callback(lambda f: self._finish_bg(f, live, args.out))
+            return None
+        with live_display.previews(request, None if show else (lambda i, b: None)) as on_partial:
+            generation = session.run(request, on_partial=on_partial)
+        if args.out:
+            self.shell.user_ns[args.out] = generation
+        if show:
+            display(generation)
+        return None
+
+    def _finish_bg(self, future, live, out: str | None) -> None:
+        # Runs on the engine thread: only display-handle updates, never print.
+        if future.cancelled():
+            live.update(render.error_card_html("Cancelled", "the request was cancelled"))
+            return
+        exc = future.exception()
+        if exc is not None:
+            live.update(render.error_card_html(type(exc).__name__, str(exc)))
+            return
+        generation = future.result()
+        if out:
+            self.shell.user_ns[out] = generation
+        live.update_obj(generation)
+
+    def _run_many(self, requests, args):
+        session = current()
+        show = not args.no_display
+        group = requests[0].group
+        if args.bg:
+            live = live_display.Live(render.status_html(f"{len(requests)} requests running in the background"),
+                                     enabled=show)
+            future = session.submit_many(requests)
+
+            def done(f):
+                if f.cancelled() or f.exception() is not None:
+                    live.update(render.error_card_html("Cancelled", "the requests were cancelled"))
+                    return
+                if args.out:
+                    self.shell.user_ns[args.out] = f.result()
+                live.update_obj(session.history.compare(group=group))
+
+            future.add_done_callback(done)
+            return None
+        with live_display.progress(len(requests), enabled=show) as on_done:
+            results = session.run_many(requests, on_done=on_done)
+        if args.out:
+            self.shell.user_ns[args.out] = results
+        if show:
+            display(session.history.compare(group=group))
+        errors = [r for r in results if isinstance(r, Exception)]
+        if errors:
+            raise errors[0]
+        return None
+
+    def _resolve_image(self, name: str, option: str) -> Any:
+        if name == "_":
+            last = current().last
+            if last is None:
+                raise ConfigurationError(f"{option} _: there is no earlier result in this session yet")
+            return last
+        if name.isidentifier() and name in self.shell.user_ns:
+            return self.shell.user_ns[name]
+        return name  # a path; checked when loaded
+
+    @line_magic
+    def wisgate_panel(self, line: str = ""):
+        """Show the generation panel (prompt, size, n, Generate); the notebook stays free."""
+        display(api.panel())
+
+    @magic_arguments()
+    @argument("action", nargs="?", default="show", choices=["show", "compare"], help="show (default) or compare")
+    @argument("ids", nargs="*", help="record ids to compare")
+    @argument("--last", type=int, default=None, help="the last N records")
+    @argument("--prompt", default=None, help="records whose prompt contains this text")
+    @argument("--by", default=None, help="compare by this parameter")
+    @line_magic
+    def wisgate_history(self, line: str = ""):
+        """Show the session's history as a thumbnail table, or compare records side by side.
+
+        %wisgate_history                     the last 20 records
+        %wisgate_history compare --last 4    the last 4 results side by side
+        %wisgate_history compare ID ID ...   chosen records
+        """
+        args = parse_argstring(self.wisgate_history, line)
+        history = current().history
+        if args.action == "compare":
+            display(history.compare(args.ids or None, prompt=args.prompt, last=args.last, by=args.by))
+            return
+        records = history.select(prompt=args.prompt, last=args.last or 20)
+        display(HTML(render.history_table_html(history, records, total=len(history))))
+
+    @line_magic
+    def wisgate_key(self, line: str = ""):
+        """Type the API key (hidden); it is kept in this kernel's memory only, never saved."""
+        import getpass
+
+        if line.strip():
+            raise ConfigurationError("%wisgate_key takes no argument: it asks for the key so that it is never in "
+                                     "the notebook")
+        value = getpass.getpass("WisGate API key (input hidden): ")
+        if not value.strip():
+            print("No key entered; nothing changed.")
+            return
+        config = current().config
+        config.api_key = value
+        was_demo = config.demo
+        config.demo = False
+        note = " Demo mode is now off." if was_demo else ""
+        print(f"Key set for this session ({config.api_key.masked()}), kept in memory only.{note}")
+
+    @line_magic
+    def wisgate_doctor(self, line: str = ""):
+        """Report what wisgate_nb sees: frontend, profile, key (masked), endpoint, history folder."""
+        from .doctor import report
+
+        display(report(current()))
+
+    @no_var_expand
+    @magic_arguments()
+    @argument("name", help="template name, e.g. product-shot")
+    @argument("defaults", nargs="*", help="field defaults, name=value")
+    @cell_magic
+    def wisgate_template(self, line: str, cell: str):
+        """Save the cell as a prompt template: {field} placeholders, defaults as name=value.
+
+        %%wisgate_template product-shot background=white style=photorealistic
+        {subject} on a {background} background, {style}, soft studio lighting, centered
+        """
+        from . import templates
+
+        args = parse_argstring(self.wisgate_template, line)
+        template = templates.save(args.name, cell.strip(), **parse_fields(args.defaults))
+        display(HTML(render.status_html(f"template {template.name} v{template.version} saved "
+                                        f"(fields: {', '.join(template.fields) or 'none'})")))
+
+
+def register(ip) -> None:
+    ip.register_magics(WisGateMagics)
+
+
+def unregister(ip) -> None:
+    magics = ip.magics_manager.magics
+    for kind, names in (("cell", ("wisgate_image", "wisgate_template")),
+                        ("line", ("wisgate_panel", "wisgate_history", "wisgate_key", "wisgate_doctor"))):
+        for name in names:
+            magics[kind].pop(name, None)
+
+
+__all__ = ["WisGateMagics", "interpolate", "split_prompts", "WisGateError"]
