@@ -205,6 +205,10 @@ def test_error_from_response_maps_status_and_code(status, body, cls, code):
     assert (exc.status_code, exc.code, exc.request_id) == (status, code, "req_1")
 
 
+NGINX_502 = (b"<html><head><title>502 Bad Gateway</title><style>b{}</style></head><body><center><h1>502 Bad"
+             b" Gateway</h1></center><hr><center>nginx</center></body></html>")
+
+
 @pytest.mark.parametrize(
     ("body", "headers", "message"),
     [
@@ -216,8 +220,7 @@ def test_error_from_response_maps_status_and_code(status, body, cls, code):
         (b"", {}, "an empty body"),
         (b"   \n", {}, "an empty body"),
         (b"upstream connect error", {"content-type": "text/plain"}, "not JSON (upstream connect error)"),
-        (b"<html><head><title>502 Bad Gateway</title><style>b{}</style></head><body><center><h1>502 Bad"
-         b" Gateway</h1></center><hr><center>nginx</center></body></html>", {"Content-Type": "text/html"},
+        (NGINX_502, {"Content-Type": "text/html"},
          "an HTML page instead of JSON (502 Bad Gateway 502 Bad Gateway nginx)"),
         (b"<p>" + b"a" * 500 + b"</p>", {}, "(" + "a" * 200 + "…)"),
     ],
@@ -457,6 +460,23 @@ def test_invalid_edits_send_nothing(images, mask, message):
     with pytest.raises(errors.ConfigurationError, match=message):
         run(client.edit({"model": "m", "prompt": "p"}, images, mask))
     assert server.requests == []
+
+
+@pytest.mark.parametrize("extra", [{"seed": b"bytes"}, {"weight": float("nan")}, {"obj": object()}])
+def test_options_json_cannot_carry_send_nothing(extra):
+    server = Server(httpx.Response(200, json=ok_body()))
+    client, _ = make_client(server)
+    with pytest.raises(errors.ConfigurationError, match="cannot be sent as JSON"):
+        run(client.generate({"model": "m", "prompt": "p", **extra}))
+    assert server.requests == []
+
+
+def test_edit_fields_given_as_python_values_are_sent_as_form_text():
+    server = Server(httpx.Response(200, json=ok_body()))
+    client, _ = make_client(server)
+    run(client.edit({"model": "m", "prompt": "p", "n": 2, "stream": False, "user": None}, [("a.png", PNG, "image/png")]))
+    assert [(name, payload) for name, _, _, payload in multipart_parts(server.requests[0])][:4] == [
+        ("model", b"m"), ("prompt", b"p"), ("n", b"2"), ("stream", b"false")]
 
 
 @pytest.mark.parametrize(

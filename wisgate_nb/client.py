@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import importlib.metadata
 import inspect
+import json
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -140,6 +141,10 @@ class ImagesClient:
     async def generate(self, payload: dict, *, on_partial=None, on_status=None) -> ImagesResponse:
         """``POST /images/generations`` with the JSON ``payload`` (from ``params.build_generation_payload``)."""
         body = {key: value for key, value in payload.items() if value is not None}
+        try:
+            json.dumps(body, allow_nan=False)
+        except (TypeError, ValueError) as exc:  # an unknown extra option that JSON cannot carry
+            raise errors.ConfigurationError(f"the options cannot be sent as JSON: {exc}") from exc
         return await self._run("/images/generations", body.get("stream") is True, on_partial, on_status,
                                {"json": body})
 
@@ -152,7 +157,8 @@ class ImagesClient:
         files = [(part, tuple(image)) for image in images]
         if mask is not None:
             files.append(("mask", tuple(mask)))
-        data = {key: str(value) for key, value in fields.items() if value is not None}
+        data = {key: str(value).lower() if isinstance(value, bool) else str(value)
+                for key, value in fields.items() if value is not None}
         stream = data.get("stream", "").lower() == "true"
         return await self._run("/images/edits", stream, on_partial, on_status, {"data": data, "files": files})
 
@@ -219,7 +225,7 @@ class ImagesClient:
                 continue
             progress.events += 1
             kind = str(event.get("type") or sse.event or "")
-            if sse.event == "error" or kind == "error" or "error" in event:
+            if sse.event == "error" or kind == "error" or event.get("error"):
                 raise _wire.stream_error(event, response.headers, self._key())
             if kind.endswith("partial_image") and on_partial is not None:
                 blob = decode_image(b64decode(str(event.get("b64_json") or "")), max_pixels=self.max_pixels)

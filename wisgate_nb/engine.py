@@ -106,10 +106,19 @@ def wait(future: concurrent.futures.Future, *, settle_s: float = 2.0) -> Any:
                 return future.result(timeout=POLL_S)
             except concurrent.futures.TimeoutError:
                 continue
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         future.cancel()
         _settle(future, settle_s)
-        raise
+        raise Cancelled("interrupted: the request was cancelled (recorded in the history as cancelled)") from exc
+
+
+class Cancelled(KeyboardInterrupt):
+    """A blocking wait was interrupted and its request cancelled."""
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython formats a full traceback of an interrupt slowly (up to a second on first use);
+        # one line is all the user needs, and the cell returns at once.
+        return [f"\x1b[31mKeyboardInterrupt\x1b[0m: {self}"]
 
 
 def _settle(future: concurrent.futures.Future, settle_s: float) -> None:

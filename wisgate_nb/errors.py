@@ -130,6 +130,10 @@ class BadRequestError(APIStatusError):
 class ContentPolicyError(BadRequestError):
     """The prompt or image was refused by moderation."""
 
+    def __init__(self, message: str, **kwargs):
+        kwargs.setdefault("hint", "the safety system refused the prompt or image: rephrase it")
+        super().__init__(message, **kwargs)
+
 
 class AuthenticationError(APIStatusError):
     status_code = 401

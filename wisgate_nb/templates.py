@@ -124,7 +124,7 @@ class Template:
         """Fields without a default."""
         return tuple(f for f in self.fields if f not in self.defaults)
 
-    def values(self, **fields: Any) -> dict[str, str]:
+    def values(self, /, **fields: Any) -> dict[str, str]:
         """Every field's value (defaults filled in); ConfigurationError for missing or unknown fields."""
         known = self.fields
         given = {k: v for k, v in fields.items() if v is not None}  # None means "not given": use the default
@@ -215,7 +215,10 @@ def dumps(store: dict[str, list[Template]]) -> str:
 
 def loads(content: str, source: str = "wisgate_templates.toml") -> dict[str, list[Template]]:
     """Parse the file's text into {name: [versions, oldest first]}; clear errors for anything malformed."""
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10, as in profiles.py
+        import tomli as tomllib  # type: ignore[no-redef]
 
     try:
         data = tomllib.loads(content.removeprefix("\ufeff"))
@@ -305,8 +308,11 @@ def _write(path: Path, content: str) -> None:
 
 # -- the public functions ---------------------------------------------------------------------
 
-def save(name: str, text: str, **defaults: Any) -> Template:
-    """Save a template; a changed text or changed defaults become a new version, an unchanged one is kept."""
+def save(name: str, text: str, /, **defaults: Any) -> Template:
+    """Save a template; a changed text or changed defaults become a new version, an unchanged one is kept.
+
+    ``name`` and ``text`` are positional-only, so that fields called name or text can have defaults too.
+    """
     _check_name(name)
     with _lock:
         path = _path()
@@ -384,6 +390,6 @@ def render_template(name: str, fields: dict, extra: str | None = None) -> tuple[
     template=) is appended as extra detail, see ``join_extra``.
     """
     template = get(name)
-    values = template.values(**dict(fields or {}))
+    values = template.values(**{str(k): v for k, v in (fields or {}).items()})
     prompt = join_extra(template.render(**values), extra)
     return prompt, {"name": template.name, "version": template.version, "fields": values}

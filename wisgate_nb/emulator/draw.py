@@ -107,8 +107,8 @@ def _base_hue(prompt: str, words: list[str], seed: int) -> float:
 
 def _background(size: tuple[int, int], hue: float, rng: random.Random) -> Image.Image:
     """A two-colour linear gradient at an angle chosen by ``rng``."""
-    ramp = Image.linear_gradient("L").resize((512, 512)).rotate(rng.uniform(0, 360), Image.BILINEAR)
-    ramp = ramp.crop((76, 76, 436, 436)).resize(size, Image.BILINEAR)  # the inner square has no corners
+    ramp = Image.linear_gradient("L").rotate(rng.uniform(0, 360), Image.BILINEAR)
+    ramp = ramp.crop((38, 38, 218, 218)).resize(size, Image.BILINEAR)  # the inner square has no corners
     dark = _rgb(hue + rng.uniform(-0.06, 0.06), rng.uniform(0.12, 0.3), rng.uniform(0.45, 0.8))
     light = _rgb(hue + rng.choice((0.06, 0.12, -0.1, 0.5)), rng.uniform(0.55, 0.75), rng.uniform(0.5, 0.9))
     return ImageOps.colorize(ramp, dark, light)
@@ -186,7 +186,7 @@ def render(
     noise: bool = False,
     mark: bool = True,
 ) -> Image.Image:
-    """The picture for (prompt, size, index, seed), RGBA (transparent background if asked)."""
+    """The picture for (prompt, size, index, seed): RGB, or RGBA with a transparent background."""
     words = _words(prompt)
     hue = _base_hue(prompt, words, seed)
     layout = _rng("layout", prompt, index, seed)
@@ -211,7 +211,8 @@ def render(
         colour_word = None
     if mark:
         _marks(draw, size, prompt)
-    return Image.alpha_composite(img, shapes)
+    img = Image.alpha_composite(img, shapes)
+    return img if transparent else img.convert("RGB")
 
 
 def edit(
@@ -233,7 +234,7 @@ def edit(
     base = images[0].convert("RGBA")
     for i, other in enumerate(images[1:], start=2):
         base = Image.blend(base, other.convert("RGBA").resize(base.size, Image.BILINEAR), 1 / i)
-    art = render(prompt, base.size, index=index, seed=seed, noise=noise, mark=mark)
+    art = render(prompt, base.size, index=index, seed=seed, noise=noise, mark=mark).convert("RGBA")
     if mask is not None:
         chosen = mask.convert("RGBA").getchannel("A").point(lambda a: 255 - a)
         out = Image.composite(art, base, chosen)
@@ -259,9 +260,9 @@ def encode(
 ) -> bytes:
     """Encode for the wire; alpha survives only for a transparent background in png/webp."""
     if img.mode != "RGB" and (output_format == "jpeg" or not transparent):
-        rgba = img.convert("RGBA")
-        flat = Image.new("RGBA", img.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(flat, rgba).convert("RGB")
+        if "A" in img.getbands() and img.getchannel("A").getextrema()[0] < 255:  # flatten onto white
+            img = Image.alpha_composite(Image.new("RGBA", img.size, "white"), img.convert("RGBA"))
+        img = img.convert("RGB")
     buf = io.BytesIO()
     if output_format == "png":
         img.save(buf, "PNG", compress_level=3)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -275,7 +275,7 @@ def check_moderation(prompt: str, words: tuple[str, ...]) -> None:
         )
 
 
-def image_input_tokens(sizes: list[tuple[int, int]]) -> int:
+def image_input_tokens(sizes: Sequence[tuple[int, int]]) -> int:
     """Tokens for input images: about 194 per 1024x1024 image."""
     return sum(math.ceil(w * h / 5400) for w, h in sizes)
 
@@ -284,12 +284,12 @@ def usage_for(
     params: ImageParams,
     size: tuple[int, int],
     *,
-    input_images: list[tuple[int, int]] = (),  # type: ignore[assignment]
+    input_images: Sequence[tuple[int, int]] = (),
     output_details: bool = True,
 ) -> dict[str, Any]:
     """Plausible, deterministic token usage for the whole request."""
     text_tokens = max(1, math.ceil(len(params.prompt) / 4))
-    image_tokens = image_input_tokens(list(input_images))
+    image_tokens = image_input_tokens(input_images)
     per_image = round(_TOKENS_PER_MEGAPIXEL[params.quality] * size[0] * size[1] / (1024 * 1024))
     output = per_image * params.n
     usage: dict[str, Any] = {

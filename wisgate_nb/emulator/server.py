@@ -50,7 +50,10 @@ def serve(
     """Run the emulator with uvicorn in a background thread on ``port`` (0: a free one) until exit."""
     uvicorn = _uvicorn()
     app = create_app(config)
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose proto says TCP,
+    # and without it every response that is written in two parts waits 40 ms for a delayed ACK.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.bind((host, port))
         port = sock.getsockname()[1]
@@ -88,9 +91,4 @@ def serve(
 
 def run(host: str = "127.0.0.1", port: int = 8000, config: EmulatorConfig | None = None) -> None:
     """Serve the emulator until interrupted (``wisgate-nb emulator``)."""
-    uvicorn = _uvicorn()
-    config = config if config is not None else EmulatorConfig()
-    print(
-        f"WisGate demo server: http://{_url_host(host)}:{port}/v1  {config!r}  (Ctrl+C stops it)", flush=True
-    )
-    uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+    _uvicorn().run(create_app(config), host=host, port=port, log_level="info")

@@ -1,0 +1,215 @@
+"""Shared helpers for real-browser tests: a throwaway Jupyter server and a headless Debian Chromium page.
+
+    with jupyter_server("lab", tmp_path) as server, chromium_page() as page:
+        page.goto(f"{server.base}/lab/tree/demo.ipynb?token={server.token}")
+
+The server runs this interpreter (`sys.executable`) with every Jupyter/IPython directory in a temporary
+place, so no user configuration interferes; its `python3` kernelspec points at this interpreter too.
+Only 127.0.0.1 is used. Chromium is Debian's (/usr/bin/chromium), never a downloaded browser.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+_MODULE = {"lab": "jupyterlab", "notebook": "notebook"}
+
+# JupyterLab / Notebook 7 user settings that make a test page quiet and deterministic: no news or
+# update toasts, and every cell rendered (no windowing), so selectors find cells that are off screen.
+_USER_SETTINGS = {
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false", "checkForUpdates": False,
+    },
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+}
+
+
+def browser_available() -> bool:
+    """True when Debian's chromium and the Playwright package are both there."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return False
+    return os.access(CHROMIUM, os.X_OK)
+
+
+requires_browser = pytest.mark.skipif(not browser_available(), reason="needs playwright and /usr/bin/chromium")
+
+
+@dataclass(frozen=True)
+class JupyterServer:
+    """A running server: open `f"{base}/lab/tree/x.ipynb?token={token}"` (lab) or `.../notebooks/x.ipynb`."""
+
+    kind: str  # "lab" | "notebook"
+    base: str  # "http://127.0.0.1:PORT"
+    token: str
+    root_dir: Path
+    log_path: Path
+    pid: int
+
+    @property
+    def url(self) -> str:
+        """The landing page with the token."""
+        path = "lab" if self.kind == "lab" else "tree"
+        return f"{self.base}/{path}?token={self.token}"
+
+    def notebook_url(self, name: str) -> str:
+        """The page that opens notebook `name` (relative to root_dir) in this kind of front end."""
+        path = f"lab/tree/{name}" if self.kind == "lab" else f"notebooks/{name}"
+        return f"{self.base}/{path}?token={self.token}"
+
+    def log(self) -> str:
+        """The server's output so far (useful in an assertion message)."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def isolated_env(home: Path, extra: dict | None = None) -> dict:
+    """An environment whose Jupyter and IPython directories live under `home`, with a python3 kernelspec
+    for this interpreter and quiet front-end settings."""
+    env = dict(os.environ)
+    for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
+        env.pop(name, None)
+    config_dir, data_dir = home / "config", home / "data"
+    env.update({
+        "JUPYTER_CONFIG_DIR": str(config_dir),
+        "JUPYTER_DATA_DIR": str(data_dir),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "IPYTHONDIR": str(home / "ipython"),
+        "JUPYTER_PLATFORM_DIRS": "0",
+        "PATH": os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""),
+        "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p),
+        "PYTHONUNBUFFERED": "1",
+    })
+    kernel_dir = data_dir / "kernels" / "python3"
+    kernel_dir.mkdir(parents=True, exist_ok=True)
+    (kernel_dir / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (ipykernel)", "language": "python",
+    }))
+    for relative, values in _USER_SETTINGS.items():
+        path = config_dir / "lab" / "user-settings" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+    env.update(extra or {})
+    return env
+
+
+def _answers(base: str, token: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def jupyter_server(kind: str, root_dir: Path, env: dict | None = None, timeout: float = 60.0
+                   ) -> Iterator[JupyterServer]:
+    """Start `jupyter lab` or `jupyter notebook` on a free loopback port; stop it (and its kernels) after."""
+    if kind not in _MODULE:
+        raise ValueError(f"kind must be 'lab' or 'notebook', got {kind!r}")
+    root_dir = Path(root_dir).resolve()
+    home = Path(tempfile.mkdtemp(prefix="wisgate-jupyter-"))
+    port, token = free_port(), secrets.token_hex(16)
+    base = f"http://127.0.0.1:{port}"
+    log_path = home / "server.log"
+    command = [
+        sys.executable, "-m", _MODULE[kind], "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+        f"--IdentityProvider.token={token}", "--allow-root", f"--ServerApp.root_dir={root_dir}",
+        "--ServerApp.port_retries=0",
+    ]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=root_dir, env=isolated_env(home, env), stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    server = JupyterServer(kind, base, token, root_dir, log_path, process.pid)
+    try:
+        deadline = time.monotonic() + timeout
+        while not _answers(base, token):
+            if process.poll() is not None:
+                raise RuntimeError(f"jupyter {kind} exited with {process.returncode}:\n{server.log()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"jupyter {kind} did not answer within {timeout} s:\n{server.log()}")
+            time.sleep(0.25)
+        yield server
+    finally:
+        _stop(process, base, token)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _stop(process: subprocess.Popen, base: str, token: str) -> None:
+    """Ask the server to shut down (it stops its kernels); escalate on its own process group if it hangs."""
+    if process.poll() is None:
+        request = urllib.request.Request(f"{base}/api/shutdown?token={token}", method="POST", data=b"")
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(request, timeout=5).close()
+    for sig, grace in ((None, 10), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+        if sig is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=grace)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    # Kernels live in the server's process group; make sure none outlives the test.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def chromium_page(viewport: dict | None = None, timeout_ms: float = 30_000):
+    """A Playwright sync `page` in headless Debian Chromium with a fresh profile, closed after."""
+    from playwright.sync_api import sync_playwright
+
+    profile = tempfile.mkdtemp(prefix="wisgate-chromium-")
+    try:
+        with sync_playwright() as p:
+            context = p.chromium.launch_persistent_context(
+                profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+                viewport=viewport or {"width": 1400, "height": 1000},
+            )
+            try:
+                page = context.pages[0] if context.pages else context.new_page()
+                page.set_default_timeout(timeout_ms)
+                yield page
+            finally:
+                context.close()
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a full-page screenshot under test-artifacts/ and return its path."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=True)
+    return path

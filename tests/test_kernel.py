@@ -1,0 +1,194 @@
+"""Real-kernel tests (jupyter_client): Run All, interrupts, --bg display updates, notebook size, kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from jupyter_client import KernelManager
+from nbclient import NotebookClient
+
+from wisgate_nb.history import History
+
+
+def _env(tmp_path: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("WISGATE_API_KEY", "WISDOM_GATE_KEY")}
+    env.update(WISGATE_DEMO="1", WISGATE_HISTORY_DIR=str(tmp_path / "runs"), PYTHONUNBUFFERED="1")
+    return env
+
+
+@pytest.fixture
+def kernel(tmp_path):
+    km = KernelManager(kernel_name="python3")
+    km.kernel_cmd = None
+    km.start_kernel(cwd=str(tmp_path), env=_env(tmp_path), extra_arguments=[])
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=60)
+    try:
+        yield km, kc
+    finally:
+        kc.stop_channels()
+        if km.is_alive():
+            km.shutdown_kernel(now=True)
+
+
+def _collect(kc, msg_ids, timeout=60.0):
+    """Replies and iopub messages for the given requests: {msg_id: {"reply": ..., "iopub": [...]}}."""
+    results = {m: {"reply": None, "iopub": [], "reply_at": None} for m in msg_ids}
+    deadline = time.time() + timeout
+    idle = set()
+    while time.time() < deadline and (len(idle) < len(msg_ids) or any(r["reply"] is None for r in results.values())):
+        try:
+            msg = kc.get_iopub_msg(timeout=0.1)
+            parent = msg["parent_header"].get("msg_id")
+            if parent in results:
+                results[parent]["iopub"].append(msg)
+                if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                    idle.add(parent)
+        except Exception:  # noqa: BLE001 - queue.Empty
+            pass
+        try:
+            while True:
+                reply = kc.get_shell_msg(timeout=0.01)
+                parent = reply["parent_header"].get("msg_id")
+                if parent in results and results[parent]["reply"] is None:
+                    results[parent]["reply"] = reply
+                    results[parent]["reply_at"] = time.perf_counter()
+        except Exception:  # noqa: BLE001
+            pass
+    return results
+
+
+def _html(messages) -> str:
+    return "".join(m["content"].get("data", {}).get("text/html", "") for m in messages
+                   if m["msg_type"] in ("display_data", "execute_result", "update_display_data"))
+
+
+def test_run_all_queued_cells_all_complete(kernel):
+    km, kc = kernel
+    cells = [
+        "%load_ext wisgate_nb",
+        "%%wisgate_image -s 128x128\na fox in the snow",
+        "x = 41",
+        "%%wisgate_image -s 128x128 -n 2\na cat on a roof\n---\na dog in a boat",
+        "print(x + 1)",
+        "%%wisgate_image -s 128x128 --stream 2\na comet",
+        "import wisgate_nb as wg; print(len(wg.history()))",
+    ]
+    ids = [kc.execute(code) for code in cells]  # all queued at once, as Run All does
+    results = _collect(kc, ids, timeout=120)
+    for code, msg_id in zip(cells, ids):
+        reply = results[msg_id]["reply"]
+        assert reply is not None, f"no reply for {code!r}"
+        assert reply["content"]["status"] == "ok", (code, reply["content"])
+    for index in (1, 3, 5):
+        assert "<img" in _html(results[ids[index]]["iopub"]), cells[index]
+    streams = "".join(m["content"].get("text", "") for m in results[ids[4]]["iopub"] if m["msg_type"] == "stream")
+    assert streams.strip() == "42"
+    streams = "".join(m["content"].get("text", "") for m in results[ids[6]]["iopub"] if m["msg_type"] == "stream")
+    assert streams.strip() == "4"
+
+
+def test_interrupt_during_a_slow_generation_returns_within_half_a_second(kernel):
+    km, kc = kernel
+    setup = kc.execute("%load_ext wisgate_nb\nimport wisgate_nb as wg; wg.configure(demo_latency=10)")
+    assert _collect(kc, [setup])[setup]["reply"]["content"]["status"] == "ok"
+    slow = kc.execute("%%wisgate_image -s 128x128\na very slow fox")
+    time.sleep(1.5)
+    interrupted_at = time.perf_counter()
+    km.interrupt_kernel()
+    result = _collect(kc, [slow], timeout=15)[slow]
+    assert result["reply"]["content"]["status"] == "error"
+    assert result["reply"]["content"]["ename"] == "Cancelled"  # a KeyboardInterrupt subclass, one line
+    assert result["reply_at"] - interrupted_at < 0.5
+    check = kc.execute("print(wg.history().records[-1].status)")
+    out = _collect(kc, [check])[check]["iopub"]
+    assert "cancelled" in "".join(m["content"].get("text", "") for m in out if m["msg_type"] == "stream")
+
+
+def test_bg_returns_at_once_and_the_output_fills_in(kernel):
+    km, kc = kernel
+    setup = kc.execute("%load_ext wisgate_nb\nimport wisgate_nb as wg; wg.configure(demo_latency=2)")
+    _collect(kc, [setup])
+    sent = time.perf_counter()
+    bg = kc.execute("%%wisgate_image -s 128x128 --bg --out later\na background fox")
+    probe = kc.execute("1 + 1")
+    results = _collect(kc, [bg, probe], timeout=30)
+    # the probe is answered long before the 2 s generation ends
+    assert results[probe]["reply_at"] - sent < 0.5 * 2
+    deadline = time.time() + 20
+    html = _html(results[bg]["iopub"])
+    while "<img" not in html and time.time() < deadline:
+        try:
+            msg = kc.get_iopub_msg(timeout=0.5)
+        except Exception:  # noqa: BLE001
+            continue
+        if msg["msg_type"] == "update_display_data":
+            html += msg["content"]["data"].get("text/html", "")
+    assert "<img" in html and "a background fox" in html
+    check = kc.execute("print(type(later).__name__)")
+    out = _collect(kc, [check])[check]["iopub"]
+    assert "Generation" in "".join(m["content"].get("text", "") for m in out if m["msg_type"] == "stream")
+
+
+def test_saved_notebook_with_four_large_images_stays_small(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("%load_ext wisgate_nb"),
+                nbformat.v4.new_code_cell("%%wisgate_image --size 1024x1024 -n 4\na detailed city at night")]
+    env = _env(tmp_path)
+    old = dict(os.environ)
+    os.environ.update(env)
+    try:
+        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    path = tmp_path / "four.ipynb"
+    nbformat.write(nb, path)
+    html = "".join(o.get("data", {}).get("text/html", "") for o in nb.cells[1].outputs)
+    assert html.count("<img") == 4
+    assert path.stat().st_size < 400_000
+    assert len(sorted((tmp_path / "runs").glob("*/*_?.png"))) == 4  # full-resolution files are on disk
+
+
+def test_kill_9_mid_batch_loses_nothing_that_had_finished(kernel, tmp_path):
+    km, kc = kernel
+    setup = kc.execute("%load_ext wisgate_nb\nimport wisgate_nb as wg\n"
+                       "wg.configure(demo_latency=0.4, max_concurrency=2)")
+    _collect(kc, [setup])
+    kc.execute("wg.sweep(prompts=[f'fox {i}' for i in range(10)], size=['64x64', '128x128'])")
+    history_file = None
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        files = list((tmp_path / "runs").glob("*/history.jsonl"))
+        if files and len(files[0].read_text().splitlines()) >= 4:
+            history_file = files[0]
+            break
+        time.sleep(0.05)
+    assert history_file is not None, "the batch did not start"
+    os.kill(km.provisioner.process.pid, signal.SIGKILL)
+    time.sleep(0.5)
+    lines = history_file.read_text().splitlines()
+    records = [json.loads(line) for line in lines]  # every line parses
+    assert 4 <= len(records) < 20
+    assert len({r["id"] for r in records}) == len(records)
+    loaded = History.load(history_file.parent)
+    assert len(loaded) == len(records)
+    for record in loaded:
+        assert record.status == "ok"
+        assert all(p.exists() for p in loaded.full_paths(record))
+
+
+def test_kernel_python_is_this_python(kernel):
+    km, kc = kernel
+    check = kc.execute("import sys; print(sys.executable)")
+    out = _collect(kc, [check])[check]["iopub"]
+    text = "".join(m["content"].get("text", "") for m in out if m["msg_type"] == "stream").strip()
+    assert Path(text).resolve() == Path(sys.executable).resolve()

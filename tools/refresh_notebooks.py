@@ -1,0 +1,159 @@
+"""Run the tutorial notebooks in demo mode and save them with their small outputs.
+
+    python tools/refresh_notebooks.py                  # every notebooks/*.ipynb
+    python tools/refresh_notebooks.py 01_quickstart    # only the ones whose name starts so
+    python tools/refresh_notebooks.py --check          # run them, change nothing, report problems
+
+Each notebook runs in a throwaway copy of notebooks/ (the history folder, masks and contact sheets it
+writes stay out of the repository), with WISGATE_DEMO=1 and no API key, on a kernel of this Python.
+A notebook is only written back when it passes `problems()`: every cell tagged `expect-images` shows an
+image, the file stays under MAX_BYTES, and no key or absolute path of this machine is in it.
+tests/test_notebooks.py runs the same functions, so what CI checks is what gets committed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = REPO / "notebooks"
+MAX_BYTES = 400_000
+CELL_TIMEOUT = 120
+EXPECT_IMAGES = "expect-images"
+
+# Anything that looks like an API key; the demo never has one, a leak would look like this.
+_KEY_PATTERN = re.compile(r"\bsk-[A-Za-z0-9_-]{12,}")
+# Settings that would make a run depend on the machine it runs on.
+_CLEARED_ENV = ("WISGATE_API_KEY", "WISDOM_GATE_KEY", "WISGATE_BASE_URL", "WISGATE_MODEL", "WISGATE_HISTORY_DIR",
+                "WISGATE_DEMO")
+
+
+def demo_env(extra: dict | None = None) -> dict:
+    """This process's environment without any WisGate key or setting, in demo mode."""
+    env = {k: v for k, v in os.environ.items() if k not in _CLEARED_ENV}
+    env["WISGATE_DEMO"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def write_kernelspec(python: str | os.PathLike, where: Path) -> Path:
+    """A `python3` kernelspec for this interpreter (or another one, e.g. a venv's) under where/."""
+    spec = where / "python3"
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (ipykernel)", "language": "python",
+    }))
+    return where
+
+
+def execute(nb: nbformat.NotebookNode, workdir: Path, *, python: str | os.PathLike = sys.executable,
+            env: dict | None = None, timeout: int = CELL_TIMEOUT) -> nbformat.NotebookNode:
+    """Run every cell on a fresh kernel of `python` with `workdir` as its working directory.
+
+    Raises nbclient's CellExecutionError on the first failing cell, CellTimeoutError on a slow one.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
+    from nbclient import NotebookClient
+
+    with tempfile.TemporaryDirectory(prefix="wisgate-kernels-") as kernels:
+        specs = KernelSpecManager(kernel_dirs=[str(write_kernelspec(python, Path(kernels)))],
+                                  ensure_native_kernel=False)
+        km = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=specs)
+        client = NotebookClient(nb, km=km, kernel_name="python3", timeout=timeout, record_timing=False,
+                                resources={"metadata": {"path": str(workdir)}})
+        client.execute(env=demo_env() if env is None else env)
+    return nb
+
+
+def image_outputs(cell) -> int:
+    """How many outputs of a code cell show an image (an embedded <img> in HTML, or an image/* output)."""
+    count = 0
+    for output in cell.get("outputs", []):
+        data = output.get("data", {})
+        html = data.get("text/html", "")
+        html = "".join(html) if isinstance(html, list) else html
+        if re.search(r"<img\b[^>]*\bsrc=\"data:image/", html) or any(k.startswith("image/") for k in data):
+            count += 1
+    return count
+
+
+def problems(nb: nbformat.NotebookNode, *, forbidden: tuple[str, ...] = ()) -> list[str]:
+    """What is wrong with an executed notebook before it may be committed (empty list: nothing)."""
+    found = []
+    text = nbformat.writes(nb)
+    size = len(text.encode("utf-8"))
+    if size > MAX_BYTES:
+        found.append(f"{size} bytes, more than {MAX_BYTES}")
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if errors:
+            found.append(f"cell {index} has an error output: {errors[0].get('ename')}")
+        if EXPECT_IMAGES in cell.metadata.get("tags", []) and not image_outputs(cell):
+            found.append(f"cell {index} is tagged {EXPECT_IMAGES} but shows no image:\n{cell.source[:200]}")
+    match = _KEY_PATTERN.search(text)
+    if match:
+        found.append(f"something that looks like an API key: {match.group()[:8]}…")
+    for secret in (os.environ.get("WISGATE_API_KEY"), os.environ.get("WISDOM_GATE_KEY")):
+        if secret and secret.strip() and secret.strip() in text:
+            found.append("the WISGATE_API_KEY value itself")
+    for path in forbidden:
+        if path and path in text:
+            found.append(f"an absolute path of this machine: {path}")
+    return found
+
+
+def machine_paths(*extra: str | os.PathLike) -> tuple[str, ...]:
+    """Absolute paths that must never be in a committed notebook: temp dirs, home, the checkout."""
+    paths = {str(Path(p)) for p in extra}
+    paths |= {tempfile.gettempdir() + os.sep, str(Path.home()) + os.sep, str(REPO) + os.sep}
+    return tuple(sorted(p for p in paths if len(p) > 1))
+
+
+def run_copy(name: str, *, python: str | os.PathLike = sys.executable, env: dict | None = None,
+             source: Path = NOTEBOOKS) -> tuple[nbformat.NotebookNode, list[str]]:
+    """Execute notebooks/<name> in a temporary copy of the folder; return it and its problems."""
+    with tempfile.TemporaryDirectory(prefix="wisgate-nb-") as tmp:
+        workdir = Path(tmp) / "notebooks"
+        shutil.copytree(source, workdir, ignore=shutil.ignore_patterns("wisgate_runs", ".ipynb_checkpoints"))
+        nb = nbformat.read(workdir / name, as_version=4)
+        execute(nb, workdir, python=python, env=env)
+        return nb, problems(nb, forbidden=machine_paths(tmp, workdir.resolve()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", help="notebook name prefixes (default: all)")
+    parser.add_argument("--check", action="store_true", help="run and report, write nothing")
+    args = parser.parse_args(argv)
+    paths = sorted(NOTEBOOKS.glob("*.ipynb"))
+    if args.names:
+        paths = [p for p in paths if any(p.name.startswith(n) for n in args.names)]
+    failed = False
+    for path in paths:
+        nb, found = run_copy(path.name)
+        size = len(nbformat.writes(nb).encode("utf-8"))
+        if found:
+            failed = True
+            print(f"{path.name}: NOT written\n  " + "\n  ".join(found))
+            continue
+        if not args.check:
+            nbformat.write(nb, path)
+        print(f"{path.name}: ok, {size // 1000} KB{'' if args.check else ' (written)'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
