@@ -83,9 +83,9 @@ def rss_bytes() -> int:
         return 0
 
 
-def child_env(**extra: str) -> dict[str, str]:
+def child_env(*, drop: Sequence[str] = (), **extra: str) -> dict[str, str]:
     """The environment for child processes: this repository first on the path."""
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     env.update(extra)
     return env

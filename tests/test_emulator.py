@@ -329,10 +329,11 @@ def test_response_format_url_is_served(http, srv):
     assert Image.open(io.BytesIO(image.content)).size == (128, 128)
 
 
-def test_json_edit_with_data_url(http):
+def test_json_edit_with_data_url(http, srv):
     data_url = "data:image/png;base64," + base64.b64encode(png_bytes()).decode()
     body = http.post("/images/edits", json={"prompt": "a cat", "images": [{"image_url": data_url}]}).json()
     assert decode(body["data"][0]["b64_json"]).size == (96, 64)
+    assert srv.emulator.image_requests[-1].json["images"][0]["image_url"].startswith("<data URL")
     remote = http.post(
         "/images/edits", json={"prompt": "a cat", "images": [{"image_url": "https://x.test/a.png"}]}
     )
@@ -686,6 +687,20 @@ async def _generate_in_process(config: EmulatorConfig | None = None, **body) -> 
         r = await c.post("/images/generations", json={"prompt": "a lighthouse", **body})
         assert r.status_code == 200 and r.headers["x-request-id"].startswith("req_")
         return r.json()
+
+
+def test_requests_are_served_concurrently(srv):
+    srv.emulator.config.latency = 0.4
+
+    async def four() -> float:
+        async with httpx.AsyncClient(base_url=srv.base_url, timeout=10) as c:
+            start = time.perf_counter()
+            body = {"prompt": "a lighthouse", "size": "256x256"}
+            replies = await asyncio.gather(*(c.post("/images/generations", json=body) for _ in range(4)))
+            assert [r.status_code for r in replies] == [200] * 4
+            return time.perf_counter() - start
+
+    assert asyncio.run(four()) < 2.5 * 0.4  # one after the other would take 4 x 0.4
 
 
 def test_in_process_demo_mode():

@@ -499,8 +499,6 @@ def test_sweep_over_two_fields_is_a_grouped_comparison(demo):
     assert len(wisgate_nb.history().compare(group=records[0].group).records) == 4
 
 
-@pytest.mark.xfail(strict=True, reason="api._split sends template fields named like image options "
-                                       "(style, background, size, ...) to the image options")
 def test_sweep_over_fields_named_like_image_options(demo, product_shot):
     comparison = wisgate_nb.sweep(template="product-shot", subject=["mug", "vase"], style=["ink", "clay"],
                                   show_progress=False)
@@ -571,15 +569,12 @@ def test_magic_template_errors(shell, product_shot):
     assert len(wisgate_nb.history()) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="magic.py: parse_argstring splits non-posix, so subject=\"red sneaker\" "
-                                       "arrives as 'subject=\"red' and 'sneaker\"'")
 def test_magic_field_values_with_spaces(shell, product_shot):
     shell('%%wisgate_image --template product-shot subject="red sneaker" --demo --no-display\nx\n')
     assert wisgate_nb.history().records[-1].template["fields"]["subject"] == "red sneaker"
 
 
-@pytest.mark.xfail(strict=True, reason="IPython refuses a cell magic with an empty body; wisgate_image is not "
-                                       "also a line magic")
 def test_magic_template_without_extra_detail(shell, product_shot):
-    shell("%%wisgate_image --template product-shot subject=mug --demo --no-display")
-    assert wisgate_nb.history().records[-1].prompt.startswith("mug on a white background")
+    # IPython refuses a %% cell magic with an empty body, so one line uses the line form
+    shell('%wisgate_image --template product-shot subject="red mug" --demo --no-display')
+    assert wisgate_nb.history().records[-1].prompt.startswith("red mug on a white background")

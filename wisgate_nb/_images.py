@@ -53,7 +53,8 @@ def _inspect_image(data: bytes, max_pixels: int, error: type[Exception], what: s
     too_big = f"{what} has too many pixels (more than {max_pixels:,}): refused as a decompression bomb"
     try:
         with warnings.catch_warnings():
-            # Pillow only warns between 1x and 2x its own limit: make that an error too.
+            # Pillow only warns between 1x and 2x its own limit: make that an error too. (The filter
+            # is process-wide for this instant; it touches only this one warning category.)
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as im:
                 width, height = im.size

@@ -198,6 +198,7 @@ def stream_error(event: dict, headers: Mapping[str, str], secret: str | None) ->
     err = event["error"] if isinstance(event.get("error"), dict) else event
     status = err.get("status") or event.get("status")
     if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599:
-        status = _STATUS_BY_KIND.get(err.get("code"), _STATUS_BY_KIND.get(err.get("type"), 500))
+        kinds = [k for k in (err.get("code"), err.get("type")) if isinstance(k, str) and k in _STATUS_BY_KIND]
+        status = _STATUS_BY_KIND[kinds[0]] if kinds else 500
     body = event if isinstance(event.get("error"), (dict, str)) else {"error": event}
     return error_from_response(status, json.dumps(body).encode(), headers, redact=secret)

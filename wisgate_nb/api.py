@@ -59,10 +59,16 @@ _OPTION_NAMES = {"size", "n", "quality", "model", "output_format", "background",
                  "partial_images", "user", "style", "response_format", "input_fidelity", "profile"}
 
 
-def _split(params: dict) -> tuple[dict, dict]:
-    """Separate image options from template fields (anything else is a template field or an error)."""
-    options = {k: v for k, v in params.items() if k in _OPTION_NAMES}
-    fields = {k: v for k, v in params.items() if k not in _OPTION_NAMES}
+def _split(params: dict, template: str | None = None) -> tuple[dict, dict]:
+    """Separate image options from template fields: a template's own field names always go to it
+    (a field may be called ``style`` or ``background``); anything else unknown is a field or an error."""
+    own: tuple[str, ...] = ()
+    if template is not None:
+        from .templates import get
+
+        own = get(template).fields
+    options = {k: v for k, v in params.items() if k in _OPTION_NAMES and k not in own}
+    fields = {k: v for k, v in params.items() if k not in options}
     return options, fields
 
 
@@ -75,7 +81,7 @@ def generate(prompt: str | None = None, *, template: str | None = None, stream: 
     ``template=NAME``, the template's fields. ``stream=True`` (or a number of partial images) shows
     previews as they arrive. ``dry_run=True`` shows the request that would be sent and sends nothing.
     """
-    options, fields = _split(params)
+    options, fields = _split(params, template)
     request = _request(prompt, template=template, fields=fields, stream=stream, tags=tags, demo=demo, cache=cache,
                        full=full, **options)
     if dry_run:
@@ -89,7 +95,7 @@ async def agenerate(prompt: str | None = None, *, template: str | None = None, s
                     tags: Sequence[str] = (), demo: bool | None = None, cache: bool | None = None,
                     on_partial: Callable | None = None, **params: Any) -> Generation:
     """``await agenerate(...)``: the same as generate, without blocking the caller's event loop."""
-    options, fields = _split(params)
+    options, fields = _split(params, template)
     request = _request(prompt, template=template, fields=fields, stream=stream, tags=tags, demo=demo, cache=cache,
                        **options)
     future = current().submit(request, on_partial=on_partial)
@@ -145,7 +151,7 @@ def plan_sweep(prompts: Sequence[str] | str | None = None, *, template: str | No
     requests = []
     for prompt in prompts or [None]:
         for combo in itertools.product(*(varied[k] for k in keys)):
-            options, fields = _split(dict(zip(keys, combo)))
+            options, fields = _split(dict(zip(keys, combo)), template)
             requests.append(_request(prompt, template=template, fields=fields, tags=tags, demo=demo, cache=cache,
                                      source=source, group=group, **options))
     total_images = sum(r.n for r in requests)

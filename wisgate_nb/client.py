@@ -138,6 +138,20 @@ class ImagesClient:
             client, self._client = self._client, None
             await client.aclose()
 
+    async def check(self) -> str:
+        """Whether the endpoint answers (``GET /models``), in words, for %wisgate_doctor. Sends no image request."""
+        progress = _Progress()
+        with self._translate_errors(progress):
+            response = await self._http().get(self.base_url + "/models", headers=self._headers(False),
+                                              timeout=httpx.Timeout(10.0))
+        rid = request_id_of(response.headers)
+        suffix = f" (request id {rid})" if rid else ""
+        if response.status_code == 401:
+            return f"it answers, but refuses the key: HTTP 401{suffix}"
+        if response.status_code >= 400:
+            return f"it answers HTTP {response.status_code} to GET /models{suffix} (image requests may still work)"
+        return f"yes: HTTP {response.status_code}{suffix}"
+
     async def generate(self, payload: dict, *, on_partial=None, on_status=None) -> ImagesResponse:
         """``POST /images/generations`` with the JSON ``payload`` (from ``params.build_generation_payload``)."""
         body = {key: value for key, value in payload.items() if value is not None}

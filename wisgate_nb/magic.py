@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import re
+import shlex
 import string
 from typing import Any
 
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class, no_var_expand
+from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import HTML, display
 
 from . import api, render
@@ -74,6 +75,15 @@ def parse_vary(items: list[str]) -> dict[str, list[str]]:
     return varied
 
 
+def parse_line(magic, line: str):
+    """Parse a magic's options the way a shell would: name="two words" is one argument."""
+    try:
+        argv = shlex.split(line)
+    except ValueError as exc:
+        raise ConfigurationError(f"cannot read the options ({exc}): close every quote") from None
+    return magic.parser.parse_args(argv)
+
+
 @magics_class
 class WisGateMagics(Magics):
     """The wisgate_nb magics."""
@@ -103,8 +113,8 @@ class WisGateMagics(Magics):
     @argument("--cache", action="store_true", help="reuse an identical earlier result instead of sending")
     @argument("--profile", metavar="NAME", help="use a profile from pyproject.toml / wisgate_nb.toml")
     @argument("fields", nargs="*", help="template fields, name=value")
-    @cell_magic
-    def wisgate_image(self, line: str, cell: str):
+    @line_cell_magic
+    def wisgate_image(self, line: str, cell: str | None = None):
         """Generate images from the prompt in the cell and show them inline.
 
         Usage::
@@ -115,9 +125,11 @@ class WisGateMagics(Magics):
         {name} in the cell is replaced by the variable's value ({{ and }} for literal braces).
         Several prompts separated by lines of --- run concurrently and show side by side.
         With no key set, use --demo (or WISGATE_DEMO=1) for offline demo images.
+        With --template, one line is enough: %wisgate_image --template product-shot subject="red sneaker".
         Settings: %config WisGate (model, size, n, timeout, max_retries, max_concurrency, ...).
         """
-        args = parse_argstring(self.wisgate_image, line)
+        args = parse_line(self.wisgate_image, line)
+        cell = cell or ""
         ns = self.shell.user_ns
         if args.out is not None and not args.out.isidentifier():
             raise ConfigurationError(f"--out {args.out!r}: give a variable name, like --out city")
@@ -256,7 +268,7 @@ class WisGateMagics(Magics):
         %wisgate_history compare --last 4    the last 4 results side by side
         %wisgate_history compare ID ID ...   chosen records
         """
-        args = parse_argstring(self.wisgate_history, line)
+        args = parse_line(self.wisgate_history, line)
         history = current().history
         if args.action == "compare":
             display(history.compare(args.ids or None, prompt=args.prompt, last=args.last, by=args.by))
@@ -303,7 +315,7 @@ class WisGateMagics(Magics):
         """
         from . import templates
 
-        args = parse_argstring(self.wisgate_template, line)
+        args = parse_line(self.wisgate_template, line)
         template = templates.save(args.name, cell.strip(), **parse_fields(args.defaults))
         display(HTML(render.status_html(f"template {template.name} v{template.version} saved "
                                         f"(fields: {', '.join(template.fields) or 'none'})")))
@@ -316,7 +328,8 @@ def register(ip) -> None:
 def unregister(ip) -> None:
     magics = ip.magics_manager.magics
     for kind, names in (("cell", ("wisgate_image", "wisgate_template")),
-                        ("line", ("wisgate_panel", "wisgate_history", "wisgate_key", "wisgate_doctor"))):
+                        ("line", ("wisgate_image", "wisgate_panel", "wisgate_history", "wisgate_key",
+                                  "wisgate_doctor"))):
         for name in names:
             magics[kind].pop(name, None)
 

@@ -8,6 +8,13 @@ Routes: ``POST /v1/images/generations`` (JSON), ``POST /v1/images/edits`` (multi
 ``image[]`` / ``image[0]`` + ``mask``, or JSON with data: URLs), both streaming with ``stream=true``;
 ``GET /v1/models``; ``GET /v1/demo-files/{name}`` (images asked for with ``response_format="url"``).
 
+Answers follow the OpenAI Images API: ``quality`` and ``background`` are echoed as used ("auto" and
+"standard" -> "medium", "hd" -> "high"; background "auto" -> "opaque"), ``size="auto"`` is 1024x1024
+(an edit without ``size`` keeps its input's size), every JSON answer has ``usage`` and every response
+``x-request-id``. A stream sends, for each of the n images in turn, its partial images then its
+completed event, spread evenly over the latency; every completed event carries the usage of the
+whole request.
+
 Fault kinds for :meth:`Emulator.schedule` (one per following /images/* request, FIFO):
 
     status              the error envelope with Fault.status (429: rate_limit_exceeded), Retry-After if set

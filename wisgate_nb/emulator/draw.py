@@ -24,31 +24,10 @@ from .params import ApiError
 __all__ = ["NOT_AN_IMAGE", "bomb_png", "coarse", "edit", "encode", "read_image", "render"]
 
 NOT_AN_IMAGE = b"This is the demo server's stand-in for image bytes, and it is not an image.\n" * 8
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "the",
-        "of",
-        "on",
-        "in",
-        "with",
-        "at",
-        "to",
-        "for",
-        "by",
-        "from",
-        "is",
-        "are",
-        "be",
-        "as",
-        "its",
-        "it",
-        "this",
-        "that",
-    ]
-)
+_STOPWORDS = frozenset({
+    "a", "an", "and", "the", "of", "on", "in", "with", "at", "to", "for", "by", "from", "is", "are", "be",
+    "as", "its", "it", "this", "that",
+})  # fmt: skip
 _COLOUR_HUES = {
     "red": 0.0, "crimson": 0.97, "pink": 0.92, "orange": 0.07, "amber": 0.1, "gold": 0.12,
     "golden": 0.12, "yellow": 0.15, "lime": 0.25, "green": 0.33, "forest": 0.36, "teal": 0.48,
@@ -57,21 +36,10 @@ _COLOUR_HUES = {
 }  # fmt: skip
 _SHAPE_WORDS = {
     "ellipse": {"sun", "moon", "circle", "ball", "planet", "bubble", "bubbles", "eye", "orb", "dot", "cat"},
-    "rect": {
-        "city",
-        "building",
-        "buildings",
-        "skyline",
-        "house",
-        "box",
-        "tower",
-        "window",
-        "square",
-        "robot",
-    },
+    "rect": {"city", "building", "buildings", "skyline", "house", "box", "tower", "window", "square", "robot"},
     "triangle": {"mountain", "mountains", "tree", "trees", "triangle", "pyramid", "forest", "rocket"},
     "wave": {"sea", "ocean", "river", "water", "wave", "waves", "rain", "wind", "road", "street"},
-}
+}  # fmt: skip
 _KINDS = ("ellipse", "rect", "triangle", "wave")
 _OPEN_FORMATS = {"PNG": "png", "JPEG": "jpeg", "WEBP": "webp"}
 _MAX_INPUT_PIXELS = 64 * 1024 * 1024

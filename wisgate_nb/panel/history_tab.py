@@ -13,7 +13,7 @@ import ipywidgets as widgets
 
 from ..errors import ConfigurationError
 from . import thumbs
-from .words import guarded, short
+from .words import guarded, plural, short
 
 LIMIT = 50
 ROW_THUMB = "96px"
@@ -94,8 +94,8 @@ class HistoryTab(widgets.VBox):
             else:
                 row.update(record)
         self._rows.children = tuple(self.rows[r.id].box for r in shown)
-        more = f"the last {LIMIT} of {len(records)}" if len(records) > LIMIT else f"{len(records)}"
-        self._say(f"{more} records of this session; select two or more to compare them" if records
+        count = f"the last {LIMIT} of {len(records)} records" if len(records) > LIMIT else plural(len(records), "record")
+        self._say(f"{count} of this session; tick two or more to compare them" if records
                   else "no records yet: generate something first")
 
     def selected_ids(self) -> list[str]:
@@ -185,4 +185,4 @@ class HistoryTab(widgets.VBox):
     # -- any thread ----------------------------------------------------------------------
     def mark_stale(self, count: int) -> None:
         """New records are waiting (from the engine thread: only a trait assignment)."""
-        self._say(f"{count} new result(s): press Refresh to see them")
+        self._say(f"{plural(count, 'new result')}: press Refresh to see them")

@@ -55,7 +55,8 @@ class ResultSlot(widgets.VBox):
                                                border="1px dashed #bbb"))
             for img, cap, btn in zip(self.images, self._captions, self._edit_buttons)
         )
-        self._header = widgets.HTML(self._header_html(title))
+        self._title = title
+        self._header = widgets.HTML(self._header_html())
         self._status = widgets.HTML(self._status_html())
         self._cancel = widgets.Button(description="Cancel", icon="stop", button_style="warning",
                                       tooltip="cancel this generation", layout=widgets.Layout(width="auto"))
@@ -74,10 +75,13 @@ class ResultSlot(widgets.VBox):
         button.on_click(guarded(lambda _b: self._on_edit_click(index), self._fail))
         return button
 
-    def _header_html(self, title: str | None) -> str:
+    def _header_html(self) -> str:
         prompt = escape(short(self.request.prompt, 200))
-        what = f'<span style="color:#666">{escape(title)}: </span>' if title else ""
-        record = f' <span style="color:#999">· {escape(self.record.id)}</span>' if self.record else ""
+        what = f'<span style="color:#666">{escape(self._title)}: </span>' if self._title else ""
+        record = ""
+        if self.record is not None:
+            demo = " · demo image" if self.record.demo else ""
+            record = f' <span style="color:#999">· {escape(self.record.id)}{demo}</span>'
         return f'<div style="font-family:sans-serif;font-size:13px">{what}<b>{prompt}</b>{record}</div>'
 
     def _status_html(self, text: str | None = None) -> str:
@@ -94,6 +98,9 @@ class ResultSlot(widgets.VBox):
 
     def on_partial(self, index: int, blob) -> None:
         """A partial image: it replaces the previous preview of the same image in place."""
+        guarded(self._show_partial, self._report)(index, blob)
+
+    def _show_partial(self, index: int, blob) -> None:
         with self._lock:
             if self._last_partial is not None and index <= self._last_partial:
                 self._image_no += 1  # partial numbering restarts: the server moved on to the next image
@@ -112,7 +119,7 @@ class ResultSlot(widgets.VBox):
     def on_status(self, text: str) -> None:
         """Retry and wait words from the client, e.g. 'HTTP 429 (rate limit): waiting 4 s, retry 1 of 2'."""
         self._phase = str(text)
-        self.tick()
+        guarded(self.tick, self._report)()
 
     def tick(self) -> None:
         """Refresh the elapsed time of a running slot."""
@@ -151,7 +158,7 @@ class ResultSlot(widgets.VBox):
             self._captions[i].value = " · ".join(b for b in bits if b)
             self._tiles[i].layout.border = "1px solid #eee"
             self._edit_buttons[i].layout.display = None
-        self._header.value = self._header_html(None if not record.demo else "demo")
+        self._header.value = self._header_html()
         extra = record.images - shown
         words = f"{shown} of {plural(len(self.images), 'image')} · {elapsed(self.ended - self.started)}"
         if record.reused:
@@ -178,9 +185,7 @@ class ResultSlot(widgets.VBox):
 
     def _fail(self, exc: BaseException) -> None:
         """A bug in a callback: shown here and in the panel's status, never lost."""
-        if self.state == "running":
-            self.state = "error"
-        self.error = exc
+        self.state, self.error = "error", exc
         self._say(explain(exc))
         self._report(exc)
 

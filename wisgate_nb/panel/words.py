@@ -49,7 +49,7 @@ def elapsed(seconds: float) -> str:
 
 def totals_line(totals: dict) -> str:
     """The session's running total, e.g. ``session: 3 requests · 5 images · 1,200 tokens · cost ≈ 0.20``."""
-    parts = [f"{totals.get('requests', 0)} requests", f"{totals.get('images', 0)} images"]
+    parts = [plural(totals.get("requests", 0), "request"), plural(totals.get("images", 0), "image")]
     if totals.get("total_tokens"):
         parts.append(f"{totals['total_tokens']:,} tokens")
     if totals.get("cost") is not None:
