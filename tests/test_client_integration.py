@@ -76,6 +76,11 @@ def test_generation(srv):
     assert result.usage["total_tokens"] > 0 and result.created
 
 
+def test_check_against_the_server(srv):
+    assert run(srv, "check").startswith("yes: HTTP 200")
+    assert "refuses the key" in run(srv, "check", api_key="sk-wrong")
+
+
 def test_url_images_are_fetched_without_the_key(srv):
     result = run(srv, "generate", payload(response_format="url"))
     assert result.images[0].format == "png"

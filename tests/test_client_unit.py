@@ -812,6 +812,29 @@ def test_the_key_never_shows_in_repr_errors_or_logs(caplog):
     assert f"POST {BASE}/images/generations -> HTTP 401 (request id req_k, attempt 1)" in caplog.text
 
 
+def test_check_asks_for_the_model_list_with_the_key():
+    server = Server(httpx.Response(200, json={"object": "list", "data": [{"id": "a"}]}, headers={"x-request-id": "r"}))
+    client, _ = make_client(server)
+    assert re.fullmatch(r"yes: HTTP 200 in \d+ ms \(request id r\)", run(client.check()))
+    (request,) = server.requests
+    assert (request.method, str(request.url)) == ("GET", f"{BASE}/models")
+    assert request.headers["authorization"] == f"Bearer {KEY}"
+
+
+@pytest.mark.parametrize(("status", "words"), [(401, "refuses the key: HTTP 401"), (404, "answers HTTP 404")])
+def test_check_describes_http_errors(status, words):
+    client, _ = make_client(Server(httpx.Response(status, json={"error": {"message": "no"}})))
+    assert words in run(client.check())
+
+
+def test_check_raises_connection_errors_without_retrying():
+    server = Server(httpx.ConnectError("refused"))
+    client, sleeps = make_client(server)
+    with pytest.raises(errors.APIConnectionError):
+        run(client.check())
+    assert len(server.requests) == 1 and sleeps == []
+
+
 def test_aclose_leaves_a_borrowed_client_open():
     http = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(200, json=ok_body())))
     client = ImagesClient(base_url=BASE, http_client=http)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import io
 import time
 
@@ -268,13 +269,13 @@ def test_new_results_flag_the_open_history_tab(panel):
 
 def test_thumbnails_are_in_the_widget_state_once(panel):
     generate(panel, "a fox", n=2)
-    generate(panel, "a cat", size="512x512")
+    generate(panel, "a cat", size="512x512", n=1)
     panel.wait(20)
     panel._tabs.selected_index = 1
     panel._history_tab.select(panel.record_ids)
     panel._history_tab._compare_button.click()
     images = [w for w in walk(panel) if isinstance(w, widgets.Image) and w.value]
-    assert len(images) == 3
+    assert len(images) == 3  # shown in the gallery, the history table and the comparison: one model each
     assert len({bytes(w.value) for w in images}) == 3
 
 
@@ -318,7 +319,8 @@ def test_edit_with_an_uploaded_mask_and_bad_mask_path(panel, demo_session):
     Image.new("RGBA", (512, 512), (0, 0, 0, 0)).save(out, "PNG")
     box._mask_path.value = ""
     box._mask_upload.value = ({"name": "m.png", "type": "image/png", "size": len(out.getvalue()),
-                               "content": memoryview(out.getvalue()), "last_modified": 0},)
+                               "content": memoryview(out.getvalue()),
+                               "last_modified": datetime.datetime.now(datetime.timezone.utc)},)
     box._send_button.click()
     assert box._mask_upload.value == ()  # the mask's bytes do not stay in the widget state
     panel.wait(20)
@@ -364,7 +366,7 @@ def test_snapshot_is_a_static_comparison(panel):
 
 
 def test_wisgate_nb_panel_stays_callable(demo_session):
-    import wisgate_nb.panel  # noqa: F401 - importing the submodule rebinds the package attribute
+    import wisgate_nb.panel  # importing the submodule rebinds the package attribute
 
     assert isinstance(wisgate_nb.panel(), Panel)
     assert isinstance(wisgate_nb.panel(), Panel)

@@ -246,3 +246,35 @@ def test_cli_bad_size(tmp_path):
     out = subprocess.run(["wisgate-nb", "generate", "a lighthouse", "--demo", "--size", "10x10"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "64 to 4096" in out.stderr
+
+
+def test_demo_mode_streams_partials_before_the_final_image(demo_session):
+    demo_session.config.demo_latency = 1.5
+    started = time.perf_counter()
+    arrivals = []
+    g = wisgate_nb.generate("a comet", size="128x128", stream=2,
+                            on_partial=lambda i, blob: arrivals.append(time.perf_counter() - started))
+    total = time.perf_counter() - started
+    assert len(arrivals) == 2 and g.images[0].size == (128, 128)
+    assert arrivals[0] < 0.7 * total  # the first preview comes well before the final image
+
+
+def test_demo_transport_reports_a_dropped_body(demo_session):
+    import asyncio
+
+    import httpx
+
+    from wisgate_nb.emulator.transport import StreamingASGITransport
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"part", "more_body": True})
+        raise RuntimeError("boom")
+
+    async def main():
+        async with httpx.AsyncClient(transport=StreamingASGITransport(app)) as client:
+            response = await client.get("http://demo/x")
+            return response
+
+    with pytest.raises(httpx.ReadError):
+        asyncio.run(main())

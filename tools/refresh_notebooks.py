@@ -70,8 +70,10 @@ def execute(nb: nbformat.NotebookNode, workdir: Path, *, python: str | os.PathLi
         specs = KernelSpecManager(kernel_dirs=[str(write_kernelspec(python, Path(kernels)))],
                                   ensure_native_kernel=False)
         km = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=specs)
+        # No widget state in the file: it would add the panel's thumbnails a second time, and JupyterLab
+        # does not restore widgets from it anyway; panel.snapshot() is the static copy that stays.
         client = NotebookClient(nb, km=km, kernel_name="python3", timeout=timeout, record_timing=False,
-                                resources={"metadata": {"path": str(workdir)}})
+                                store_widget_state=False, resources={"metadata": {"path": str(workdir)}})
         client.execute(env=demo_env() if env is None else env)
     return nb
 

@@ -16,6 +16,7 @@ import inspect
 import json
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -139,18 +140,23 @@ class ImagesClient:
             await client.aclose()
 
     async def check(self) -> str:
-        """Whether the endpoint answers (``GET /models``), in words, for %wisgate_doctor. Sends no image request."""
-        progress = _Progress()
-        with self._translate_errors(progress):
-            response = await self._http().get(self.base_url + "/models", headers=self._headers(False),
-                                              timeout=httpx.Timeout(10.0))
-        rid = request_id_of(response.headers)
-        suffix = f" (request id {rid})" if rid else ""
-        if response.status_code == 401:
+        """Whether the endpoint answers ``GET /models``, in words, for %wisgate_doctor; sends no image request.
+
+        An HTTP error is described, not raised; a connection failure raises APIConnectionError.
+        """
+        url, started = self.base_url + "/models", time.perf_counter()
+        with self._translate_errors(_Progress()):
+            async with self._http().stream("GET", url, headers=self._headers(False),
+                                           timeout=httpx.Timeout(min(10.0, self.timeout))) as response:
+                rid = request_id_of(response.headers)
+                logger.debug("GET %s -> HTTP %d (request id %s)", _safe_url(url), response.status_code, rid)
+                await _read_error_body(response)  # the list itself does not matter, only that it came
+        status, suffix = response.status_code, f" (request id {rid})" if rid else ""
+        if status == 401:
             return f"it answers, but refuses the key: HTTP 401{suffix}"
-        if response.status_code >= 400:
-            return f"it answers HTTP {response.status_code} to GET /models{suffix} (image requests may still work)"
-        return f"yes: HTTP {response.status_code}{suffix}"
+        if status >= 400:
+            return f"it answers HTTP {status} to GET /models{suffix} (image requests may still work)"
+        return f"yes: HTTP {status} in {(time.perf_counter() - started) * 1000:.0f} ms{suffix}"
 
     async def generate(self, payload: dict, *, on_partial=None, on_status=None) -> ImagesResponse:
         """``POST /images/generations`` with the JSON ``payload`` (from ``params.build_generation_payload``)."""

@@ -360,9 +360,10 @@ class Session:
                 import httpx
 
                 from .emulator import EmulatorConfig, create_app
+                from .emulator.transport import StreamingASGITransport
 
                 app = create_app(EmulatorConfig(latency=target.demo_latency))
-                http_client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), timeout=target.timeout)
+                http_client = httpx.AsyncClient(transport=StreamingASGITransport(app), timeout=target.timeout)
                 self._demo_http.append(http_client)
             client = ImagesClient(base_url=target.base_url, api_key=target.api_key.get() if target.api_key else None,
                                   timeout=target.timeout, max_retries=target.max_retries, http_client=http_client)

@@ -136,6 +136,8 @@ async def _read_then_fault(request: Request, reading: Awaitable[_T]) -> tuple[_T
 
 
 class _Early(Exception):
+    """Carries a fault that answers instead of the endpoint (see faults.EARLY_FAULTS)."""
+
     def __init__(self, fault: Fault) -> None:
         self.fault = fault
 

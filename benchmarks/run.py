@@ -1,0 +1,128 @@
+"""Run the benchmarks: ``python -m benchmarks [--quick] [--out FILE] [--only B1,B5]``.
+
+Starts the demo server on 127.0.0.1 (in its own process), runs B1..B8 against it and against the
+baselines in the same run, prints a table of medians and ratios and writes the numbers as JSON
+(``benchmarks/results.json`` for a full run). Exit status 1 if a benchmark failed to run; a
+missed target is a finding, not a failure.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # python benchmarks/run.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import time  # noqa: E402
+import traceback  # noqa: E402
+from datetime import datetime, timezone  # noqa: E402
+
+from benchmarks.common import REPO, Mode, Row, machine, table  # noqa: E402
+
+# (module, the ids it reports), in the order they run: the kernel and the subprocess ones last.
+SUITE = (
+    ("b1_latency", ("B1",)),
+    ("b2_concurrency", ("B2",)),
+    ("b3_streaming", ("B3",)),
+    ("b4_notebook_size", ("B4",)),
+    ("b6_history", ("B6",)),
+    ("b7_imports", ("B7",)),
+    ("b5_b8_kernel", ("B5", "B8")),
+)
+DEFAULT_OUT = REPO / "benchmarks" / "results.json"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="one or two repetitions and shorter latencies: checks that everything runs "
+                             "(the numbers are not the published ones)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"JSON file to write (default: {DEFAULT_OUT.relative_to(REPO)} for a full run; "
+                             "a quick run writes only when given --out)")
+    parser.add_argument("--only", default="", help="comma-separated ids to run, e.g. B1,B5 (default: all)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    mode = Mode(quick=args.quick)
+    only = {x.strip().upper() for x in args.only.split(",") if x.strip()}
+    out = args.out if args.out is not None else (None if mode.quick else DEFAULT_OUT)
+    from benchmarks.server import DemoServer
+
+    started, t_start = datetime.now(timezone.utc), time.perf_counter()
+    info = machine()
+    info["load_average_before"] = _load()
+    rows: list[Row] = []
+    failed = False
+    print(f"wisgate_nb benchmarks ({'quick' if mode.quick else 'full'} run) on {info['cpu']}, "
+          f"{info['cores']} cores, Python {info['python']}", flush=True)
+    with DemoServer() as server:
+        print(f"demo server: {server.base_url} (its own process)\n", flush=True)
+        for name, ids in SUITE:
+            if only and not only.intersection(ids):
+                continue
+            t0 = time.perf_counter()
+            print(f"-- {'/'.join(ids)} ({name}) ...", flush=True)
+            try:
+                module = __import__(f"benchmarks.{name}", fromlist=["run"])
+                new = module.run(server, mode)
+            except Exception as exc:  # one failing benchmark must not hide the others
+                failed = True
+                traceback.print_exc()
+                new = [Row(i, "(failed to run)", None, "", error=f"{type(exc).__name__}: {exc}") for i in ids]
+            rows.extend(new)
+            print(table(new))
+            for row in new:
+                if row.note:
+                    print(f"   {row.id}: {row.note}")
+            print(f"   ({time.perf_counter() - t0:.0f} s)\n", flush=True)
+    rows.sort(key=lambda r: r.id)  # stable: a benchmark's rows keep their order
+    info["load_average_after"] = _load()
+    duration = time.perf_counter() - t_start
+    text = table(rows)
+    print(f"## wisgate_nb benchmarks — {started:%Y-%m-%d}, {info['cpu']}, {info['cores']} cores, "
+          f"Python {info['python']}{' (quick run)' if mode.quick else ''}\n")
+    print(text)
+    notes = [f"{r.id}: {r.note}" for r in rows if r.note]
+    if notes:
+        print("\n" + "\n".join(f"- {n}" for n in notes))
+    print(f"\n{duration:.0f} s; load average before/after: {info['load_average_before']} / "
+          f"{info['load_average_after']}")
+    if out is not None:
+        result = {
+            "command": "python -m benchmarks" + (" --quick" if mode.quick else ""),
+            "mode": "quick" if mode.quick else "full",
+            "started_at": started.isoformat(timespec="seconds"),
+            "duration_s": round(duration, 1),
+            "machine": info,
+            "rows": [r.to_json() for r in rows],
+            "table": text,
+        }
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=_json_default) + "\n",
+                       encoding="utf-8")
+        print(f"written: {out}")
+    return 1 if failed else 0
+
+
+def _load() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def _json_default(value):
+    if isinstance(value, float) and value != value:
+        return None
+    return str(value)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
