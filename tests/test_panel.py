@@ -157,7 +157,7 @@ def test_two_generations_in_flight_each_have_their_own_slot(panel, demo_session)
 
 
 def test_streaming_previews_replace_each_other_in_place(panel, demo_session):
-    demo_session.config.demo_latency = 0.4
+    demo_session.config.demo_latency = 1.5  # the first preview comes after 0.25 s: time to start observing
     changes: list[int] = []
     panel._prompt.value = "a streaming sunset"
     panel._n.value, panel._stream.value = 2, True

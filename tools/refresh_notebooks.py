@@ -90,8 +90,13 @@ def image_outputs(cell) -> int:
     return count
 
 
-def problems(nb: nbformat.NotebookNode, *, forbidden: tuple[str, ...] = ()) -> list[str]:
-    """What is wrong with an executed notebook before it may be committed (empty list: nothing)."""
+def problems(nb: nbformat.NotebookNode, *, forbidden: tuple[str, ...] = (), secrets: tuple[str, ...] = ()
+             ) -> list[str]:
+    """What is wrong with an executed notebook before it may be committed (empty list: nothing).
+
+    `forbidden`: absolute paths that must not appear; `secrets`: keys that must not appear (the
+    environment's WISGATE_API_KEY / WISDOM_GATE_KEY are always checked).
+    """
     found = []
     text = nbformat.writes(nb)
     size = len(text.encode("utf-8"))
@@ -108,9 +113,9 @@ def problems(nb: nbformat.NotebookNode, *, forbidden: tuple[str, ...] = ()) -> l
     match = _KEY_PATTERN.search(text)
     if match:
         found.append(f"something that looks like an API key: {match.group()[:8]}…")
-    for secret in (os.environ.get("WISGATE_API_KEY"), os.environ.get("WISDOM_GATE_KEY")):
+    for secret in (*secrets, os.environ.get("WISGATE_API_KEY"), os.environ.get("WISDOM_GATE_KEY")):
         if secret and secret.strip() and secret.strip() in text:
-            found.append("the WISGATE_API_KEY value itself")
+            found.append("an API key itself")
     for path in forbidden:
         if path and path in text:
             found.append(f"an absolute path of this machine: {path}")
@@ -132,7 +137,8 @@ def run_copy(name: str, *, python: str | os.PathLike = sys.executable, env: dict
         shutil.copytree(source, workdir, ignore=shutil.ignore_patterns("wisgate_runs", ".ipynb_checkpoints"))
         nb = nbformat.read(workdir / name, as_version=4)
         execute(nb, workdir, python=python, env=env)
-        return nb, problems(nb, forbidden=machine_paths(tmp, workdir.resolve()))
+        secrets = tuple(v for k, v in (env or {}).items() if k in ("WISGATE_API_KEY", "WISDOM_GATE_KEY"))
+        return nb, problems(nb, forbidden=machine_paths(tmp, workdir.resolve()), secrets=secrets)
 
 
 def main(argv: list[str] | None = None) -> int:
