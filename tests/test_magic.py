@@ -229,7 +229,7 @@ def test_wisgate_key_keeps_the_key_in_memory_only(shell, session, monkeypatch, c
 def test_history_magic_shows_a_table_and_a_comparison(shell, session):
     shell.run("%%wisgate_image --size 128x128 --no-display\na fox\n---\na cat")
     table = _captured(shell, "%wisgate_history")
-    assert "<table" in table[0] and "a fox" in table[0]
+    assert "<table" in table[0] and "a fox" in table[0] and "used so far: 2 requests, 2 images" in table[0]
     compare = _captured(shell, "%wisgate_history compare --last 2")
     assert "a fox" in compare[0] and "a cat" in compare[0]
 

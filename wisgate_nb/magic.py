@@ -274,7 +274,8 @@ class WisGateMagics(Magics):
             display(history.compare(args.ids or None, prompt=args.prompt, last=args.last, by=args.by))
             return
         records = history.select(prompt=args.prompt, last=args.last or 20)
-        display(HTML(render.history_table_html(history, records, total=len(history))))
+        display(HTML(render.history_table_html(history, records, total=len(history),
+                                               prices=current().config.prices or None)))
 
     @line_magic
     def wisgate_key(self, line: str = ""):

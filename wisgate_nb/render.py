@@ -168,7 +168,7 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def history_table_html(history, records, *, total: int | None = None, px: int = 128) -> str:
+def history_table_html(history, records, *, total: int | None = None, px: int = 128, prices: dict | None = None) -> str:
     """The recent history as a table of thumbnails with the main columns."""
     head = ("id", "started", "prompt", "size", "quality", "status", "latency", "images", "")
     rows = []
@@ -182,7 +182,11 @@ def history_table_html(history, records, *, total: int | None = None, px: int = 
         tds = "".join(f'<td style="padding:3px 6px;vertical-align:top">{escape(c)}</td>' for c in cells)
         rows.append(f"<tr>{tds}<td>{imgs}</td></tr>")
     ths = "".join(f'<th style="text-align:left;padding:3px 6px">{h}</th>' for h in head)
-    note = f"showing the last {len(records)} of {total} records" if total and total > len(records) else ""
+    note = f"showing the last {len(records)} of {total} records · " if total and total > len(records) else ""
+    used = history.totals(prices)
+    note += f"used so far: {used['requests']} requests, {used['images']} images, {used['total_tokens']} tokens"
+    if used["cost"] is not None:
+        note += f", estimated cost {used['cost']:.2f}"
     foot = f'<div style="{_NOTE}">{escape(note)}</div>' if note else ""
     return (f'<div class="wisgate-nb" style="font-family:sans-serif;font-size:12px"><table>'
             f'<tr>{ths}</tr>{"".join(rows)}</table>{foot}</div>')

@@ -236,8 +236,7 @@ class Panel(widgets.VBox):
         for slot in self.slots:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             _settled(slot.future, left)
-            while slot.running and (deadline is None or time.monotonic() < deadline):
-                time.sleep(0.01)  # the done callback may still be filling the slot
+            slot.settled.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
         return self.slots
 
     def snapshot(self, title: str | None = None):

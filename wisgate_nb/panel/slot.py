@@ -38,6 +38,7 @@ class ResultSlot(widgets.VBox):
         self.ended: float | None = None
         self.preview_count = 0
         self.summary = ""  # the final words of the status line
+        self.settled = threading.Event()  # set when the result is shown and the panel told
         self._on_done = on_done
         self._on_edit = on_edit
         self._report = report or (lambda exc: None)
@@ -138,9 +139,12 @@ class ResultSlot(widgets.VBox):
                 else:
                     self._show_result(future.result())
         finally:
-            self._cancel.layout.display = "none"
-            if self._on_done is not None:
-                self._on_done(self)
+            try:
+                self._cancel.layout.display = "none"
+                if self._on_done is not None:
+                    self._on_done(self)
+            finally:
+                self.settled.set()
 
     def _show_result(self, generation) -> None:
         self.generation, self.record = generation, generation.record
