@@ -100,7 +100,9 @@ class Generation:
 
     def html(self) -> str:
         note = DEMO_NOTE if self.record.demo else None
-        return render.grid_html(self._tiles(), note=note)
+        # one image shows at thumbnail size; several sit side by side, two or more to a row
+        width = render.THUMB_PX if len(self.paths) == 1 or self.full else 360
+        return render.grid_html(self._tiles(), note=note, px=width)
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         data = {"text/html": self.html(), "text/plain": repr(self)}
