@@ -38,12 +38,15 @@ CHROMIUM_ARGS = [
 _MODULE = {"lab": "jupyterlab", "notebook": "notebook"}
 
 # JupyterLab / Notebook 7 user settings that make a test page quiet and deterministic: no news or
-# update toasts, and every cell rendered (no windowing), so selectors find cells that are off screen.
+# update toasts, the notebook's kernel starts without a "Select Kernel" dialog, and every cell is
+# rendered (no windowing), so selectors find cells that are off screen.
 _USER_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
         "fetchNews": "false", "checkForUpdates": False,
     },
-    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {
+        "windowingMode": "none", "autoStartDefaultKernel": True,
+    },
 }
 
 
@@ -205,6 +208,43 @@ def chromium_page(viewport: dict | None = None, timeout_ms: float = 30_000):
                 context.close()
     finally:
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def open_notebook(page, server: JupyterServer, name: str, timeout_s: float = 90.0) -> None:
+    """Open notebook ``name`` and return once its kernel is connected and idle.
+
+    The page's own "idle" indicator says idle before a kernel even exists, and the first websocket
+    can fail while the kernel is still starting; so this waits for a ``kernel_info_reply`` on a kernel
+    channel (the front end's handshake), then for the execution indicator to say idle.
+    """
+    answered: list[bool] = []
+
+    def on_frame(payload) -> None:
+        data = payload if isinstance(payload, bytes) else str(payload).encode()
+        if b"kernel_info_reply" in data:
+            answered.append(True)
+
+    def on_websocket(ws) -> None:
+        if "/api/kernels/" in ws.url and "/channels" in ws.url:
+            ws.on("framereceived", on_frame)
+
+    page.on("websocket", on_websocket)
+    try:
+        page.goto(server.notebook_url(name))
+        deadline = time.monotonic() + timeout_s
+        while not answered:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the kernel of {name} did not answer within {timeout_s} s:\n{server.log()[-3000:]}")
+            page.wait_for_timeout(100)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout_s * 1000)
+    finally:
+        page.remove_listener("websocket", on_websocket)
+
+
+def run_all(page) -> None:
+    """Run > Run All Cells (the same menu in JupyterLab and Notebook 7)."""
+    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+    page.locator(".lm-Menu-item:visible", has_text="Run All Cells").first.click()
 
 
 def screenshot(page, name: str) -> Path:

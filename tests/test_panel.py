@@ -100,6 +100,15 @@ def test_generate_fills_a_gallery_slot_with_small_jpeg_thumbnails(panel, demo_se
     assert "1 request · 2 images" in panel._totals.value
 
 
+def test_the_running_total_shows_the_cost_with_prices(demo_session):
+    demo_session.config.prices = {"gpt-image-2": {"per_image": 0.04}}
+    p = Panel(demo_session)
+    assert "0 requests · 0 images · cost ≈ 0.00" in p._totals.value
+    generate(p, "a fox", n=3)
+    p.wait(20)
+    assert "1 request · 3 images" in p._totals.value and "cost ≈ 0.12" in p._totals.value
+
+
 def test_invalid_input_is_shown_in_the_status_and_nothing_is_sent(panel, demo_session):
     panel._prompt.value = "a fox"
     panel._size.value = "custom"

@@ -278,3 +278,14 @@ def test_demo_transport_reports_a_dropped_body(demo_session):
 
     with pytest.raises(httpx.ReadError):
         asyncio.run(main())
+
+
+def test_max_concurrency_bounds_every_front_door(session, server):
+    session.config.max_concurrency = 2
+    server.emulator.config.latency = 0.5
+    futures = [session.submit(session.prepare(f"fox {i}", size="64x64")) for i in range(4)]
+    for f in futures:
+        f.result(timeout=30)
+    starts = sorted(r.timestamp for r in server.emulator.image_requests)
+    # two start at once; the other two only after a slot frees, a latency later
+    assert starts[1] - starts[0] < 0.25 and starts[2] - starts[0] > 0.4

@@ -103,6 +103,8 @@ class Session:
         self._reserved_images = 0
         self.last: Generation | None = None
         self._demo_announced = False
+        self._semaphore: asyncio.Semaphore | None = None
+        self._semaphore_key: tuple | None = None
 
     # -- state ---------------------------------------------------------------------------
     @property
@@ -230,21 +232,23 @@ class Session:
         return self.engine.submit(self._gather(list(requests), on_done))
 
     async def _gather(self, requests: list[Request], on_done: Callable | None) -> list:
-        semaphore = asyncio.Semaphore(self.config.max_concurrency)
-
         async def one(index: int, request: Request):
-            async with semaphore:
-                try:
-                    result = await self.execute(request, reserved=True)
-                except asyncio.CancelledError:
-                    raise
-                except WisGateError as exc:
-                    result = exc
+            try:
+                result = await self.execute(request, reserved=True)
+            except WisGateError as exc:
+                result = exc
             if on_done is not None:
                 _safe_call(on_done, index, result)
             return result
 
         return await asyncio.gather(*(one(i, r) for i, r in enumerate(requests)))
+
+    def _slots(self) -> asyncio.Semaphore:
+        """The session's request slots on the running engine loop (made again if the loop or limit changed)."""
+        key = (id(asyncio.get_running_loop()), self.config.max_concurrency)
+        if self._semaphore is None or self._semaphore_key != key:
+            self._semaphore, self._semaphore_key = asyncio.Semaphore(self.config.max_concurrency), key
+        return self._semaphore
 
     def _reserve(self, images: int) -> None:
         with self._lock:
@@ -274,13 +278,14 @@ class Session:
                     return await asyncio.to_thread(self._reuse, reused, base, t0, request)
             client = self._client(request.target)
             partial = _partial_adapter(on_partial)
-            if request.endpoint == "generations":
-                response = await client.generate(request.body, on_partial=partial, on_status=on_status)
-            else:
-                fields = params_mod.build_edit_fields(request.prompt, **{k: v for k, v in request.body.items()
-                                                                         if k != "prompt"})
-                response = await client.edit(fields, list(request.images), request.mask, on_partial=partial,
-                                             on_status=on_status)
+            async with self._slots():  # at most max_concurrency requests in flight per session
+                if request.endpoint == "generations":
+                    response = await client.generate(request.body, on_partial=partial, on_status=on_status)
+                else:
+                    fields = params_mod.build_edit_fields(request.prompt, **{k: v for k, v in request.body.items()
+                                                                             if k != "prompt"})
+                    response = await client.edit(fields, list(request.images), request.mask, on_partial=partial,
+                                                 on_status=on_status)
             latency = time.perf_counter() - t0
             generation = await asyncio.to_thread(self._save, response, base, latency, request)
             self.last = generation
@@ -290,6 +295,7 @@ class Session:
             raise
         except WisGateError as exc:
             self._record_failure(base, t0, "error", str(exc), type(exc).__name__, getattr(exc, "request_id", None))
+            exc.record_id = record_id  # lets a front door point at the history row
             raise
         except Exception as exc:  # a bug of ours: still recorded, then surfaced as is
             self._record_failure(base, t0, "error", f"{type(exc).__name__}: {exc}", type(exc).__name__, None)

@@ -37,7 +37,7 @@ class _Row:
         self.record = record
         r = record
         status = r.status if r.status == "ok" else f"{r.status}: {short(r.error or '', 140)}"
-        bits = [r.size or "", r.quality or "", f"{r.latency_s:.1f} s" if r.latency_s else "", f"{r.images} images",
+        bits = [r.size or "", r.quality or "", f"{r.latency_s:.1f} s" if r.latency_s else "", plural(r.images, "image"),
                 "★" * r.rating if r.rating else "", "tags: " + ", ".join(r.tags) if r.tags else ""]
         color = "#333" if r.status == "ok" else "#a00000"
         self.info.value = (
@@ -129,7 +129,8 @@ class HistoryTab(widgets.VBox):
         note = widgets.HTML(f'<div style="{_SMALL};color:#666">{len(comparison.records)} results · columns differ '
                             f"in: {escape(differs)} · a static copy for the saved notebook: <code>{escape(code)}</code>"
                             "</div>")
-        close = widgets.Button(description="Close", icon="times", layout=widgets.Layout(width="auto"))
+        note.layout.flex = "1 1 auto"
+        close = widgets.Button(description="Close", icon="times", layout=widgets.Layout(width="auto", flex="0 0 auto"))
         close.on_click(guarded(lambda _b: self._hide_compare(), self._report))
         self._compare_view.children = (widgets.HBox([note, close]), grid)
         self._compare_view.layout.display = None

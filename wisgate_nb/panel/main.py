@@ -86,7 +86,9 @@ class Panel(widgets.VBox):
                                         tooltip="send the prompt; the notebook stays free while it works")
         self._cancel = widgets.Button(description="Cancel", icon="stop", tooltip="cancel every running generation")
         self._status = widgets.HTML()
-        self._status.add_class("wisgate-status")
+        for widget, name in ((self._prompt, "prompt"), (self._generate, "generate"), (self._cancel, "cancel"),
+                             (self._status, "status")):
+            widget.add_class(f"wisgate-{name}")  # stable hooks for browser tests and custom CSS
         self._totals = widgets.HTML()
         self._size.observe(guarded(self._on_size_change, report), names="value")
         self._generate.on_click(guarded(self._on_generate_click, report))

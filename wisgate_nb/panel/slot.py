@@ -7,6 +7,7 @@ in the same Image, the final thumbnail replaces the last preview, words go into 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -106,15 +107,15 @@ class ResultSlot(widgets.VBox):
             if self._last_partial is not None and index <= self._last_partial:
                 self._image_no += 1  # partial numbering restarts: the server moved on to the next image
             self._last_partial = index
-            slot = min(self._image_no, len(self.images) - 1)
+            which = min(self._image_no, len(self.images) - 1)
             self.preview_count += 1
         data, mime = render.thumbnail_bytes(blob.data, PREVIEW_PX)
         with self._lock:
             if self.state != "running":
                 return
-            thumbs.fill(self.images[slot], data, mime.split("/")[1])
-            self._captions[slot].value = f"image {slot + 1}: preview {index + 1}"
-            self._phase = f"{slot} of {len(self.images)} images · preview {index + 1} of image {slot + 1}"
+            thumbs.fill(self.images[which], data, mime.split("/")[1])
+            self._captions[which].value = f"image {which + 1}: preview {index + 1}"
+            self._phase = f"{which} of {len(self.images)} images · preview {index + 1} of image {which + 1}"
         self.tick()
 
     def on_status(self, text: str) -> None:
@@ -147,7 +148,8 @@ class ResultSlot(widgets.VBox):
                 self.settled.set()
 
     def _show_result(self, generation) -> None:
-        self.generation, self.record = generation, generation.record
+        # Keep the files' paths, not the full-size bytes: a long session must not hold every image in memory.
+        self.generation, self.record = dataclasses.replace(generation, data=()), generation.record
         self.state = "ok"
         record = generation.record
         shown = 0
