@@ -142,8 +142,9 @@ _URL_ATTRS = {"href", "src", "action", "formaction", "xlink:href", "background",
 
 
 class _Inspector(HTMLParser):
-    def __init__(self):
+    def __init__(self, allow_style: bool = False):
         super().__init__(convert_charrefs=True)
+        self._allow_style = allow_style
         self.problems: list[str] = []
         self.text: list[str] = []
         self.attr_text: list[str] = []
@@ -151,7 +152,10 @@ class _Inspector(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         self._check(tag, attrs)
-        self._in_style = tag == "style"
+        if tag == "style":
+            self._in_style = True
+            if not self._allow_style:
+                self.problems.append("<style> element")
 
     def handle_startendtag(self, tag, attrs):
         self._check(tag, attrs)
@@ -185,21 +189,22 @@ class _Inspector(HTMLParser):
         self.text.append(data)
 
 
-def inspect_html(html: str) -> _Inspector:
-    inspector = _Inspector()
+def inspect_html(html: str, *, allow_style: bool = False) -> _Inspector:
+    inspector = _Inspector(allow_style)
     inspector.feed(html)
     inspector.close()
     return inspector
 
 
-def assert_inert(html: str, shown: Iterable[str] = ()) -> None:
+def assert_inert(html: str, shown: Iterable[str] = (), *, allow_style: bool = False) -> None:
     """No script, no event handler, no script URL; every string of ``shown`` visible as plain text.
 
     A string counts as shown when it is in the page's text or in an attribute value (e.g. an ``alt``),
-    where the parser, like a browser, read it as text.
+    where the parser, like a browser, read it as text. ``allow_style`` admits <style> elements without
+    hostile text in them (pandas puts one in its DataFrame HTML).
     """
     assert isinstance(html, str) and html, "no HTML"
-    inspector = inspect_html(html)
+    inspector = inspect_html(html, allow_style=allow_style)
     assert not inspector.problems, f"active content in HTML: {inspector.problems}\n{html[:2000]}"
     text = " ".join(" ".join(inspector.text).split())
     attrs = " ".join(" ".join(inspector.attr_text).split())

@@ -66,6 +66,8 @@ def _inspect_image(data: bytes, max_pixels: int, error: type[Exception], what: s
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise error(too_big) from exc
+    except Image.UnidentifiedImageError as exc:  # its own message names a BytesIO object at 0x...
+        raise error(f"{what} cannot be decoded: it is not in an image format Pillow reads") from exc
     except Exception as exc:
         raise error(f"{what} cannot be decoded ({type(exc).__name__}: {str(exc)[:200]})") from exc
     return fmt, width, height

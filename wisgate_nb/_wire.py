@@ -85,7 +85,7 @@ def request_id_of(headers: Mapping[str, str] | None) -> str | None:
 def error_from_response(status_code: int, body: bytes, headers: Mapping[str, str], *,
                         redact: str | None = None) -> errors.APIStatusError:
     """The one mapping of an error response to an exception (``redact`` is masked in the message)."""
-    message, code = _error_fields(body, headers)
+    message, code = _error_fields(body, headers, redact)
     retry_after = _retry_after_seconds(headers)
     cls = errors.status_error_for(status_code, code)
     return cls(mask_secret(message, redact), status_code=status_code, code=code,
@@ -93,7 +93,8 @@ def error_from_response(status_code: int, body: bytes, headers: Mapping[str, str
                retry_after=retry_after if retry_after and retry_after > 0 else None)
 
 
-def _error_fields(body: bytes, headers: Mapping[str, str] | None) -> tuple[str, str | None]:
+def _error_fields(body: bytes, headers: Mapping[str, str] | None,
+                  redact: str | None = None) -> tuple[str, str | None]:
     """(message, code) from the ``{"error": {...}}`` envelope or whatever else the body is."""
     doc = loads(body)
     if isinstance(doc, dict):
@@ -108,22 +109,23 @@ def _error_fields(body: bytes, headers: Mapping[str, str] | None) -> tuple[str, 
         for candidate in (err, doc.get("message"), doc.get("detail")):
             if isinstance(candidate, str) and candidate.strip():
                 return candidate, None
-    return f"the server sent {_describe_body(body, headers)}", None
+    return f"the server sent {_describe_body(body, headers, redact)}", None
 
 
-def _describe_body(body: bytes, headers: Mapping[str, str] | None) -> str:
+def _describe_body(body: bytes, headers: Mapping[str, str] | None, redact: str | None = None) -> str:
     text = body.decode("utf-8", "replace")
     if not text.strip():
         return "an empty body"
     if "html" in (header(headers, "content-type") or "").lower() or text.lstrip().startswith("<"):
-        return f"an HTML page instead of JSON ({_snippet(text)})"
-    return f"a body that is not JSON ({_snippet(text)})"
+        return f"an HTML page instead of JSON ({_snippet(text, redact=redact)})"
+    return f"a body that is not JSON ({_snippet(text, redact=redact)})"
 
 
-def _snippet(text: str, limit: int = 200) -> str:
+def _snippet(text: str, limit: int = 200, *, redact: str | None = None) -> str:
     text = re.sub(r"(?is)<(script|style)\b.*?</\1\s*>", " ", text)
     text = html.unescape(re.sub(r"(?s)<[^>]*>", " ", text))
-    text = " ".join(text.split())
+    # mask before the cut: a key across it would show its first characters
+    text = mask_secret(" ".join(text.split()), redact)
     return text if len(text) <= limit else text[:limit] + "…"
 
 
@@ -144,12 +146,12 @@ def parse_images_body(body: bytes, headers: Mapping[str, str] | None, *,
     rid = request_id_of(headers)
     doc = loads(body)
     if doc is None:
-        what = mask_secret(_describe_body(body, headers), redact)
+        what = mask_secret(_describe_body(body, headers, redact), redact)
         raise errors.ResponseFormatError(f"the server answered 200 with {what}", request_id=rid)
     if not isinstance(doc, dict):
         raise errors.ResponseFormatError("the response is JSON but not an object", request_id=rid)
     if doc.get("error"):
-        message = mask_secret(_error_fields(body, headers)[0], redact)
+        message = mask_secret(_error_fields(body, headers, redact)[0], redact)
         raise errors.ResponseFormatError(f"the server answered 200 with an error: {message}", request_id=rid)
     items = check_items(doc.get("data"), rid)
     return items, {key: value for key, value in doc.items() if key != "data"}

@@ -49,6 +49,8 @@ def _request(prompt: str | None, *, template: str | None, fields: dict, endpoint
     if prompt is None:
         raise ConfigurationError("a prompt is needed: generate('a red fox in the snow')")
     stream = kwargs.pop("stream", None)
+    if stream is not None and not isinstance(stream, (bool, int)):
+        raise ConfigurationError(f"stream must be True, False or a number of partial images (0-3); got {stream!r}")
     if stream:
         kwargs["stream"] = True
         kwargs.setdefault("partial_images", 2 if stream is True else int(stream))

@@ -295,11 +295,12 @@ class ImagesClient:
             exc.request_id = exc.request_id or progress.request_id
             raise
         except httpx.TimeoutException as exc:
-            raise errors.APITimeoutError(f"no answer within {self.timeout:g} s "
-                                         f"({type(exc).__name__})") from exc
+            raise errors.APITimeoutError(f"no answer within {self.timeout:g} s ({type(exc).__name__})",
+                                         request_id=progress.request_id) from exc
         except (httpx.TransportError, httpx.TooManyRedirects) as exc:
             detail = _wire.mask_secret(str(exc), self._key())[:200] or type(exc).__name__
-            raise errors.APIConnectionError(f"connection failed: {detail}") from exc
+            raise errors.APIConnectionError(f"connection failed: {detail}",
+                                            request_id=progress.request_id) from exc
         except (httpx.DecodingError, SSEError) as exc:
             raise errors.ResponseFormatError(f"the response cannot be decoded: {type(exc).__name__}",
                                              request_id=progress.request_id) from exc

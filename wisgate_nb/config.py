@@ -148,6 +148,18 @@ class WisGate(Configurable):
             raise ConfigurationError(f"n must be between 1 and 10, got {proposal['value']}")
         return proposal["value"]
 
+    @validate("thumbnail_px")
+    def _check_thumbnail_px(self, proposal):
+        if not 16 <= proposal["value"] <= 4096:
+            raise ConfigurationError(f"thumbnail_px must be from 16 to 4096, got {proposal['value']}")
+        return proposal["value"]
+
+    @validate("max_images")
+    def _check_max_images(self, proposal):
+        if proposal["value"] < 0:
+            raise ConfigurationError(f"max_images must be 0 (no limit) or more, got {proposal['value']}")
+        return proposal["value"]
+
     @validate("max_concurrency", "max_retries")
     def _check_positive(self, proposal):
         if proposal["value"] < (1 if proposal["trait"].name == "max_concurrency" else 0):

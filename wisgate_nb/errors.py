@@ -66,6 +66,10 @@ class ResponseFormatError(WisGateError):
 class APIConnectionError(WisGateError):
     """The server could not be reached (refused, reset, DNS, dropped mid-body)."""
 
+    def __init__(self, message: str, *, request_id: str | None = None):
+        super().__init__(message)
+        self.request_id = request_id  # set when the server answered before the connection broke
+
 
 class APITimeoutError(APIConnectionError):
     """The server did not answer within the timeout."""

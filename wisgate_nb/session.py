@@ -161,6 +161,7 @@ class Session:
         merged = {**defaults, **{k: v for k, v in options.items() if v is not None}}
         model = merged.pop("model", None) or cfg.model
         target = self.target(demo=demo, profile=profile)
+        _check_target(target)
         if endpoint == "generations":
             if images or mask is not None:
                 raise ConfigurationError("images and mask belong to edits: use edit(image, prompt, mask=...)")
@@ -185,7 +186,7 @@ class Session:
             cache = profile_cache(cfg, profile)
         use_cache = cfg.cache if cache is None else cache
         request = Request(endpoint, body["prompt"], model, body, target, loaded, mask_file, source,
-                          tuple(str(t) for t in tags), group, template, bool(use_cache), full)
+                          _tags(tags), group, template, bool(use_cache), full)
         self._check_budget(request, profile)
         return request
 
@@ -425,6 +426,24 @@ def _safe_call(fn: Callable, *args: Any) -> None:
         import logging
 
         logging.getLogger("wisgate_nb").warning("a result callback failed", exc_info=True)
+
+
+def _tags(tags: Any) -> tuple[str, ...]:
+    """One tag or a list of tags, as a tuple of strings."""
+    if isinstance(tags, str):
+        return (tags,)
+    try:
+        return tuple(str(t) for t in tags)
+    except TypeError:
+        raise ConfigurationError(f"tags must be a tag or a list of tags; got {type(tags).__name__}") from None
+
+
+def _check_target(target: Target) -> None:
+    """The client's own checks (URL, key form, timeout) now, before anything is sent or recorded."""
+    from .client import ImagesClient
+
+    ImagesClient(base_url=target.base_url, api_key=target.api_key.get() if target.api_key else None,
+                 timeout=target.timeout, max_retries=target.max_retries)  # opens no connection
 
 
 def _load_image(image: Any, default_name: str = "image.png") -> tuple[str, bytes, str]:
