@@ -148,6 +148,15 @@ class WisGate(Configurable):
             raise ConfigurationError(f"n must be between 1 and 10, got {proposal['value']}")
         return proposal["value"]
 
+    @validate("size", "quality", "output_format")
+    def _check_image_option(self, proposal):
+        from .params import validate_options
+
+        name, value = proposal["trait"].name, proposal["value"]
+        if value is None:
+            return value
+        return validate_options(**{name: value})[name]
+
     @validate("thumbnail_px")
     def _check_thumbnail_px(self, proposal):
         if not 16 <= proposal["value"] <= 4096:
