@@ -16,9 +16,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tools"))
-import refresh_notebooks as tutorials  # noqa: E402
-
-from conftest import TEST_KEY  # noqa: E402
+import refresh_notebooks as tutorials
+from conftest import TEST_KEY
 
 NOTEBOOKS = [
     "01_quickstart.ipynb",

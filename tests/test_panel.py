@@ -402,3 +402,28 @@ def test_totals_line():
     assert totals_line({"requests": 1, "images": 2, "total_tokens": 0, "cost": None}) == "session: 1 request · 2 images"
     assert totals_line({"requests": 3, "images": 1, "total_tokens": 1200, "cost": 0.2}) == (
         "session: 3 requests · 1 image · 1,200 tokens · cost ≈ 0.20")
+
+
+def test_generate_from_code_fills_the_form_and_sends(tmp_path):
+    from wisgate_nb.config import WisGate
+    from wisgate_nb.errors import ConfigurationError
+    from wisgate_nb.panel import Panel
+    from wisgate_nb.session import Session, set_current
+
+    s = Session(WisGate(demo=True, history_dir=str(tmp_path), api_key=None))
+    previous = set_current(s)
+    try:
+        panel = Panel(s)
+        slot = panel.generate("a paper boat", size="320x240", n=2, quality="low")
+        panel.wait(30)
+        assert slot.record is not None and slot.record.size == "320x240" and slot.record.images == 2
+        assert s.history.records[-1].source == "panel" and panel._prompt.value == "a paper boat"
+        with pytest.raises(ConfigurationError):
+            panel.generate("x", colour="red")
+        with pytest.raises(ConfigurationError):
+            panel.generate("x", size="5x5")
+        assert len(s.history) == 1
+        assert s.config.size == "1024x1024"  # the panel's own copy changed, not the session's
+    finally:
+        s.close()
+        set_current(previous)

@@ -66,6 +66,7 @@ def execute(nb: nbformat.NotebookNode, workdir: Path, *, python: str | os.PathLi
     from jupyter_client.manager import AsyncKernelManager
     from nbclient import NotebookClient
 
+    nb.metadata.pop("widgets", None)  # left from an earlier run
     with tempfile.TemporaryDirectory(prefix="wisgate-kernels-") as kernels:
         specs = KernelSpecManager(kernel_dirs=[str(write_kernelspec(python, Path(kernels)))],
                                   ensure_native_kernel=False)

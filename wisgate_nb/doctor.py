@@ -53,7 +53,8 @@ def checks(session) -> list[tuple[str, str]]:
     streamed = [r for r in session.history.records if r.params.get("stream") and r.status == "ok"]
     rows.append(("streaming", "yes (a streamed request succeeded this session)" if streamed
                  else "not tried yet this session (try %%wisgate_image --stream)"))
-    rows.append(("history folder", os.path.abspath(session.history.folder or cfg.history_dir)))
+    folder = session.history.folder or cfg.history_dir
+    rows.append(("history folder", os.path.relpath(folder) if not os.path.isabs(cfg.history_dir) else str(folder)))
     totals = session.history.totals(cfg.prices or None)
     spent = f"{totals['requests']} requests, {totals['images']} images, {totals['total_tokens']} tokens"
     if totals["cost"] is not None:

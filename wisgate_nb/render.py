@@ -127,8 +127,10 @@ def record_tiles(history, record, px: int = THUMB_PX, caption: Sequence[str] | N
     tiles = []
     for i, path in enumerate(full):
         thumb = thumbs[i] if i < len(thumbs) and thumbs[i].exists() else None
-        if thumb is not None:
+        if thumb is not None and px >= THUMB_PX:
             src = file_thumbnail_uri(thumb)
+        elif thumb is not None:  # a smaller view embeds a smaller image: notebooks stay small
+            src = data_uri(*thumbnail_bytes(thumb.read_bytes(), px))
         elif path.exists():
             src = data_uri(*thumbnail_bytes(path.read_bytes(), px))
         else:

@@ -232,6 +232,30 @@ class Panel(widgets.VBox):
         """History ids of this panel's successful results, oldest first."""
         return [s.record.id for s in self.slots if s.record is not None]
 
+    def generate(self, prompt: str, **options) -> ResultSlot:
+        """Fill the form and press Generate from code (for tutorials and scripts); returns the result's slot.
+
+        Options are the form's fields: size, n, quality, model, output_format, stream. Invalid values
+        raise ConfigurationError and nothing is sent.
+        """
+        fields = {"size": self._size, "n": self._n, "quality": self._quality, "model": self._model,
+                  "output_format": self._format, "stream": self._stream}
+        unknown = sorted(set(options) - set(fields))
+        if unknown:
+            raise ConfigurationError(f"the panel has no field {', '.join(unknown)}; it has {', '.join(fields)}")
+        self._prompt.value = prompt
+        for name, value in options.items():
+            widget = fields[name]
+            if name == "size" and value not in [o[1] if isinstance(o, tuple) else o for o in widget.options]:
+                widget.value, self._custom_size.value = CUSTOM, str(value)
+            else:
+                try:
+                    widget.value = value
+                except Exception as exc:  # a traitlets error: the value is not one of the choices
+                    raise ConfigurationError(f"the panel's {name} cannot be {value!r}: {exc}") from None
+        self._problem = None
+        return self._start(self._request())
+
     def wait(self, timeout: float | None = None) -> list[ResultSlot]:
         """Block until every generation of this panel has ended (for scripts and tests)."""
         deadline = None if timeout is None else time.monotonic() + timeout
