@@ -43,6 +43,50 @@ def _thumb(im: Image.Image) -> bytes:
     return out.getvalue()
 
 
+def _variants(n: int, base_url: str, loop, session, ours, official, raw) -> dict:
+    """The five ways to get n decoded images, each a zero-argument call returning the image count."""
+    payload = {"model": "gpt-image-2", "prompt": PROMPT, "n": n, "size": SIZE}
+
+    async def official_call(thumbs: bool) -> int:
+        resp = await official.images.generate(model="gpt-image-2", prompt=PROMPT, n=n, size=SIZE)
+        images = [_load(base64.b64decode(d.b64_json)) for d in resp.data]
+        if thumbs:
+            for im in images:
+                _thumb(im)
+        return len(images)
+
+    async def raw_call() -> int:
+        r = await raw.post(f"{base_url}/images/generations", json=payload, headers={"Authorization": "Bearer k"})
+        r.raise_for_status()
+        return len([_load(base64.b64decode(d["b64_json"])) for d in json.loads(r.content)["data"]])
+
+    async def client_call() -> int:
+        return len((await ours.generate(payload)).images)
+
+    return {
+        "product": lambda: len(session.run(session.prepare(PROMPT, size=SIZE, n=n)).paths),
+        "client": lambda: loop.run_until_complete(client_call()),
+        "official": lambda: loop.run_until_complete(official_call(False)),
+        "official+thumb": lambda: loop.run_until_complete(official_call(True)),
+        "httpx": lambda: loop.run_until_complete(raw_call()),
+    }
+
+
+def _measure(variants: dict, n: int, reps: int, warmup: int) -> dict[str, list[float]]:
+    """Milliseconds per call, round by round; the warm-up rounds are dropped."""
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    for round_ in range(warmup + reps):  # warm-up: pools, imports, the server's memo of the pictures
+        for name, call in variants.items():
+            t0 = time.perf_counter()
+            count = call()
+            dt = time.perf_counter() - t0
+            if count != n:
+                raise AssertionError(f"{name} returned {count} images, expected {n}")
+            if round_ >= warmup:
+                samples[name].append(ms(dt))
+    return samples
+
+
 def run(server: DemoServer, mode: Mode) -> list[Row]:
     from openai import AsyncOpenAI
 
@@ -51,7 +95,7 @@ def run(server: DemoServer, mode: Mode) -> list[Row]:
     from wisgate_nb.session import Session
 
     server.configure(latency=0.0, noise=True)
-    reps = mode.reps(20, 3)
+    reps, warmup = mode.reps(20, 1), mode.reps(2, 1)
     loop = asyncio.new_event_loop()
     official = AsyncOpenAI(base_url=server.base_url, api_key="k", max_retries=0)
     raw = httpx.AsyncClient(timeout=60)
@@ -61,60 +105,8 @@ def run(server: DemoServer, mode: Mode) -> list[Row]:
         session = Session(WisGate(api_key="k", base_url=server.base_url, demo=False, history_dir=tmp))
         try:
             for n in (1, 4):
-                payload = {"model": "gpt-image-2", "prompt": PROMPT, "n": n, "size": SIZE}
-
-                async def official_call(thumbs: bool = False):
-                    resp = await official.images.generate(model="gpt-image-2", prompt=PROMPT, n=n, size=SIZE)
-                    images = [_load(base64.b64decode(d.b64_json)) for d in resp.data]
-                    if thumbs:
-                        [_thumb(im) for im in images]
-                    return images
-
-                async def raw_call():
-                    r = await raw.post(f"{server.base_url}/images/generations", json=payload,
-                                       headers={"Authorization": "Bearer k"})
-                    r.raise_for_status()
-                    return [_load(base64.b64decode(d["b64_json"])) for d in json.loads(r.content)["data"]]
-
-                def product():
-                    return session.run(session.prepare(PROMPT, size=SIZE, n=n))
-
-                variants = {
-                    "product": product,
-                    "client": lambda: loop.run_until_complete(ours.generate(payload)),
-                    "official": lambda: loop.run_until_complete(official_call()),
-                    "official+thumb": lambda: loop.run_until_complete(official_call(True)),
-                    "httpx": lambda: loop.run_until_complete(raw_call()),
-                }
-                samples: dict[str, list[float]] = {name: [] for name in variants}
-                for round_ in range(reps + 2):  # two warm-up rounds: pools, imports, the server's memo
-                    for name, call in variants.items():
-                        t0 = time.perf_counter()
-                        result = call()
-                        dt = time.perf_counter() - t0
-                        count = len(result.paths) if name == "product" else (
-                            len(result.images) if name == "client" else len(result))
-                        if count != n:
-                            raise AssertionError(f"{name} returned {count} images, expected {n}")
-                        if round_ >= 2:
-                            samples[name].append(ms(dt))
-                med = {name: stats(s)["median"] for name, s in samples.items()}
-                r_product = ratio(med["product"], med["official"])
-                r_client = ratio(med["client"], med["official"])
-                rows.append(Row(
-                    "B1", f"request → decoded images + 512 px thumbnails, n={n}, 1024² noise PNG, median of {reps}",
-                    med["product"], "ms",
-                    baselines={"official": med["official"], "official+thumb": med["official+thumb"],
-                               "httpx": med["httpx"]},
-                    ratio=r_product, ratio_of="product / official", target="≤ 1.1× official",
-                    met=r_product is not None and r_product <= 1.1,
-                    extra={"samples_ms": samples, "stats_ms": {k: stats(v) for k, v in samples.items()},
-                           "client_ms": med["client"], "client_over_official": r_client,
-                           "product_over_official_thumb": ratio(med["product"], med["official+thumb"]),
-                           "client_over_httpx": ratio(med["client"], med["httpx"])},
-                    note=(f"bare client {med['client']:.0f} ms = {r_client:.2f}× official; product "
-                          f"{ratio(med['product'], med['official+thumb']):.2f}× official+thumbnails"),
-                ))
+                variants = _variants(n, server.base_url, loop, session, ours, official, raw)
+                rows.append(_row(n, reps, _measure(variants, n, reps, warmup)))
         finally:
             session.close()
             loop.run_until_complete(ours.aclose())
@@ -122,3 +114,22 @@ def run(server: DemoServer, mode: Mode) -> list[Row]:
             loop.run_until_complete(raw.aclose())
             loop.close()
     return rows
+
+
+def _row(n: int, reps: int, samples: dict[str, list[float]]) -> Row:
+    med = {name: stats(s)["median"] for name, s in samples.items()}
+    r_product = ratio(med["product"], med["official"])
+    r_client = ratio(med["client"], med["official"])
+    r_thumb = ratio(med["product"], med["official+thumb"])
+    return Row(
+        "B1", f"request → decoded images + 512 px thumbnails, n={n}, 1024² noise PNG, median of {reps}",
+        med["product"], "ms",
+        baselines={"official": med["official"], "official+thumb": med["official+thumb"], "httpx": med["httpx"]},
+        ratio=r_product, ratio_of="product / official", target="≤ 1.1× official",
+        met=r_product is not None and r_product <= 1.1,
+        extra={"samples_ms": samples, "stats_ms": {k: stats(v) for k, v in samples.items()},
+               "client_ms": med["client"], "client_over_official": r_client,
+               "product_over_official_thumb": r_thumb, "client_over_httpx": ratio(med["client"], med["httpx"])},
+        note=f"n={n}: bare client {med['client']:.0f} ms = {r_client:.2f}× official; product {r_thumb:.2f}× "
+             "official+thumbnails",
+    )

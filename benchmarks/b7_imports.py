@@ -55,8 +55,8 @@ def _env(pycache: str | None) -> dict[str, str]:
 
 def _probe(mode: str, pycache: str | None) -> dict:
     code = f"MODE = {mode!r}\nHEAVY = {HEAVY!r}\n" + _PROBE
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=_env(pycache), capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], check=False, cwd=REPO, env=_env(pycache),
+                         capture_output=True, text=True, timeout=120)
     if out.returncode:
         raise RuntimeError(f"{mode} probe failed: {out.stderr.strip()[-300:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -65,7 +65,7 @@ def _probe(mode: str, pycache: str | None) -> dict:
 def importtime_breakdown(pycache: str | None, top: int = 8) -> dict:
     """-X importtime after IPython: wisgate_nb's cumulative ms and its costliest imports (self time)."""
     out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import IPython; import wisgate_nb"],
-                         cwd=REPO, env=_env(pycache), capture_output=True, text=True, timeout=120)
+                         check=False, cwd=REPO, env=_env(pycache), capture_output=True, text=True, timeout=120)
     lines = re.findall(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", out.stderr)
     entries = [(int(cum), len(indent), name) for _self, cum, indent, name in lines]
     total = next((cum for cum, depth, name in entries if name == "wisgate_nb" and depth <= 1), None)
@@ -81,7 +81,7 @@ def importtime_breakdown(pycache: str | None, top: int = 8) -> dict:
 
 
 def run(server, mode: Mode) -> list[Row]:
-    reps = mode.reps(7, 2)
+    reps = mode.reps(7, 1)
     with tempfile.TemporaryDirectory(prefix="wisgate-b7-pycache-") as pycache:
         _probe("load_ext", pycache)  # writes the bytecode cache
         baseline = [_probe("none", pycache) for _ in range(reps)]
@@ -107,6 +107,6 @@ def run(server, mode: Mode) -> list[Row]:
                 s["ours_ms"] for s in (imports if what.startswith("import") else loads)],
                 "ipython_samples_ms": [b["ipython_ms"] for b in baseline], "importtime": breakdown,
                 "import_without_bytecode_cache_ms": stats(uncached)["median"]},
-            note="pulls " + (", ".join(pulled) if pulled else "none of " + "/".join(HEAVY)),
+            note=f"{what} loads " + (", ".join(pulled) if pulled else "none of " + ", ".join(HEAVY)),
         ))
     return rows

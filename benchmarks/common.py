@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import math
 import os
 import platform
 import statistics
@@ -132,7 +133,7 @@ def machine() -> dict[str, Any]:
 
 # -- the table -------------------------------------------------------------------------------------
 def fmt(value: float | None, unit: str) -> str:
-    if value is None or value != value:  # None or NaN
+    if value is None or math.isnan(value):
         return "—"
     if unit == "ms":
         return f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"

@@ -5,7 +5,10 @@ from __future__ import annotations
 import queue
 import subprocess
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 from benchmarks.common import child_env
 
@@ -88,7 +91,7 @@ class Kernel:
         finally:
             self.km.shutdown_kernel(now=True)
 
-    def __enter__(self) -> Kernel:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

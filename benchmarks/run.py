@@ -14,14 +14,14 @@ from pathlib import Path
 if __package__ in (None, ""):  # python benchmarks/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import time  # noqa: E402
-import traceback  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
+import argparse
+import json
+import os
+import time
+import traceback
+from datetime import datetime, timezone
 
-from benchmarks.common import REPO, Mode, Row, machine, table  # noqa: E402
+from benchmarks.common import REPO, Mode, Row, machine, table
 
 # (module, the ids it reports), in the order they run: the kernel and the subprocess ones last.
 SUITE = (
@@ -43,7 +43,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "(the numbers are not the published ones)")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"JSON file to write (default: {DEFAULT_OUT.relative_to(REPO)} for a full run; "
-                             "a quick run writes only when given --out)")
+                             "a quick or partial run writes only when given --out)")
     parser.add_argument("--only", default="", help="comma-separated ids to run, e.g. B1,B5 (default: all)")
     return parser.parse_args(argv)
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     mode = Mode(quick=args.quick)
     only = {x.strip().upper() for x in args.only.split(",") if x.strip()}
-    out = args.out if args.out is not None else (None if mode.quick else DEFAULT_OUT)
+    out = args.out if args.out is not None else (None if mode.quick or only else DEFAULT_OUT)
     from benchmarks.server import DemoServer
 
     started, t_start = datetime.now(timezone.utc), time.perf_counter()
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 module = __import__(f"benchmarks.{name}", fromlist=["run"])
                 new = module.run(server, mode)
-            except Exception as exc:  # one failing benchmark must not hide the others
+            except Exception as exc:  # noqa: BLE001 - one failing benchmark must not hide the others
                 failed = True
                 traceback.print_exc()
                 new = [Row(i, "(failed to run)", None, "", error=f"{type(exc).__name__}: {exc}") for i in ids]
@@ -119,8 +119,6 @@ def _load() -> list[float] | None:
 
 
 def _json_default(value):
-    if isinstance(value, float) and value != value:
-        return None
     return str(value)
 
 

@@ -15,7 +15,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from typing import Any
+import tempfile
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 from benchmarks.common import REPO, child_env
 
@@ -24,14 +28,18 @@ class DemoServer:
     """A handle on the child process running the demo server on 127.0.0.1."""
 
     def __init__(self) -> None:
+        # The server's log (requests cancelled at shutdown, after B8's interrupts) goes to a file,
+        # shown only if the server does not start.
+        self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives as long as the server
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.server"], cwd=REPO, env=child_env(),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, text=True, bufsize=1,
         )
         line = self._proc.stdout.readline()
         if not line:
             self.close()
-            raise RuntimeError("the demo server process did not start")
+            self._log.seek(0)
+            raise RuntimeError(f"the demo server process did not start: {self._log.read()[-2000:]}")
         self.base_url: str = json.loads(line)["base_url"]
 
     def configure(self, **settings: Any) -> dict:
@@ -48,8 +56,9 @@ class DemoServer:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
+        self._log.close()
 
-    def __enter__(self) -> DemoServer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

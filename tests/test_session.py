@@ -296,3 +296,32 @@ def test_max_concurrency_bounds_every_front_door(session, server):
 def test_bad_default_settings_are_refused_when_set(session, name, value):
     with pytest.raises(ConfigurationError):
         wisgate_nb.configure(**{name: value})
+
+
+def test_cli_emulator_serves_the_images_api(tmp_path):
+    import socket
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(["wisgate-nb", "emulator", "--port", str(port), "--require-key", "sk-cli-emulator-key"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}/v1"
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                httpx.get(f"{base}/models", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        denied = httpx.post(f"{base}/images/generations", json={"prompt": "a fox"}, timeout=30)
+        assert denied.status_code == 401
+        ok = httpx.post(f"{base}/images/generations", json={"prompt": "a fox", "size": "64x64"}, timeout=30,
+                        headers={"Authorization": "Bearer sk-cli-emulator-key"})
+        assert ok.status_code == 200 and ok.json()["data"][0]["b64_json"]
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -33,6 +33,8 @@ class ImageBlob:
     width: int
     height: int
     revised_prompt: str | None = None
+    # The pixels the check decoded, so the thumbnail does not decode the file a second time.
+    decoded: Image.Image | None = field(default=None, repr=False, compare=False)
 
     def to_pil(self) -> Image.Image:
         return Image.open(io.BytesIO(self.data))
@@ -43,12 +45,13 @@ ImageInput = str | os.PathLike | bytes | Image.Image
 
 def decode_image(data: bytes, *, max_pixels: int, revised_prompt: str | None = None) -> ImageBlob:
     """Check that ``data`` is an image Pillow decodes, with at most ``max_pixels`` pixels."""
-    fmt, width, height = _inspect_image(data, max_pixels, errors.ResponseFormatError, "the image")
+    fmt, width, height, decoded = _inspect_image(data, max_pixels, errors.ResponseFormatError, "the image",
+                                                 keep=True)
     revised = revised_prompt if isinstance(revised_prompt, str) else None
-    return ImageBlob(bytes(data), fmt, width, height, revised)
+    return ImageBlob(bytes(data), fmt, width, height, revised, decoded)
 
 
-def _inspect_image(data: bytes, max_pixels: int, error: type[Exception], what: str) -> tuple[str, int, int]:
+def _inspect_image(data: bytes, max_pixels: int, error: type[Exception], what: str, keep: bool = False):
     """(format, width, height) after a full decode; ``error`` for anything that is not a sane image."""
     too_big = f"{what} has too many pixels (more than {max_pixels:,}): refused as a decompression bomb"
     try:
@@ -56,12 +59,12 @@ def _inspect_image(data: bytes, max_pixels: int, error: type[Exception], what: s
             # Pillow only warns between 1x and 2x its own limit: make that an error too. (The filter
             # is process-wide for this instant; it touches only this one warning category.)
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as im:
-                width, height = im.size
-                if width * height > max_pixels:
-                    raise error(f"{too_big}: {width}x{height}")
-                fmt = (im.format or "unknown").lower()
-                im.load()
+            im = Image.open(io.BytesIO(data))  # in memory: nothing to close, and the pixels stay usable
+            width, height = im.size
+            if width * height > max_pixels:
+                raise error(f"{too_big}: {width}x{height}")
+            fmt = (im.format or "unknown").lower()
+            im.load()
     except error:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -70,14 +73,17 @@ def _inspect_image(data: bytes, max_pixels: int, error: type[Exception], what: s
         raise error(f"{what} cannot be decoded: it is not in an image format Pillow reads") from exc
     except Exception as exc:
         raise error(f"{what} cannot be decoded ({type(exc).__name__}: {str(exc)[:200]})") from exc
-    return fmt, width, height
+    return (fmt, width, height, im) if keep else (fmt, width, height)
 
 
 def b64decode(text: str) -> bytes:
     if text.startswith("data:"):  # some compatible servers send a data URL
         text = text.partition(",")[2]
     try:
-        return base64.b64decode("".join(text.split()), validate=True)
+        try:  # the usual case, without copying megabytes to strip whitespace that is not there
+            return base64.b64decode(text, validate=True)
+        except binascii.Error:
+            return base64.b64decode("".join(text.split()), validate=True)  # base64 wrapped in lines
     except (binascii.Error, ValueError) as exc:
         raise errors.ResponseFormatError("an image's base64 data is truncated or corrupted") from exc
 

@@ -19,14 +19,18 @@ THUMB_PX = 512
 JPEG_QUALITY = 80
 
 
-def thumbnail_bytes(data: bytes, px: int = THUMB_PX) -> tuple[bytes, str]:
-    """A small JPEG (or WebP when the image has transparency) of an image: (bytes, mime)."""
+def thumbnail_bytes(data, px: int = THUMB_PX) -> tuple[bytes, str]:
+    """A small JPEG (or WebP when the image has transparency) of an image (bytes or PIL): (bytes, mime)."""
     from PIL import Image
 
-    with Image.open(io.BytesIO(data)) as im:
-        im.draft("RGB", (px, px))  # lets JPEG decode at a reduced scale: much faster
-        im = im.copy()
-    im.thumbnail((px, px), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    if isinstance(data, Image.Image):
+        im = data.copy()
+    else:
+        with Image.open(io.BytesIO(data)) as im:
+            im.draft("RGB", (px, px))  # lets JPEG decode at a reduced scale: much faster
+            im = im.copy()
+    # reducing_gap=1.0: a box reduce by the whole factor, then bilinear for the rest (3-4x faster than 2.0)
+    im.thumbnail((px, px), Image.Resampling.BILINEAR, reducing_gap=1.0)
     out = io.BytesIO()
     if im.mode in ("RGBA", "LA", "P") and _has_alpha(im):
         im.convert("RGBA").save(out, "WEBP", quality=JPEG_QUALITY)

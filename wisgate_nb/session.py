@@ -288,7 +288,12 @@ class Session:
                     response = await client.edit(fields, list(request.images), request.mask, on_partial=partial,
                                                  on_status=on_status)
             latency = time.perf_counter() - t0
-            generation = await asyncio.to_thread(self._save, response, base, latency, request)
+            # One thread per image (Pillow lets go of the GIL while it resizes and encodes), from the
+            # pixels the client already decoded.
+            small = await asyncio.gather(*(
+                asyncio.to_thread(render.thumbnail_bytes, blob.decoded or blob.data, self.config.thumbnail_px)
+                for blob in response.images))
+            generation = await asyncio.to_thread(self._save, response, base, latency, request, small)
             self.last = generation
             return generation
         except asyncio.CancelledError:
@@ -311,14 +316,14 @@ class Session:
                         error_type=error_type, request_id=request_id)
         self.history.append(record)
 
-    def _save(self, response, base: dict, latency: float, request: Request) -> Generation:
+    def _save(self, response, base: dict, latency: float, request: Request, small: list) -> Generation:
         history = self.history
         blobs = response.images
         paths, thumbs = [], []
         for i, blob in enumerate(blobs):
             path = history.image_paths(base["id"], len(blobs), _EXT.get(blob.format, "png"))[i]
             path.write_bytes(blob.data)
-            thumb_data, mime = render.thumbnail_bytes(blob.data, self.config.thumbnail_px)
+            thumb_data, mime = small[i]
             thumb = path.with_name(f"{path.stem}.thumb.{'webp' if mime == 'image/webp' else 'jpg'}")
             thumb.write_bytes(thumb_data)
             paths.append(path)
