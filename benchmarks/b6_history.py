@@ -91,7 +91,8 @@ def run(server, mode: Mode) -> list[Row]:
         folder = write_history(Path(tmp))
         size_mb = (folder / "history.jsonl").stat().st_size / 2**20
         code = f"from benchmarks.b6_history import child; child({str(folder)!r}, {reps})"
-        out = subprocess.run([sys.executable, "-c", code], check=False, cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=300)
+        out = subprocess.run([sys.executable, "-c", code], check=False, cwd=REPO, env=child_env(), capture_output=True,
+                             text=True, timeout=300)
         if out.returncode:
             raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "child failed")
         data = json.loads(out.stdout.strip().splitlines()[-1])

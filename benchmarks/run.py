@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 module = __import__(f"benchmarks.{name}", fromlist=["run"])
                 new = module.run(server, mode)
-            except Exception as exc:  # noqa: BLE001 - one failing benchmark must not hide the others
+            except Exception as exc:
                 failed = True
                 traceback.print_exc()
                 new = [Row(i, "(failed to run)", None, "", error=f"{type(exc).__name__}: {exc}") for i in ids]

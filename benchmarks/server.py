@@ -30,7 +30,7 @@ class DemoServer:
     def __init__(self) -> None:
         # The server's log (requests cancelled at shutdown, after B8's interrupts) goes to a file,
         # shown only if the server does not start.
-        self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives as long as the server
+        self._log = tempfile.TemporaryFile(mode="w+")
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.server"], cwd=REPO, env=child_env(),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, text=True, bufsize=1,

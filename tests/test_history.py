@@ -37,7 +37,7 @@ def test_concurrent_requests_from_several_threads_are_all_recorded_once(session,
         try:
             for j in range(5):
                 wisgate_nb.generate(f"thread {i} fox {j}", size="64x64")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]

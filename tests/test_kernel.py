@@ -52,7 +52,7 @@ def _collect(kc, msg_ids, timeout=60.0):
                 results[parent]["iopub"].append(msg)
                 if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                     idle.add(parent)
-        except Exception:  # noqa: BLE001 - queue.Empty
+        except Exception:
             pass
         try:
             while True:
@@ -61,7 +61,7 @@ def _collect(kc, msg_ids, timeout=60.0):
                 if parent in results and results[parent]["reply"] is None:
                     results[parent]["reply"] = reply
                     results[parent]["reply_at"] = time.perf_counter()
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
     return results
 
@@ -128,7 +128,7 @@ def test_bg_returns_at_once_and_the_output_fills_in(kernel):
     while "<img" not in html and time.time() < deadline:
         try:
             msg = kc.get_iopub_msg(timeout=0.5)
-        except Exception:  # noqa: BLE001
+        except Exception:
             continue
         if msg["msg_type"] == "update_display_data":
             html += msg["content"]["data"].get("text/html", "")

@@ -6,13 +6,12 @@ import io
 import time
 
 import pytest
+from conftest import TEST_KEY
 from PIL import Image
 
 import wisgate_nb
 from wisgate_nb.emulator import Fault
 from wisgate_nb.errors import AuthenticationError, ConfigurationError, ContentPolicyError
-
-from conftest import TEST_KEY
 
 
 def _captured(shell, code):

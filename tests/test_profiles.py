@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from conftest import TEST_KEY
 
 import wisgate_nb
 from wisgate_nb.errors import BudgetExceededError, ConfigurationError
 from wisgate_nb.profiles import load_profiles
-
-from conftest import TEST_KEY
 
 
 @pytest.fixture

@@ -10,13 +10,12 @@ import threading
 import time
 
 import pytest
+from conftest import TEST_KEY
 
 import wisgate_nb
 from wisgate_nb.config import Secret, WisGate
 from wisgate_nb.engine import Engine
 from wisgate_nb.errors import BudgetExceededError, ConfigurationError, RateLimitError
-
-from conftest import TEST_KEY
 
 
 def test_exported_names_are_pinned():

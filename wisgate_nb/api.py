@@ -190,7 +190,7 @@ class DryRun:
     def __str__(self) -> str:
         import json
 
-        lines = [f"dry run: nothing sent, nothing recorded", f"prompt: {self.prompt}", f"{self.method} {self.url}",
+        lines = ["dry run: nothing sent, nothing recorded", f"prompt: {self.prompt}", f"{self.method} {self.url}",
                  f"Authorization: {self.headers['Authorization']}", json.dumps(self.body, indent=2, ensure_ascii=False)]
         lines += [f"file: {f}" for f in self.files]
         return "\n".join(lines)

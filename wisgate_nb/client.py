@@ -25,8 +25,8 @@ import httpx
 from httpx_sse import EventSource, SSEError
 
 from . import _wire, errors, params
-from ._secret import Secret
 from ._images import DEFAULT_MAX_PIXELS, ImageBlob, ImageInput, b64decode, decode_image, load_image_input
+from ._secret import Secret
 from ._wire import error_from_response, parse_images_body, request_id_of, retry_delay, should_retry
 
 __all__ = [

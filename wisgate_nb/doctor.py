@@ -11,7 +11,7 @@ from .errors import WisGateError
 
 def frontend() -> str:
     """Best guess of the notebook frontend (the kernel cannot always tell)."""
-    if "google.colab" in sys.modules or os.environ.get("COLAB_RELEASE_TAG"):  # noqa: SIM112
+    if "google.colab" in sys.modules or os.environ.get("COLAB_RELEASE_TAG"):
         return "Google Colab"
     if os.environ.get("VSCODE_PID") or os.environ.get("VSCODE_CWD"):
         return "VS Code"

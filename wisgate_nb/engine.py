@@ -92,7 +92,7 @@ class Engine:
 
         try:
             asyncio.run_coroutine_threadsafe(_shutdown(), loop).result(timeout)
-        except Exception:  # noqa: BLE001 - shutting down whatever state the loop is in
+        except Exception:
             pass
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout)

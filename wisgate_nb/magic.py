@@ -42,7 +42,7 @@ def interpolate(text: str, namespace: dict) -> str:
         try:
             value = {"r": repr, "a": ascii, "s": str, None: lambda v: v}[conversion](value)
             out.append(format(value, spec or ""))
-        except Exception as exc:  # noqa: BLE001 - any formatting failure is the user's input
+        except Exception as exc:
             raise ConfigurationError(f"{{{field}}} in the prompt could not be filled in: {exc}") from None
     return "".join(out)
 

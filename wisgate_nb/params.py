@@ -183,6 +183,6 @@ def _show(value: Any) -> str:
     """A short, safe rendering of a bad value for an error message."""
     try:
         text = repr(value)
-    except Exception:  # noqa: BLE001 - e.g. an int too long to print; never mask the real error
+    except Exception:
         text = f"a {type(value).__name__}"
     return text if len(text) <= 60 else text[:57] + "..."

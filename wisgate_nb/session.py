@@ -406,7 +406,7 @@ class Session:
         if clients:
             try:
                 self.engine.submit(_close()).result(5)
-            except Exception:  # noqa: BLE001 - closing is best effort
+            except Exception:
                 pass
         self.engine.close()
 
@@ -427,7 +427,7 @@ def _partial_adapter(on_partial: Callable | None) -> Callable | None:
 def _safe_call(fn: Callable, *args: Any) -> None:
     try:
         fn(*args)
-    except Exception:  # noqa: BLE001 - a display callback must never break the request
+    except Exception:
         import logging
 
         logging.getLogger("wisgate_nb").warning("a result callback failed", exc_info=True)

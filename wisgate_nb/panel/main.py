@@ -214,7 +214,8 @@ class Panel(widgets.VBox):
     def _refresh_totals(self) -> None:
         session = self._session
         totals = session.history.totals(session.config.prices or None)
-        self._totals.value = f'<span style="font-family:sans-serif;font-size:12px;color:#666">{escape(totals_line(totals))}</span>'
+        style = "font-family:sans-serif;font-size:12px;color:#666"
+        self._totals.value = f'<span style="{style}">{escape(totals_line(totals))}</span>'
 
     # -- public ------------------------------------------------------------------------------
     @property

@@ -68,7 +68,7 @@ def guarded(fn: Callable, report: Callable[[BaseException], None]) -> Callable:
     def call(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - a widget callback must never fail silently
+        except Exception as exc:
             try:
                 report(exc)
             except Exception:  # the status itself failed: the log is all that is left
