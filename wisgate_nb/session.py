@@ -173,9 +173,8 @@ class Session:
                 raise ConfigurationError("an edit needs at least one image (a path, bytes, a PIL image or a result)")
             if len(images) > 16:
                 raise ConfigurationError(f"an edit takes at most 16 images, got {len(images)}")
-            fields = params_mod.build_edit_fields(prompt, model=model, **merged)
-            body = {"model": model, "prompt": prompt.strip(), **params_mod.validate_options(**merged)}
-            del fields  # validated; the multipart fields are built again from body when sent
+            params_mod.build_edit_fields(prompt, model=model, **merged)  # refuses a bad prompt or option now
+            body = {"model": model, "prompt": prompt, **params_mod.validate_options(**merged)}
             loaded = tuple(_load_image(img) for img in images)
             mask_file = _load_image(mask, default_name="mask.png") if mask is not None else None
             if mask_file is not None:
