@@ -26,30 +26,28 @@ def server(demo_server):
     demo_server.emulator.reset()
 
 
+def _as_current(session: Session):
+    """Make a session the kernel's session for one test, then close it and put the old one back."""
+    previous = set_current(session)
+    try:
+        yield session
+    finally:
+        session.close()
+        set_current(previous)
+
+
 @pytest.fixture
 def session(server, tmp_path):
     """A fresh kernel session talking to the loopback demo server with a key, history in tmp_path."""
     config = WisGate(api_key=TEST_KEY, base_url=server.base_url, demo=False, history_dir=str(tmp_path / "runs"),
                      max_retries=2)
-    s = Session(config)
-    previous = set_current(s)
-    try:
-        yield s
-    finally:
-        s.close()
-        set_current(previous)
+    yield from _as_current(Session(config))
 
 
 @pytest.fixture
 def demo_session(tmp_path):
     """A fresh session in demo mode (in-process demo server, no key, no network)."""
-    s = Session(WisGate(demo=True, history_dir=str(tmp_path / "runs"), api_key=None))
-    previous = set_current(s)
-    try:
-        yield s
-    finally:
-        s.close()
-        set_current(previous)
+    yield from _as_current(Session(WisGate(demo=True, history_dir=str(tmp_path / "runs"), api_key=None)))
 
 
 class _Shell:

@@ -8,28 +8,20 @@ import logging
 import time
 
 import pytest
+from conftest import TEST_KEY
 from PIL import Image
 
 from wisgate_nb import errors, params
 from wisgate_nb.client import ImagesClient, load_image_input
-from wisgate_nb.emulator import EmulatorConfig, Fault, serve
+from wisgate_nb.emulator import Fault
 
-KEY = "sk-client-integration-KEY-0123456789"
-
-
-@pytest.fixture(scope="module")
-def running():
-    with serve(EmulatorConfig(require_key=KEY)) as handle:
-        yield handle
+KEY = TEST_KEY
 
 
 @pytest.fixture
-def srv(running):
-    running.emulator.reset()
-    running.emulator.config.latency = 0.0
-    yield running
-    running.emulator.reset()
-    running.emulator.config.latency = 0.0
+def srv(server):
+    """The shared demo server of conftest.py (it requires TEST_KEY), reset for each test."""
+    return server
 
 
 def run(srv, method: str, *args, fast_sleep: bool = False, **kwargs):
