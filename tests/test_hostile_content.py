@@ -113,7 +113,7 @@ def test_crafted_server_strings_are_inert_everywhere(tmp_path):
     records = []
     for i, payload in payload_of.items():
         rid = f"{i:02d}0000-aaaaaa"
-        full, thumb = history.image_paths(rid, 1, "png")[0], None
+        full, thumb = history.image_path(rid, 0, "png"), None
         full.write_bytes(image_bytes((64, 64)))
         thumb_data, _ = render.thumbnail_bytes(full.read_bytes(), 64)
         thumb = full.with_name(f"{full.stem}.thumb.jpg")

@@ -118,12 +118,12 @@ class History:
                 raise ValueError(f"record {record.id} is already in the history")
             self._write_line(record.to_json())
             self._records[record.id] = record
-            self._folders[record.session] = self._require_folder()
+            self._folders[record.session] = self.ensure_folder()
         return record
 
-    def image_paths(self, record_id: str, count: int, ext: str) -> list[Path]:
-        folder = self._require_folder()
-        return [folder / f"{record_id}_{i}.{ext}" for i in range(count)]
+    def image_path(self, record_id: str, index: int, ext: str) -> Path:
+        """Where a record's image number ``index`` is written (the folder is created if needed)."""
+        return self.ensure_folder() / f"{record_id}_{index}.{ext}"
 
     def update(self, record_id: str, **changes: Any) -> Record:
         """Change rating, tags or note of a record (appended as an update line)."""
@@ -155,14 +155,15 @@ class History:
     def annotate(self, record_id: str, note: str) -> Record:
         return self.update(record_id, note=note)
 
-    def _require_folder(self) -> Path:
+    def ensure_folder(self) -> Path:
+        """The session folder, created if needed."""
         if self.folder is None:
             raise ConfigurationError("this history has no folder to write to")
         self.folder.mkdir(parents=True, exist_ok=True)
         return self.folder
 
     def _write_line(self, data: dict, folder: Path | None = None) -> None:
-        folder = folder or self._require_folder()
+        folder = folder or self.ensure_folder()
         line = json.dumps(data, ensure_ascii=False, default=str) + "\n"
         with open(folder / HISTORY_FILE, "a", encoding="utf-8") as fh:
             fh.write(line)
@@ -228,7 +229,7 @@ class History:
             raise ConfigurationError(f"no record with id {record_id!r} in this history") from None
 
     def folder_of(self, record: Record) -> Path:
-        return self._folders.get(record.session) or self._require_folder()
+        return self._folders.get(record.session) or self.ensure_folder()
 
     def full_paths(self, record: Record) -> list[Path]:
         folder = self.folder_of(record)

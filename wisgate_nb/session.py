@@ -320,7 +320,7 @@ class Session:
         blobs = response.images
         paths, thumbs = [], []
         for i, blob in enumerate(blobs):
-            path = history.image_paths(base["id"], len(blobs), _EXT.get(blob.format, "png"))[i]
+            path = history.image_path(base["id"], i, _EXT.get(blob.format, "png"))
             path.write_bytes(blob.data)
             thumb_data, mime = small[i]
             thumb = path.with_name(f"{path.stem}.thumb.{'webp' if mime == 'image/webp' else 'jpg'}")
@@ -343,12 +343,11 @@ class Session:
 
     def _reuse(self, old: Record, base: dict, t0: float, request: Request) -> Generation:
         history = self.history
-        folder = history.image_paths(base["id"], 1, "png")[0].parent
+        folder = history.ensure_folder()
         names = []
         for src in history.full_paths(old) + history.thumb_paths(old):
-            name = src.name.replace(old.id, base["id"], 1)
-            _link_or_copy(src, folder / name)
-            names.append(name)
+            names.append(src.name.replace(old.id, base["id"], 1))
+            _link_or_copy(src, folder / names[-1])
         paths, thumbs = names[: len(old.paths)], names[len(old.paths):]
         record = Record(**{**base, "size": old.size, "quality": old.quality}, status="ok",
                         latency_s=time.perf_counter() - t0, images=old.images, paths=tuple(paths),
