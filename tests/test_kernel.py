@@ -138,6 +138,25 @@ def test_bg_returns_at_once_and_the_output_fills_in(kernel):
     assert "Generation" in "".join(m["content"].get("text", "") for m in out if m["msg_type"] == "stream")
 
 
+def test_bg_error_fills_in_where_the_result_would_be(kernel):
+    km, kc = kernel
+    setup = kc.execute("%load_ext wisgate_nb")
+    _collect(kc, [setup])
+    bg = kc.execute("%%wisgate_image -s 128x128 --bg\na forbidden fox")
+    results = _collect(kc, [bg], timeout=30)
+    assert results[bg]["reply"]["content"]["status"] == "ok"  # the cell itself returned at once
+    html = _html(results[bg]["iopub"])
+    deadline = time.time() + 20
+    while "ContentPolicyError" not in html and time.time() < deadline:
+        try:
+            msg = kc.get_iopub_msg(timeout=0.5)
+        except Exception:
+            continue
+        if msg["msg_type"] == "update_display_data":
+            html += msg["content"]["data"].get("text/html", "")
+    assert "ContentPolicyError" in html and "moderation_blocked" in html
+
+
 def test_saved_notebook_with_four_large_images_stays_small(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("%load_ext wisgate_nb"),
