@@ -277,14 +277,13 @@ class Session:
                 if reused is not None:
                     return await asyncio.to_thread(self._reuse, reused, base, t0, request)
             client = self._client(request.target)
-            partial = _partial_adapter(on_partial)
             async with self._slots():  # at most max_concurrency requests in flight per session
                 if request.endpoint == "generations":
-                    response = await client.generate(request.body, on_partial=partial, on_status=on_status)
+                    response = await client.generate(request.body, on_partial=on_partial, on_status=on_status)
                 else:
                     fields = params_mod.build_edit_fields(request.prompt, **{k: v for k, v in request.body.items()
                                                                              if k != "prompt"})
-                    response = await client.edit(fields, list(request.images), request.mask, on_partial=partial,
+                    response = await client.edit(fields, list(request.images), request.mask, on_partial=on_partial,
                                                  on_status=on_status)
             latency = time.perf_counter() - t0
             # One thread per image (Pillow lets go of the GIL while it resizes and encodes), from the
@@ -410,16 +409,6 @@ class Session:
 
     def __repr__(self) -> str:
         return f"<Session history={self._history!r} demo={self.config.demo}>"
-
-
-def _partial_adapter(on_partial: Callable | None) -> Callable | None:
-    if on_partial is None:
-        return None
-
-    def call(index: int, blob) -> None:
-        _safe_call(on_partial, index, blob)
-
-    return call
 
 
 def _safe_call(fn: Callable, *args: Any) -> None:
