@@ -66,6 +66,26 @@ def _collect(kc, msg_ids, timeout=60.0):
     return results
 
 
+def _stdout(kc, code: str) -> str:
+    """Run code in the kernel and return what it printed."""
+    msg_id = kc.execute(code)
+    out = _collect(kc, [msg_id])[msg_id]["iopub"]
+    return "".join(m["content"].get("text", "") for m in out if m["msg_type"] == "stream")
+
+
+def _until_html(kc, html: str, needle: str, timeout: float = 20.0) -> str:
+    """Add display updates (as --bg sends them) to ``html`` until ``needle`` shows up."""
+    deadline = time.time() + timeout
+    while needle not in html and time.time() < deadline:
+        try:
+            msg = kc.get_iopub_msg(timeout=0.5)
+        except Exception:  # queue.Empty
+            continue
+        if msg["msg_type"] == "update_display_data":
+            html += msg["content"]["data"].get("text/html", "")
+    return html
+
+
 def _html(messages) -> str:
     return "".join(m["content"].get("data", {}).get("text/html", "") for m in messages
                    if m["msg_type"] in ("display_data", "execute_result", "update_display_data"))
@@ -108,9 +128,7 @@ def test_interrupt_during_a_slow_generation_returns_within_half_a_second(kernel)
     assert result["reply"]["content"]["status"] == "error"
     assert result["reply"]["content"]["ename"] == "Cancelled"  # a KeyboardInterrupt subclass, one line
     assert result["reply_at"] - interrupted_at < 0.5
-    check = kc.execute("print(wg.history().records[-1].status)")
-    out = _collect(kc, [check])[check]["iopub"]
-    assert "cancelled" in "".join(m["content"].get("text", "") for m in out if m["msg_type"] == "stream")
+    assert "cancelled" in _stdout(kc, "print(wg.history().records[-1].status)")
 
 
 def test_bg_returns_at_once_and_the_output_fills_in(kernel):
@@ -123,19 +141,9 @@ def test_bg_returns_at_once_and_the_output_fills_in(kernel):
     results = _collect(kc, [bg, probe], timeout=30)
     # the probe is answered long before the 2 s generation ends
     assert results[probe]["reply_at"] - sent < 0.5 * 2
-    deadline = time.time() + 20
-    html = _html(results[bg]["iopub"])
-    while "<img" not in html and time.time() < deadline:
-        try:
-            msg = kc.get_iopub_msg(timeout=0.5)
-        except Exception:
-            continue
-        if msg["msg_type"] == "update_display_data":
-            html += msg["content"]["data"].get("text/html", "")
+    html = _until_html(kc, _html(results[bg]["iopub"]), "<img")
     assert "<img" in html and "a background fox" in html
-    check = kc.execute("print(type(later).__name__)")
-    out = _collect(kc, [check])[check]["iopub"]
-    assert "Generation" in "".join(m["content"].get("text", "") for m in out if m["msg_type"] == "stream")
+    assert "Generation" in _stdout(kc, "print(type(later).__name__)")
 
 
 def test_bg_error_fills_in_where_the_result_would_be(kernel):
@@ -145,15 +153,7 @@ def test_bg_error_fills_in_where_the_result_would_be(kernel):
     bg = kc.execute("%%wisgate_image -s 128x128 --bg\na forbidden fox")
     results = _collect(kc, [bg], timeout=30)
     assert results[bg]["reply"]["content"]["status"] == "ok"  # the cell itself returned at once
-    html = _html(results[bg]["iopub"])
-    deadline = time.time() + 20
-    while "ContentPolicyError" not in html and time.time() < deadline:
-        try:
-            msg = kc.get_iopub_msg(timeout=0.5)
-        except Exception:
-            continue
-        if msg["msg_type"] == "update_display_data":
-            html += msg["content"]["data"].get("text/html", "")
+    html = _until_html(kc, _html(results[bg]["iopub"]), "ContentPolicyError")
     assert "ContentPolicyError" in html and "moderation_blocked" in html
 
 
@@ -207,7 +207,5 @@ def test_kill_9_mid_batch_loses_nothing_that_had_finished(kernel, tmp_path):
 
 def test_kernel_python_is_this_python(kernel):
     km, kc = kernel
-    check = kc.execute("import sys; print(sys.executable)")
-    out = _collect(kc, [check])[check]["iopub"]
-    text = "".join(m["content"].get("text", "") for m in out if m["msg_type"] == "stream").strip()
+    text = _stdout(kc, "import sys; print(sys.executable)").strip()
     assert Path(text).resolve() == Path(sys.executable).resolve()
