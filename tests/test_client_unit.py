@@ -194,6 +194,9 @@ def envelope(message="went wrong", code=None, type_="invalid_request_error") -> 
         (404, envelope(code="model_not_found"), errors.NotFoundError, "model_not_found"),
         (422, envelope(), errors.BadRequestError, None),
         (429, envelope(code="rate_limit_exceeded"), errors.RateLimitError, "rate_limit_exceeded"),
+        (429, envelope(code="quota_exceeded"), errors.QuotaExceededError, "quota_exceeded"),
+        (429, envelope(code="insufficient_quota"), errors.QuotaExceededError, "insufficient_quota"),
+        (429, envelope(code="billing_hard_limit_reached"), errors.QuotaExceededError, "billing_hard_limit_reached"),
         (500, envelope(type_="server_error"), errors.InternalServerError, None),
         (503, b"", errors.InternalServerError, None),
         (418, envelope(), errors.APIStatusError, None),
@@ -522,6 +525,16 @@ def test_exhausted_retries_raise_the_last_error():
         run(client.generate({"model": "m", "prompt": "p"}))
     assert len(server.requests) == 4 and len(sleeps) == 3
     assert info.value.status_code == 502 and info.value.request_id == "req_last"
+
+
+@pytest.mark.parametrize("code", ["quota_exceeded", "insufficient_quota", "billing_hard_limit_reached"])
+def test_quota_refusals_are_never_retried(code):
+    server = Server(httpx.Response(429, json={"error": {"message": "used up", "code": code}}))
+    client, sleeps = make_client(server)
+    with pytest.raises(errors.QuotaExceededError) as info:
+        run(client.generate({"model": "m", "prompt": "p"}))
+    assert len(server.requests) == 1 and sleeps == []
+    assert info.value.code == code and isinstance(info.value, errors.RateLimitError)
 
 
 @pytest.mark.parametrize(("status", "cls"), [(400, errors.BadRequestError), (401, errors.AuthenticationError),

@@ -22,7 +22,8 @@ def test_exported_names_are_pinned():
     assert sorted(wisgate_nb.__all__) == sorted([
         "APIConnectionError", "APIStatusError", "APITimeoutError", "AuthenticationError", "BadRequestError",
         "BudgetExceededError", "ConfigurationError", "ContentPolicyError", "Generation", "History",
-        "InternalServerError", "NotFoundError", "PermissionDeniedError", "RateLimitError", "ResponseFormatError",
+        "InternalServerError", "NotFoundError", "PermissionDeniedError", "QuotaExceededError", "RateLimitError",
+        "ResponseFormatError",
         "WisGate", "WisGateError", "__version__", "agenerate", "configure", "edit", "generate", "history",
         "load_ipython_extension", "panel", "sweep", "templates", "unload_ipython_extension",
     ])
@@ -35,6 +36,7 @@ def test_error_tree():
     assert issubclass(e.ConfigurationError, (e.WisGateError, ValueError))
     assert issubclass(e.APITimeoutError, e.APIConnectionError)
     assert issubclass(e.ContentPolicyError, e.BadRequestError)
+    assert issubclass(e.QuotaExceededError, e.RateLimitError)
     for cls in (e.BadRequestError, e.AuthenticationError, e.PermissionDeniedError, e.NotFoundError,
                 e.RateLimitError, e.InternalServerError):
         assert issubclass(cls, e.APIStatusError)

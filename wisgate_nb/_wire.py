@@ -26,7 +26,8 @@ _STATUS_BY_KIND = {
     "invalid_request_error": 400, "image_generation_user_error": 400, "moderation_blocked": 400,
     "content_policy_violation": 400, "invalid_api_key": 401, "authentication_error": 401,
     "permission_error": 403, "not_found_error": 404, "rate_limit_exceeded": 429,
-    "rate_limit_error": 429, "insufficient_quota": 429,
+    "rate_limit_error": 429, "insufficient_quota": 429, "quota_exceeded": 429,
+    "billing_hard_limit_reached": 429,
 }
 
 
@@ -170,6 +171,8 @@ def check_items(data: Any, request_id: str | None) -> list[dict]:
 
 
 def is_retryable(exc: errors.WisGateError) -> bool:
+    if isinstance(exc, errors.QuotaExceededError):
+        return False  # a used-up quota does not come back in a few seconds
     if isinstance(exc, errors.APIStatusError):
         return should_retry(exc.status_code)
     return should_retry(None, is_connection_error=True)

@@ -13,6 +13,7 @@
           ├── PermissionDeniedError 403
           ├── NotFoundError        404
           ├── RateLimitError       429
+          │    └── QuotaExceededError  quota_exceeded / insufficient_quota / billing_hard_limit_reached: never retried
           └── InternalServerError  5xx
 
 Low-level httpx exceptions are translated in exactly one place (client.py), always ``from exc``.
@@ -34,6 +35,7 @@ __all__ = [
     "PermissionDeniedError",
     "NotFoundError",
     "RateLimitError",
+    "QuotaExceededError",
     "InternalServerError",
     "status_error_for",
 ]
@@ -155,11 +157,20 @@ class RateLimitError(APIStatusError):
     status_code = 429
 
 
+class QuotaExceededError(RateLimitError):
+    """A quota or billing limit is used up (a class quota, the account's credits): retrying cannot help."""
+
+    def __init__(self, message: str, **kwargs):
+        kwargs.setdefault("hint", "a quota is used up: waiting a few seconds will not help (see the message)")
+        super().__init__(message, **kwargs)
+
+
 class InternalServerError(APIStatusError):
     pass
 
 
 _POLICY_CODES = {"moderation_blocked", "content_policy_violation"}
+QUOTA_CODES = frozenset({"quota_exceeded", "insufficient_quota", "billing_hard_limit_reached"})
 
 
 def status_error_for(status_code: int, code: str | None = None) -> type[APIStatusError]:
@@ -168,6 +179,8 @@ def status_error_for(status_code: int, code: str | None = None) -> type[APIStatu
         return ContentPolicyError if code in _POLICY_CODES else BadRequestError
     if status_code >= 500:
         return InternalServerError
+    if code in QUOTA_CODES:
+        return QuotaExceededError
     return {
         401: AuthenticationError,
         403: PermissionDeniedError,
