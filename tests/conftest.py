@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from wisgate_nb.config import WisGate
+from wisgate_nb.core.session import Session, set_current
 from wisgate_nb.emulator import EmulatorConfig, serve
-from wisgate_nb.session import Session, set_current
 
 TEST_KEY = "sk-wisgate-test-KEY-0123456789-do-not-leak"
 

@@ -11,9 +11,10 @@ import pytest
 from conftest import TEST_KEY
 from PIL import Image
 
-from wisgate_nb import errors, params
-from wisgate_nb.client import ImagesClient, load_image_input
+from wisgate_nb import errors
+from wisgate_nb import options as params
 from wisgate_nb.emulator import Fault
+from wisgate_nb.http.client import ImagesClient, load_image_input
 
 KEY = TEST_KEY
 

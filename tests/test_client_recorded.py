@@ -21,8 +21,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from wisgate_nb import errors, params
-from wisgate_nb.client import ImagesClient, load_image_input, parse_images_body
+from wisgate_nb import errors
+from wisgate_nb import options as params
+from wisgate_nb.http.client import ImagesClient, load_image_input, parse_images_body
 
 yaml = pytest.importorskip("yaml")  # PyYAML comes with the Jupyter dev stack (jupyter-events)
 

@@ -21,8 +21,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from wisgate_nb import errors, params
-from wisgate_nb.client import (
+from wisgate_nb import errors
+from wisgate_nb import options as params
+from wisgate_nb.http.client import (
     ImageBlob,
     ImagesClient,
     decode_image,
@@ -576,7 +577,7 @@ def test_a_failing_status_callback_does_not_break_the_request(caplog):
     def explode(text):
         raise RuntimeError("display is gone")
 
-    with caplog.at_level(logging.WARNING, logger="wisgate_nb.client"):
+    with caplog.at_level(logging.WARNING, logger="wisgate_nb.http.client"):
         result = run(client.generate({"model": "m", "prompt": "p"}, on_status=explode))
     assert result.attempts == 2
     assert "callback raised" in caplog.text
@@ -817,7 +818,7 @@ def test_the_key_never_shows_in_repr_errors_or_logs(caplog):
                                                         "type": "invalid_request_error", "code": "invalid_api_key"}},
                                    headers={"x-request-id": "req_k"}))
     client, _ = make_client(server)
-    with caplog.at_level(logging.DEBUG, logger="wisgate_nb.client"), pytest.raises(errors.AuthenticationError) as info:
+    with caplog.at_level(logging.DEBUG, logger="wisgate_nb.http.client"), pytest.raises(errors.AuthenticationError) as info:
         run(client.generate({"model": "m", "prompt": "p"}))
     for text in (repr(client), str(client), repr(vars(client)), str(info.value), repr(info.value), caplog.text):
         assert KEY not in text

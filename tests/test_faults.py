@@ -36,9 +36,9 @@ from wisgate_nb import (
     WisGateError,
 )
 from wisgate_nb.config import WisGate
+from wisgate_nb.core.session import Session, set_current
 from wisgate_nb.emulator import Fault
 from wisgate_nb.history import History
-from wisgate_nb.session import Session, set_current
 
 PROMPT = "a lighthouse on a cliff at dusk"
 ALL_MODES = ("generate", "edit", "stream", "edit-stream")
@@ -239,14 +239,14 @@ def test_dropped_connection_keeps_the_request_id_the_server_sent(session, server
 
 @pytest.mark.timeout(60)
 def test_fault_in_the_panel_reaches_its_status_and_the_history(session, server):
-    from wisgate_nb.panel import Panel
+    from wisgate_nb.widgets import Panel
 
     session.config.max_retries = 1
     server.emulator.schedule(Fault("status", 503), Fault("status", 503))
     panel = Panel(session)
     try:
         panel._prompt.value = PROMPT
-        panel._size.value = "512x512"
+        panel._form["size"].value = "512x512"
         panel._generate.click()
         (slot,) = panel.wait(timeout=20)
         assert slot.state == "error" and isinstance(slot.error, InternalServerError)

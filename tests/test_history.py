@@ -83,7 +83,7 @@ def test_load_a_session_and_a_folder_of_sessions_portably(session, tmp_path):
     other = History.create(folder.parent)
     moved = tmp_path / "elsewhere"
     # a second session beside the first
-    from wisgate_nb.session import Session
+    from wisgate_nb.core.session import Session
 
     s2 = Session(session.config, history=other)
     s2.run(s2.prepare("second session cat", size="64x64"))

@@ -14,7 +14,7 @@ from conftest import TEST_KEY
 
 import wisgate_nb
 from wisgate_nb.config import Secret, WisGate
-from wisgate_nb.engine import Engine
+from wisgate_nb.core.engine import Engine
 from wisgate_nb.errors import BudgetExceededError, ConfigurationError, RateLimitError
 
 
@@ -215,7 +215,7 @@ def test_engine_survives_and_closes():
 
 
 def test_session_close_leaves_no_thread(tmp_path):
-    from wisgate_nb.session import Session
+    from wisgate_nb.core.session import Session
 
     before = {t.name for t in threading.enumerate()}
     s = Session(WisGate(demo=True, history_dir=str(tmp_path)))

@@ -425,7 +425,7 @@ def test_save_and_reload_round_trip_exactly(store, text, values):
 def demo(tmp_path, store):
     """A fresh demo-mode session (history under tmp_path) and a fresh template file."""
     from wisgate_nb.config import WisGate
-    from wisgate_nb.session import Session, set_current
+    from wisgate_nb.core.session import Session, set_current
 
     session = Session(WisGate(demo=True, history_dir=str(tmp_path / "runs")))
     old = set_current(session)

@@ -28,11 +28,11 @@ from wisgate_nb import (
     InternalServerError,
     WisGateError,
 )
-from wisgate_nb.api import DryRun
 from wisgate_nb.config import WisGate
-from wisgate_nb.doctor import report
+from wisgate_nb.core.doctor import report
+from wisgate_nb.core.plans import DryRun
+from wisgate_nb.core.session import Session, set_current
 from wisgate_nb.emulator import EmulatorConfig, Fault, serve
-from wisgate_nb.session import Session, set_current
 
 REPO = Path(__file__).resolve().parent.parent
 
