@@ -185,7 +185,7 @@ def test_a_distinctive_key_appears_in_no_output(key_server, tmp_path, library_lo
                   history.df.to_string(), history.df.to_html(), history.df._repr_html_(), repr(history.records),
                   history.compare()._repr_html_(), repr(history.compare()), session.config.key_source(),
                   str(report(session)), report(session)._repr_html_()]
-        texts += [repr(client) for client in session._clients.values()]
+        texts += [repr(session._client(session.target()))]
         for generation in (g1, g2, g3, g4):
             bundle, metadata = generation._repr_mimebundle_()
             texts += [repr(generation), generation.html(), repr(bundle), repr(metadata), repr(generation.record)]
@@ -267,7 +267,7 @@ def test_a_notebook_run_with_a_distinctive_key_saves_and_exports_no_key(tmp_path
         sent = list(srv.emulator.requests)
 
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    assert [e["ename"] for e in errors] == ["AuthenticationError"]  # the only failing cell is the refused one
+    assert [e["ename"] for e in errors] == ["AuthenticationError"], [e["evalue"] for e in errors]  # the only failing cell is the refused one
     assert any("DEBUG" in o.get("text", "") for c in nb.cells for o in c.get("outputs", []))  # logs are in it
     assert len([r for r in sent if r.status == 200 and "/images/" in r.path]) == 2
     path = tmp_path / "run.ipynb"

@@ -300,7 +300,7 @@ class WisGateMagics(Magics):
     @line_magic
     def wisgate_doctor(self, line: str = ""):
         """Report what wisgate_nb sees: frontend, profile, key (masked), endpoint, history folder."""
-        from .doctor import report
+        from .core.doctor import report
 
         display(report(current()))
 

@@ -49,6 +49,7 @@ class Job(concurrent.futures.Future):
     def _finish(self, task: asyncio.Task) -> None:
         if task.cancelled():
             super().cancel()
+            self.set_running_or_notify_cancel()  # wakes concurrent.futures.wait(), which cancel() does not
         elif task.exception() is not None:
             self.set_exception(task.exception())
         else:
