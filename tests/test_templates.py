@@ -391,7 +391,7 @@ _field_names = st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True)
 
 @given(_any_text)
 def test_toml_strings_round_trip(value):
-    assert tomllib.loads(f"k = {templates._toml_string(value)}")["k"] == value
+    assert tomllib.loads(f"k = {templates.toml._toml_string(value)}")["k"] == value
 
 
 @st.composite

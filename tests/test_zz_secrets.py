@@ -267,7 +267,8 @@ def test_a_notebook_run_with_a_distinctive_key_saves_and_exports_no_key(tmp_path
         sent = list(srv.emulator.requests)
 
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    assert [e["ename"] for e in errors] == ["AuthenticationError"], [e["evalue"] for e in errors]  # the only failing cell is the refused one
+    # the only failing cell is the refused one
+    assert [e["ename"] for e in errors] == ["AuthenticationError"], [e["evalue"] for e in errors]
     assert any("DEBUG" in o.get("text", "") for c in nb.cells for o in c.get("outputs", []))  # logs are in it
     assert len([r for r in sent if r.status == 200 and "/images/" in r.path]) == 2
     path = tmp_path / "run.ipynb"

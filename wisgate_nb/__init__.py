@@ -11,6 +11,7 @@ Importing this package loads neither pandas, ipywidgets nor starlette; they load
 from __future__ import annotations
 
 from . import templates
+from ._version import __version__
 from .api import agenerate, configure, edit, generate, history, panel, sweep
 from .config import WisGate
 from .errors import (
@@ -31,8 +32,6 @@ from .errors import (
     WisGateError,
 )
 from .history import Generation, History
-
-__version__ = "0.1.0"
 
 __all__ = [
     "APIConnectionError",

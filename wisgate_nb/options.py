@@ -53,10 +53,6 @@ class Option:
     def cli_flags(self) -> tuple[str, ...]:
         return self.flags or ("--" + self.name.replace("_", "-"),)
 
-    @property
-    def dest(self) -> str:
-        return self.name
-
     def check(self, value: Any) -> Any:
         """The value normalised, or ConfigurationError saying what is allowed."""
         return _CHECKS[self.kind](self, value)
@@ -272,14 +268,10 @@ def build_generation_payload(prompt: str, *, model: str, endpoint: str | None = 
     return {"model": model.strip(), "prompt": prompt, **clean}
 
 
-def form_fields(body: dict) -> dict[str, str]:
-    """A request body as the text fields of a multipart ``POST /images/edits``."""
-    return {name: _form_value(value) for name, value in body.items() if value is not None}
-
-
 def build_edit_fields(prompt: str, *, model: str, **options: Any) -> dict[str, str]:
     """The text fields of the multipart ``POST /images/edits`` (bools as ``"true"``/``"false"``)."""
-    return form_fields(build_generation_payload(prompt, model=model, **options))
+    body = build_generation_payload(prompt, model=model, endpoint="edits", **options)
+    return {name: _form_value(value) for name, value in body.items()}
 
 
 def _form_value(value: Any) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
+from .._version import __version__
 from ..config import frontend_hint
 from ..errors import WisGateError
 from ..output import html
@@ -61,8 +62,6 @@ def checks(session) -> list[tuple[str, str]]:
 
 
 def _version() -> str:
-    from .. import __version__
-
     return __version__
 
 

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from ..errors import ConfigurationError
 from .usage import USAGE_KEYS, usage_row
-
-if TYPE_CHECKING:
-    from .record import Record
-    from .store import History
 
 COLUMNS = (
     "id", "started_at", "prompt", "model", "size", "n", "quality", "status", "latency_s", "images",
@@ -22,7 +17,7 @@ COLUMNS = (
 )
 
 
-def records_frame(records: Sequence[Record], history: History) -> pd.DataFrame:
+def records_frame(records: Sequence, history) -> pd.DataFrame:
     rows = []
     for r in records:
         template = r.template or {}
@@ -50,7 +45,7 @@ def records_frame(records: Sequence[Record], history: History) -> pd.DataFrame:
     return frame
 
 
-def images_frame(records: Sequence[Record], history: History) -> pd.DataFrame:
+def images_frame(records: Sequence, history) -> pd.DataFrame:
     rows = []
     for r in records:
         for index, path in enumerate(history.full_paths(r)):
@@ -66,7 +61,7 @@ def images_frame(records: Sequence[Record], history: History) -> pd.DataFrame:
     return frame
 
 
-def usage_frame(records: Sequence[Record], by: str | Iterable[str], prices: dict | None) -> pd.DataFrame:
+def usage_frame(records: Sequence, by: str | Iterable[str], prices: dict | None) -> pd.DataFrame:
     keys = [by] if isinstance(by, str) else list(by)
     bad = [k for k in keys if k not in USAGE_KEYS]
     if bad:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from .. import errors
 from .._secret import Secret
@@ -32,3 +33,16 @@ def _check_api_key(api_key: Any) -> Secret | None:
         # The key itself is never part of this message.
         raise errors.ConfigurationError("the API key must be printable ASCII text without spaces")
     return Secret(api_key.strip())
+
+
+def safe_url(url: str) -> str:
+    """The URL without user info and query (which may hold credentials or signatures), for logs."""
+    try:
+        parts = urlsplit(str(url))
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return "<invalid URL>"
+    if not parts.scheme or not host:
+        return "<invalid URL>"
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}{f':{port}' if port else ''}{parts.path}"

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.metadata
 import inspect
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,9 +23,11 @@ import httpx
 from httpx_sse import EventSource, SSEError
 
 from .. import errors
+from .._version import __version__
 from ..options import check_edit_images
 from . import wire
-from .checks import check_settings
+from .bodies import capped_bytes, read_body, read_error_body
+from .checks import check_settings, safe_url
 from .images import DEFAULT_MAX_PIXELS, ImageBlob, ImageInput, b64decode, decode_image, load_image_input
 from .wire import error_from_response, parse_images_body, request_id_of, retry_delay, should_retry
 
@@ -47,14 +48,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-ERROR_BODY_LIMIT = 64 * 1024  # an error body is read only this far: enough for any message
 LIMITS = httpx.Limits(max_connections=20, max_keepalive_connections=10)
 
-try:
-    _VERSION = importlib.metadata.version("wisgate-nb")
-except importlib.metadata.PackageNotFoundError:  # running from a source tree
-    _VERSION = "dev"
-USER_AGENT = f"wisgate-nb/{_VERSION} httpx/{httpx.__version__}"
+USER_AGENT = f"wisgate-nb/{__version__} httpx/{httpx.__version__}"
 
 
 @dataclass(frozen=True)
@@ -106,7 +102,7 @@ class ImagesClient:
 
     def __repr__(self) -> str:
         key = "'***'" if self._api_key else "None"
-        return (f"ImagesClient(base_url={_safe_url(self.base_url)!r}, api_key={key}, "
+        return (f"ImagesClient(base_url={safe_url(self.base_url)!r}, api_key={key}, "
                 f"timeout={self.timeout:g}, max_retries={self.max_retries})")
 
     def _http(self) -> httpx.AsyncClient:
@@ -130,8 +126,8 @@ class ImagesClient:
             async with self._http().stream("GET", url, headers=self._headers(False),
                                            timeout=httpx.Timeout(min(10.0, self.timeout))) as response:
                 rid = request_id_of(response.headers)
-                logger.debug("GET %s -> HTTP %d (request id %s)", _safe_url(url), response.status_code, rid)
-                await _read_error_body(response)  # the list itself does not matter, only that it came
+                logger.debug("GET %s -> HTTP %d (request id %s)", safe_url(url), response.status_code, rid)
+                await read_error_body(response)  # the list itself does not matter, only that it came
         status, suffix = response.status_code, f" (request id {rid})" if rid else ""
         if status == 401:
             return f"it answers, but refuses the key: HTTP 401{suffix}"
@@ -195,24 +191,24 @@ class ImagesClient:
                     raise
                 delay = retry_delay(attempt - 1, progress.headers)
                 words = wire.retry_words(exc, delay, attempt, self.max_retries)
-                logger.debug("retrying %s: %s", _safe_url(url), words)
+                logger.debug("retrying %s: %s", safe_url(url), words)
                 await _call_safely(on_status, words)
                 await self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     async def _send_once(self, url, stream, on_partial, progress: _Progress, attempt: int, content) -> _Raw:
-        logger.debug("POST %s (attempt %d)", _safe_url(url), attempt)
+        logger.debug("POST %s (attempt %d)", safe_url(url), attempt)
         async with self._http().stream("POST", url, headers=self._headers(stream), timeout=self._timeout,
                                        **content) as response:
             progress.headers, progress.request_id = response.headers, request_id_of(response.headers)
-            logger.debug("POST %s -> HTTP %d (request id %s, attempt %d)", _safe_url(url),
+            logger.debug("POST %s -> HTTP %d (request id %s, attempt %d)", safe_url(url),
                          response.status_code, progress.request_id, attempt)
             if not 200 <= response.status_code < 300:
-                body = await _read_error_body(response)
+                body = await read_error_body(response)
                 raise error_from_response(response.status_code, body, response.headers, redact=self._key())
             if stream and "text/event-stream" in response.headers.get("content-type", ""):
                 return await self._consume_events(response, on_partial, progress)
-            body = await _read_body(response, self.max_body_bytes)
+            body = await read_body(response, self.max_body_bytes)
         items, top = parse_images_body(body, response.headers, redact=self._key())
         return _Raw(items, top, progress.request_id, streamed=False)
 
@@ -220,7 +216,7 @@ class ImagesClient:
         capped = httpx.Response(response.status_code, request=response.request,
                                 headers=[(k, v) for k, v in response.headers.multi_items()
                                          if k.lower() not in ("content-encoding", "content-length")],
-                                content=_capped_bytes(response, self.max_body_bytes))
+                                content=capped_bytes(response, self.max_body_bytes))
         completed: list[dict] = []
         async for sse in EventSource(capped).aiter_sse():
             event = wire.event_json(sse.data)
@@ -255,10 +251,10 @@ class ImagesClient:
         # No Authorization header here: the key is for the API, never for a storage host.
         async with self._http().stream("GET", url, headers={"User-Agent": USER_AGENT},
                                        timeout=self._timeout, follow_redirects=True) as response:
-            logger.debug("GET %s -> HTTP %d", _safe_url(str(url)), response.status_code)
+            logger.debug("GET %s -> HTTP %d", safe_url(str(url)), response.status_code)
             if not 200 <= response.status_code < 300:
                 raise errors.ResponseFormatError(f"the image URL answered HTTP {response.status_code}")
-            return await _read_body(response, self.max_body_bytes)
+            return await read_body(response, self.max_body_bytes)
 
     def _headers(self, stream: bool) -> dict[str, str]:
         headers = {"Accept": "text/event-stream" if stream else "application/json", "User-Agent": USER_AGENT}
@@ -289,16 +285,6 @@ class ImagesClient:
                                              request_id=progress.request_id) from exc
 
 
-def _safe_url(url: str) -> str:
-    """The URL without user info and query (which may hold credentials or signatures), for logs."""
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError, ValueError):
-        return "<invalid URL>"
-    port = f":{parsed.port}" if parsed.port else ""
-    return f"{parsed.scheme}://{parsed.host}{port}{parsed.path}"
-
-
 async def _call_safely(callback, *args: Any) -> None:
     """Call a user callback (sync or async); its failure is logged, never breaks the request."""
     if callback is None:
@@ -309,31 +295,3 @@ async def _call_safely(callback, *args: Any) -> None:
             await result
     except Exception:
         logger.warning("a wisgate_nb callback raised; the request goes on", exc_info=True)
-
-
-async def _read_body(response: httpx.Response, limit: int) -> bytes:
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise errors.ResponseFormatError(f"the response is {int(declared):,} bytes, over the {limit:,}-byte cap")
-    return b"".join([chunk async for chunk in _capped_bytes(response, limit)])
-
-
-async def _capped_bytes(response: httpx.Response, limit: int) -> AsyncIterator[bytes]:
-    """The decoded body, stopping with ResponseFormatError once it passes ``limit`` bytes."""
-    total = 0
-    async for chunk in response.aiter_bytes():
-        total += len(chunk)
-        if total > limit:
-            raise errors.ResponseFormatError(f"the response is over the {limit:,}-byte cap")
-        yield chunk
-
-
-async def _read_error_body(response: httpx.Response) -> bytes:
-    """At most ERROR_BODY_LIMIT bytes of an error body: the message is near the start."""
-    chunks, total = [], 0
-    async for chunk in response.aiter_bytes():
-        chunks.append(chunk)
-        total += len(chunk)
-        if total >= ERROR_BODY_LIMIT:
-            break
-    return b"".join(chunks)[:ERROR_BODY_LIMIT]
