@@ -660,7 +660,7 @@ def test_fault_validation():
         Fault("gremlins")
     with pytest.raises(TypeError):
         Emulator().schedule("status")  # type: ignore[arg-type]
-    assert "drop" in FAULT_KINDS and len(FAULT_KINDS) == 15
+    assert "drop" in FAULT_KINDS and "quota" in FAULT_KINDS and len(FAULT_KINDS) == 16
 
 
 # -- streaming is really streamed; in-process; no leaked thread ------------------------------------

@@ -35,21 +35,55 @@ def _parser() -> argparse.ArgumentParser:
     edit.add_argument("--mask", help="PNG mask of the first image's size: transparent areas are edited")
     _image_options(edit, "edits")
 
-    emu = sub.add_parser("emulator", help="run the demo server (an OpenAI-compatible images API) on a port")
+    emu = sub.add_parser("emulator", help="run the demo server (an OpenAI-compatible images API) on a port",
+                         description="Run the demo server. The proxy options make it answer like an "
+                                     "OpenAI-compatible proxy in front of the API, to try a client behind one.")
     emu.add_argument("--host", default="127.0.0.1")
     emu.add_argument("--port", type=int, default=8000)
     emu.add_argument("--latency", type=float, default=0.0, help="seconds per request")
     emu.add_argument("--require-key", default=None, help="answer 401 unless this key is sent")
+    proxy = emu.add_argument_group("proxy behaviours")
+    proxy.add_argument("--proxy", action="store_true",
+                       help="all of the usual ones: --request-id-header x-litellm-call-id --codes-as-status "
+                            "--no-retry-after --stream-500 --cooldown 5 (the options below override)")
+    proxy.add_argument("--request-id-header", metavar="NAME", default=None,
+                       help="send the request id under this header instead of x-request-id; 'none': no id header")
+    proxy.add_argument("--codes-as-status", action="store_true", default=None,
+                       help="rewrite every error's code to the HTTP status as a string (\"400\", \"429\", \"500\")")
+    proxy.add_argument("--no-retry-after", dest="retry_after", action="store_false", default=None,
+                       help="strip Retry-After and retry-after-ms from every answer")
+    proxy.add_argument("--stream-500", action="store_true", default=None,
+                       help="draw streamed requests, then answer HTTP 500 with a ~76 KB JSON error")
+    proxy.add_argument("--cooldown", type=float, metavar="SECONDS", default=None,
+                       help="after a 429 or 5xx, refuse every image request for this long (429, the wait "
+                            "only in the message)")
+    proxy.add_argument("--quota", type=int, metavar="IMAGES", dest="quota_images", default=None,
+                       help="after this many images, answer 429 insufficient_quota with x-should-retry: false")
     return parser
+
+
+def emulator_config(args):
+    """The EmulatorConfig the emulator options ask for (--proxy first, then each option given)."""
+    from .emulator import PROXY, EmulatorConfig
+
+    settings = dict(PROXY) if args.proxy else {}
+    for name in ("request_id_header", "codes_as_status", "retry_after", "stream_500", "cooldown", "quota_images"):
+        if getattr(args, name) is not None:
+            settings[name] = getattr(args, name)
+    if str(settings.get("request_id_header", "")).lower() == "none":
+        settings["request_id_header"] = None
+    return EmulatorConfig(latency=args.latency, require_key=args.require_key, **settings)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "emulator":
-        from .emulator import EmulatorConfig, run
+        from .emulator import run
 
-        print(f"wisgate-nb demo server on http://{args.host}:{args.port}/v1 (Ctrl-C to stop)", flush=True)
-        run(host=args.host, port=args.port, config=EmulatorConfig(latency=args.latency, require_key=args.require_key))
+        config = emulator_config(args)
+        proxied = " behind an emulated proxy" if config.proxied or config.request_id_header != "x-request-id" else ""
+        print(f"wisgate-nb demo server{proxied} on http://{args.host}:{args.port}/v1 (Ctrl-C to stop)", flush=True)
+        run(host=args.host, port=args.port, config=config)
         return 0
     return _send(args)
 
@@ -82,6 +116,8 @@ def _send(args) -> int:
         print(path)
     if generation.record.demo:
         print("(demo images: drawn by the embedded demo server)", file=sys.stderr)
+    if generation.notice:
+        print(f"({generation.notice})", file=sys.stderr)
     return 0
 
 

@@ -15,6 +15,8 @@ from ..history import files as history_files
 from ..history.reuse import link_result
 from ..output.thumbnails import thumbnail_bytes
 
+MAX_ERROR_CHARS = 1000  # the history keeps this much of an error message: the start says what happened
+
 
 def base_fields(request, record_id: str, session_name: str, started_at: str) -> dict:
     """What every record of this request says, however it ends."""
@@ -53,7 +55,9 @@ async def save_result(history, request, base: dict, response, latency: float, th
                     status="ok", latency_s=latency, images=len(blobs), paths=tuple(names), thumbs=tuple(thumbs),
                     request_id=response.request_id, usage=usage,
                     total_tokens=total_tokens if isinstance(total_tokens, int) else None,
-                    revised_prompts=tuple(b.revised_prompt for b in blobs), attempts=response.attempts)
+                    revised_prompts=tuple(b.revised_prompt for b in blobs), attempts=response.attempts,
+                    attempt_statuses=",".join(response.attempt_statuses),
+                    request_id_header=response.request_id_header, stream_fallback=response.stream_fallback)
     await asyncio.to_thread(history.append, record)
     folder = history.folder_of(record)
     return Generation(record, tuple(folder / n for n in names), tuple(folder / t for t in thumbs),
@@ -72,13 +76,18 @@ def reuse_result(history, request, old: Record, base: dict, t0: float) -> Genera
     return Generation(record, tuple(folder / p for p in paths), tuple(folder / t for t in thumbs), full=request.full)
 
 
-def record_failure(history, base: dict, t0: float, status: str, exc: BaseException | None) -> None:
-    """The record of a request that failed or was cancelled."""
+def record_failure(history, base: dict, t0: float, status: str, exc: BaseException | None,
+                   attempts: tuple[str, ...] = ()) -> None:
+    """The record of a request that failed or was cancelled; ``attempts``: one word per attempt sent."""
     if exc is None:
         message, error_type, request_id = "cancelled by the user", "Cancelled", None
     elif isinstance(exc, WisGateError):
         message, error_type, request_id = str(exc), type(exc).__name__, getattr(exc, "request_id", None)
     else:  # a bug of ours: still recorded, with its class in the message
         message, error_type, request_id = f"{type(exc).__name__}: {exc}", type(exc).__name__, None
+    if len(message) > MAX_ERROR_CHARS:
+        message = message[:MAX_ERROR_CHARS].rstrip() + "…"
     history.append(Record(**base, status=status, latency_s=time.perf_counter() - t0, error=message,
-                          error_type=error_type, request_id=request_id))
+                          error_type=error_type, request_id=request_id, attempts=len(attempts),
+                          attempt_statuses=",".join(attempts),
+                          request_id_header=getattr(exc, "request_id_header", None) if request_id else None))

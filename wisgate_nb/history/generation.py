@@ -13,6 +13,7 @@ from ..output.thumbnails import THUMB_PX, data_uri, file_data_uri, mime_of, thum
 from .record import Record
 
 DEMO_NOTE = "demo image: drawn by the embedded demo server (no key, no network)"
+STREAM_FALLBACK_NOTE = "this endpoint did not stream; showing the final image"
 
 
 @dataclass(frozen=True)
@@ -107,8 +108,15 @@ class Generation:
     def _repr_html_(self) -> str:
         return self.html()
 
+    @property
+    def notice(self) -> str | None:
+        """What to tell the user besides the images (a stream that fell back), or None."""
+        if not self.record.stream_fallback:
+            return None
+        return STREAM_FALLBACK_NOTE + ("s" if len(self.paths) > 1 else "")
+
     def html(self) -> str:
-        note = DEMO_NOTE if self.record.demo else None
+        note = "; ".join(n for n in (DEMO_NOTE if self.record.demo else None, self.notice) if n) or None
         # one image shows at thumbnail size; several sit side by side, two or more to a row
         width = THUMB_PX if len(self.paths) == 1 or self.full else 360
         return html.grid_html(self._tiles(), note=note, px=width)

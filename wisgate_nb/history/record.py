@@ -63,6 +63,9 @@ class Record:
     inputs: tuple[str, ...] = ()
     attempts: int = 1
     cache_key: str | None = None
+    attempt_statuses: str = ""  # one word per attempt, e.g. "429,429,200" ("timeout", "connection", "cancelled")
+    request_id_header: str | None = None  # where request_id came from: a header name, or "body"
+    stream_fallback: str | None = None  # a stream was asked for, the images came without one: why
 
     def to_json(self) -> dict:
         data = dataclasses.asdict(self)
