@@ -1,4 +1,4 @@
-"""The ``wisgate-nb`` command: generate images from a terminal, or run the demo server."""
+"""The ``wisgate-nb`` command: generate images from a terminal, run the demo server or the classroom gateway."""
 
 from __future__ import annotations
 
@@ -31,11 +31,19 @@ def _parser() -> argparse.ArgumentParser:
     emu.add_argument("--port", type=int, default=8000)
     emu.add_argument("--latency", type=float, default=0.0, help="seconds per request")
     emu.add_argument("--require-key", default=None, help="answer 401 unless this key is sent")
+
+    from .gateway.cli import add_parser as add_gateway_parser
+
+    add_gateway_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "gateway":
+        from .gateway.cli import main as gateway_main
+
+        return gateway_main(args)
     if args.command == "emulator":
         from .emulator import EmulatorConfig, run
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from . import params as params_mod
 from . import render
-from .config import Secret, WisGate
+from .config import Secret, WisGate, hub_api_token
 from .engine import Engine, wait
 from .errors import BudgetExceededError, ConfigurationError, WisGateError
 from .generation import Generation
@@ -34,6 +34,10 @@ NO_KEY_MESSAGE = (
     "  1. set WISGATE_API_KEY (or WISDOM_GATE_KEY) in the environment before starting Jupyter;\n"
     "  2. run %wisgate_key in a cell and paste the key (kept in memory only);\n"
     "  3. use demo mode, no key needed: WISGATE_DEMO=1, wisgate_nb.configure(demo=True) or --demo."
+)
+HUB_AUTH_MESSAGE = (
+    "hub_auth is on (WISGATE_HUB_AUTH=1) but $JUPYTERHUB_API_TOKEN is not set: it works only inside a "
+    "JupyterHub server. Set a key with %wisgate_key, or %config WisGate.hub_auth = False."
 )
 _EXT = {"jpeg": "jpg", "png": "png", "webp": "webp", "gif": "gif"}
 
@@ -131,6 +135,10 @@ class Session:
         if profile is not None:
             key = profile.key(cfg)
             url = base_url or profile.base_url or url
+        if key is None and cfg.hub_auth:  # a classroom gateway run as a JupyterHub service
+            key = hub_api_token()
+            if key is None:
+                raise ConfigurationError(HUB_AUTH_MESSAGE)
         if key is None:
             raise ConfigurationError(NO_KEY_MESSAGE)
         return Target(url.rstrip("/"), key, False, cfg.timeout, cfg.max_retries, profile=profile.name if profile else None)
