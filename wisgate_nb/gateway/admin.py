@@ -73,9 +73,8 @@ def _table(head: tuple[str, ...], rows: list[str]) -> str:
     return f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def _document(title: str, body: str, *, refresh: bool = False) -> str:
-    meta = '<meta http-equiv="refresh" content="20">' if refresh else ""
-    return (f'<!doctype html><html><head><meta charset="utf-8">{meta}<title>{escape(title)}</title>'
+def _document(title: str, body: str) -> str:
+    return (f'<!doctype html><html><head><meta charset="utf-8"><title>{escape(title)}</title>'
             f"<style>{_STYLE}</style></head><body>{body}</body></html>")
 
 
@@ -94,8 +93,8 @@ def page(report: dict[str, Any], recent: list[dict[str, Any]]) -> str:
     body = (f"<h1>Classroom gateway</h1>{summary}{warning}<h2>Students today</h2>{_students(report)}"
             f"<h2>Latest requests</h2>{_recent(recent)}"
             f'<p class="muted">Limits come from {escape(str(config.get("path", "gateway.toml")))} and are re-read '
-            "when it changes. This page refreshes every 20 s.</p>")
-    return _document("Classroom gateway", body, refresh=True)
+            "when it changes. Reload the page to see new requests.</p>")
+    return _document("Classroom gateway", body)
 
 
 def login_page(action: str, message: str | None = None) -> str:

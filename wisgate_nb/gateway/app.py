@@ -36,7 +36,7 @@ __all__ = ["Gateway", "create_app"]
 
 logger = logging.getLogger("wisgate_nb.gateway")
 _SWEEP_EVERY_S = 5.0
-_RESERVE_MARGIN_S = 60.0  # a reservation outlives the longest upstream request by this much
+_RESERVE_FACTOR = 2.0  # a reservation lasts this many upstream timeouts (an answer after that still counts)
 
 
 @dataclass
@@ -221,7 +221,7 @@ def create_app(settings: GatewaySettings, *, clock: Callable[[], float] = time.t
                       auth=Authenticator(settings, engine),
                       upstream=UpstreamClient(settings.upstream, config.current.upstream_timeout),
                       max_body=int(config.current.max_body_mb * 2**20),
-                      ttl=config.current.upstream_timeout + _RESERVE_MARGIN_S)
+                      ttl=config.current.upstream_timeout * _RESERVE_FACTOR)
     routes = [
         Route("/v1/images/generations", generations, methods=["POST"]),
         Route("/v1/images/edits", edits, methods=["POST"]),

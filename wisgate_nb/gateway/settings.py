@@ -3,7 +3,7 @@
 ``gateway.toml``, every key optional::
 
     store_prompts = true        # record each request's prompt (false: never stored)
-    upstream_timeout = 300      # seconds one upstream request may take; reservations expire after it
+    upstream_timeout = 300      # seconds the upstream may stay silent; reservations expire after twice that
     max_body_mb = 50            # larger request bodies are refused (413) without calling the upstream
 
     [quota]                     # every student
