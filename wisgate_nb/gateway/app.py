@@ -210,6 +210,13 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     return _error(exc.status_code, message, type="invalid_request_error", headers=exc.headers)
 
 
+async def _on_crash(request: Request, exc: Exception) -> Response:
+    logger.error("gateway error on %s %s: %s", request.method, request.url.path[:200], type(exc).__name__,
+                 exc_info=exc)
+    return _error(500, "The gateway had an error while handling your request; try again, and tell your teacher "
+                  "if it persists.", type="server_error", code="gateway_error")
+
+
 def create_app(settings: GatewaySettings, *, clock: Callable[[], float] = time.time) -> Starlette:
     """The gateway for ``settings``; ``clock`` (epoch seconds) decides days, minutes and expiry (tests inject it)."""
     if settings.upstream.key is None and not settings.upstream.demo:
@@ -232,7 +239,7 @@ def create_app(settings: GatewaySettings, *, clock: Callable[[], float] = time.t
     ]
     prefix = settings.hub.prefix.rstrip("/") if settings.hub is not None else ""
     app = Starlette(routes=[Mount(prefix, routes=routes)] if prefix else routes,
-                    exception_handlers={AuthError: _on_auth_error, HTTPException: _on_http_error},
+                    exception_handlers={AuthError: _on_auth_error, HTTPException: _on_http_error, Exception: _on_crash},
                     lifespan=_lifespan)
     app.state.gateway = gateway
     return app

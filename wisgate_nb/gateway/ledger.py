@@ -31,7 +31,7 @@ from .settings import Limits
 
 __all__ = ["NO_LIMIT", "Ledger", "Refusal", "day_of", "next_reset"]
 
-NO_LIMIT = 2**53  # stands for "no limit" in the conditional updates
+NO_LIMIT = 2_000_000_000  # stands for "no limit" in the conditional updates (fits a 32-bit INTEGER)
 _MINUTE = 60
 
 
