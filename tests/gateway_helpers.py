@@ -152,3 +152,32 @@ def stop(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def check_expiry(engine) -> None:
+    """A reservation expires once, gives its images back, and a late answer still counts what it made."""
+    from wisgate_nb.gateway.auth import add_student
+    from wisgate_nb.gateway.ledger import Ledger, Refusal
+    from wisgate_nb.gateway.settings import Limits
+    from wisgate_nb.gateway.usage import quota_view
+
+    clock = Clock()
+    ledger = Ledger(engine, clock)
+    limits = Limits(images_per_day=4, max_concurrent=1)
+    rid = ledger.reserve("hal", limits, None, 3, {"route": "generations"}, ttl=30)
+    assert isinstance(rid, str)
+    refused = ledger.reserve("hal", limits, None, 1, {"route": "generations"}, ttl=30)
+    assert isinstance(refused, Refusal) and refused.limit == "max_concurrent"
+    clock.advance(29)
+    assert ledger.sweep() == 0
+    clock.advance(2)
+    assert ledger.sweep() == 1 and ledger.sweep() == 0  # released once
+    second = ledger.reserve("hal", limits, None, 4, {"route": "generations"}, ttl=30)
+    assert isinstance(second, str)  # all 4 images were given back
+    assert ledger.settle(rid, outcome="ok", images=1) is False  # the expired one answers late: not settled again...
+    assert ledger.settle(second, outcome="ok", images=2) is True
+    assert ledger.settle(second, outcome="ok", images=2) is False
+    view = quota_view(engine, "hal", limits, None, clock())
+    assert view["used"] == {"images_today": 3, "requests_this_minute": 2, "in_flight": 0}  # ...but its image counts
+    token, replaced = add_student(engine, "hal")
+    assert not replaced and add_student(engine, "hal")[1] is True

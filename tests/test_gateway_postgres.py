@@ -14,7 +14,7 @@ from collections import Counter
 
 import httpx
 import pytest
-from gateway_helpers import bearer, free_port, gateway_env, gateway_process
+from gateway_helpers import bearer, check_expiry, free_port, gateway_env, gateway_process
 from sqlalchemy import create_engine, func, select
 
 from wisgate_nb.gateway import db
@@ -107,3 +107,14 @@ def test_the_tables_can_be_created_by_several_processes_at_once(postgres):
     finally:
         for engine in engines:
             engine.dispose()
+
+
+def test_reservations_expire_and_settle_once_on_postgres(postgres):
+    engine = db.connect(postgres)
+    try:
+        for table in (db.requests, db.state, db.days, db.class_days, db.students):
+            with engine.begin() as conn:
+                conn.execute(table.delete())
+        check_expiry(engine)
+    finally:
+        engine.dispose()

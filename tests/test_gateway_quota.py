@@ -10,14 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from gateway_helpers import Clock, bearer, classroom
+from gateway_helpers import Clock, bearer, check_expiry, classroom
 from reliability_helpers import closed_port, wait_until
 
 from wisgate_nb import QuotaExceededError, ResponseFormatError
 from wisgate_nb.emulator import Fault
 from wisgate_nb.gateway import quota_left
 from wisgate_nb.gateway.db import connect
-from wisgate_nb.gateway.ledger import Ledger, Refusal
 from wisgate_nb.gateway.settings import ConfigError, Limits, parse_config
 
 GENERATE = "/images/generations"
@@ -162,26 +161,7 @@ def test_a_student_override_and_a_limit_raised_during_class_without_restart(serv
 
 
 def test_a_reservation_expires_and_a_late_answer_still_counts(tmp_path):
-    clock = Clock()
-    ledger = Ledger(connect(f"sqlite:///{tmp_path / 'l.sqlite'}"), clock)
-    limits = Limits(images_per_day=4, max_concurrent=1)
-    rid = ledger.reserve("hal", limits, None, 3, {"route": "generations"}, ttl=30)
-    assert isinstance(rid, str)
-    refused = ledger.reserve("hal", limits, None, 1, {"route": "generations"}, ttl=30)
-    assert isinstance(refused, Refusal) and refused.limit == "max_concurrent"
-    clock.advance(29)
-    assert ledger.sweep() == 0
-    clock.advance(2)
-    assert ledger.sweep() == 1 and ledger.sweep() == 0  # released once
-    second = ledger.reserve("hal", limits, None, 4, {"route": "generations"}, ttl=30)
-    assert isinstance(second, str)  # all 4 images were given back
-    assert ledger.settle(rid, outcome="ok", images=1) is False  # the expired one answers late: not settled again...
-    assert ledger.settle(second, outcome="ok", images=2) is True
-    assert ledger.settle(second, outcome="ok", images=2) is False
-    from wisgate_nb.gateway.usage import quota_view
-
-    view = quota_view(ledger.engine, "hal", limits, None, clock())
-    assert view["used"] == {"images_today": 3, "requests_this_minute": 2, "in_flight": 0}  # ...but its image counts
+    check_expiry(connect(f"sqlite:///{tmp_path / 'l.sqlite'}"))
 
 
 def test_the_config_file_is_checked_strictly():
@@ -215,3 +195,13 @@ def test_quota_left_is_one_line_and_never_raises(server, tmp_path):
     t0 = time.monotonic()
     assert quota_left(f"http://127.0.0.1:{closed_port()}/v1", "k") is None
     assert time.monotonic() - t0 < 5
+
+
+def test_back_to_back_requests_never_find_the_previous_one_in_flight(server, tmp_path):
+    with classroom(tmp_path, server.base_url, "[quota]\nmax_concurrent = 1\n") as room:
+        token = room.student("jay")
+        with httpx.Client(timeout=30) as client:  # one keep-alive connection, each request right after the last
+            for i in range(12):
+                body = {"prompt": f"a fox {i}", "size": "256x256", "stream": i % 2 == 1, "partial_images": 1}
+                r = client.post(room.gw.base_url + GENERATE, json=body, headers=bearer(token))
+                assert r.status_code == 200, r.text

@@ -63,7 +63,7 @@ class Gateway:
     def settle(self, rid: str, result: Outcome) -> None:
         self.ledger.settle(rid, outcome=result.outcome, images=result.images, status=result.status,
                            total_tokens=result.total_tokens, request_id=result.request_id,
-                           error_code=result.error_code, error=result.error)
+                           error_code=result.error_code, error=result.error, latency_ms=result.latency_ms)
 
 
 def _error(status: int, message: str, *, type: str, code: str | None = None, param: str | None = None,
@@ -105,6 +105,7 @@ async def edits(request: Request) -> Response:
 
 
 async def _images(request: Request, route: str) -> Response:
+    started = time.perf_counter()
     gw = _gateway(request)
     student = _student(await _caller(request))
     config = gw.config.get()
@@ -128,7 +129,8 @@ async def _images(request: Request, route: str) -> Response:
         logger.info("%s %s refused: %s", student, route, reserved.limit)
         return refusal_response(reserved, student, incoming.n, rid)
     headers = {k: v for k, v in request.headers.items() if k in ("content-type", "accept")}
-    return Forward(gw.upstream, incoming, headers, reserved, gw.settle, student=student)  # type: ignore[return-value]
+    return Forward(gw.upstream, incoming, headers, reserved, gw.settle, student=student,  # type: ignore[return-value]
+                   started=started)
 
 
 async def quota(request: Request) -> Response:

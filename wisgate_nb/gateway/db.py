@@ -8,7 +8,8 @@ Tables:
 - ``gateway_class_days``: images used by the whole class per day.
 - ``gateway_requests``: one row per request, from its reservation to its end (what the teacher sees).
 
-Every write that must not race is a single conditional statement (``UPDATE ... WHERE used + n <= limit``)
+Every write that must not race is a single conditional statement (``INSERT ... ON CONFLICT DO UPDATE SET
+used = used + n WHERE used + n <= limit``)
 inside a short transaction; on SQLite the transaction is ``BEGIN IMMEDIATE``, so writers queue
 instead of failing, and the database runs in WAL mode so readers never wait.
 """
@@ -33,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
-__all__ = ["class_days", "connect", "days", "insert_ignore", "metadata", "requests", "state", "students"]
+__all__ = ["class_days", "connect", "days", "metadata", "requests", "state", "students", "upsert"]
 
 metadata = MetaData()
 
@@ -128,10 +129,16 @@ def connect(url: str) -> Engine:
     return engine
 
 
-def insert_ignore(engine: Engine, table: Table, **values):
-    """``INSERT ... ON CONFLICT DO NOTHING`` in the engine's dialect."""
+def _insert(engine: Engine):
     if engine.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return insert(table).values(**values).on_conflict_do_nothing()
+    return insert
+
+
+def upsert(engine: Engine, table: Table, values: dict, *, set_: dict, where):
+    """``INSERT ... ON CONFLICT (primary key) DO UPDATE SET ... WHERE ...``: one atomic statement, in the
+    engine's dialect. It changes one row (inserted, or updated because ``where`` held) or none."""
+    statement = _insert(engine)(table).values(**values)
+    return statement.on_conflict_do_update(index_elements=list(table.primary_key.columns), set_=set_, where=where)

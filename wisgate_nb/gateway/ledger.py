@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, case, insert, or_, select, update
+from sqlalchemy import Engine, and_, case, insert, or_, select, update
 
 from . import db
 from .settings import Limits
@@ -119,22 +119,24 @@ class Ledger:
         rid = new_request_id()
         s, d, c = db.state.c, db.days.c, db.class_days.c
         try:
+            if 0 in (limits.max_concurrent, limits.requests_per_minute):  # nothing to count: refused as is
+                raise _NotTaken("state")
+            if n > _cap(limits.images_per_day) or n > _cap(class_cap):
+                raise _NotTaken("day" if n > _cap(limits.images_per_day) else "class")
             with self.engine.begin() as conn:  # an exception rolls back every step
-                conn.execute(db.insert_ignore(self.engine, db.state, student=student, in_flight=0, minute=minute,
-                                              minute_requests=0))
-                _take(conn, "state", update(db.state).where(
-                    s.student == student, s.in_flight < _cap(limits.max_concurrent),
-                    or_(s.minute != minute, s.minute_requests < _cap(limits.requests_per_minute)),
-                ).values(in_flight=s.in_flight + 1, minute=minute,
-                         minute_requests=case((s.minute == minute, s.minute_requests + 1), else_=1)))
-                conn.execute(db.insert_ignore(self.engine, db.days, student=student, day=day, images=0))
-                _take(conn, "day", update(db.days).where(
-                    d.student == student, d.day == day, d.images + n <= _cap(limits.images_per_day),
-                ).values(images=d.images + n))
-                conn.execute(db.insert_ignore(self.engine, db.class_days, day=day, images=0))
-                _take(conn, "class", update(db.class_days).where(
-                    c.day == day, c.images + n <= _cap(class_cap),
-                ).values(images=c.images + n))
+                # each step inserts its row, or updates it only if the limit allows: one statement each
+                _take(conn, "state", db.upsert(
+                    self.engine, db.state, {"student": student, "in_flight": 1, "minute": minute, "minute_requests": 1},
+                    set_={"in_flight": s.in_flight + 1, "minute": minute,
+                          "minute_requests": case((s.minute == minute, s.minute_requests + 1), else_=1)},
+                    where=and_(s.in_flight < _cap(limits.max_concurrent),
+                               or_(s.minute != minute, s.minute_requests < _cap(limits.requests_per_minute)))))
+                _take(conn, "day", db.upsert(
+                    self.engine, db.days, {"student": student, "day": day, "images": n},
+                    set_={"images": d.images + n}, where=d.images + n <= _cap(limits.images_per_day)))
+                _take(conn, "class", db.upsert(
+                    self.engine, db.class_days, {"day": day, "images": n},
+                    set_={"images": c.images + n}, where=c.images + n <= _cap(class_cap)))
                 conn.execute(insert(db.requests).values(
                     id=rid, student=student, day=day, started_at=now, outcome="reserved", reserved=n,
                     expires_at=now + ttl, images=0, **meta))
@@ -156,36 +158,33 @@ class Ledger:
         """Which of the two per-student limits refused (read after the fact, only for the message)."""
         minute = int(now // _MINUTE)
         with self.engine.connect() as conn:
-            row = conn.execute(select(db.state).where(db.state.c.student == student)).one()
-        if limits.max_concurrent is not None and row.in_flight >= limits.max_concurrent:
-            return Refusal("max_concurrent", limits.max_concurrent, row.in_flight, now + 1.0, now)
-        used = row.minute_requests if row.minute == minute else 0
+            row = conn.execute(select(db.state).where(db.state.c.student == student)).one_or_none()
+        in_flight = row.in_flight if row is not None else 0
+        if limits.max_concurrent is not None and in_flight >= limits.max_concurrent:
+            return Refusal("max_concurrent", limits.max_concurrent, in_flight, now + 1.0, now)
+        used = row.minute_requests if row is not None and row.minute == minute else 0
         return Refusal("requests_per_minute", _cap(limits.requests_per_minute), used,
                        float((minute + 1) * _MINUTE), now)
 
     # -- settling --------------------------------------------------------------------------------
     def settle(self, rid: str, *, outcome: str, images: int = 0, status: int | None = None,
                total_tokens: int | None = None, request_id: str | None = None, error_code: str | None = None,
-               error: str | None = None) -> bool:
+               error: str | None = None, latency_ms: float | None = None) -> bool:
         """End a reserved request: keep ``images`` of its reservation, give back the rest. Once only."""
-        now = self.clock()
+        r = db.requests.c
         with self.engine.begin() as conn:
-            r = db.requests.c
-            row = conn.execute(select(r.student, r.day, r.reserved, r.started_at, r.outcome)
-                               .where(r.id == rid)).one_or_none()
-            if row is None:
-                return False
-            flipped = conn.execute(
+            row = conn.execute(
                 update(db.requests).where(r.id == rid, r.outcome == "reserved").values(
-                    outcome=outcome, images=images, status=status, total_tokens=total_tokens,
-                    latency_ms=round((now - row.started_at) * 1000, 1), request_id=request_id,
-                    error_code=error_code, error=_short(error), reserved=0, expires_at=None)).rowcount
-            if flipped == 1:
+                    outcome=outcome, images=images, status=status, total_tokens=total_tokens, latency_ms=latency_ms,
+                    request_id=request_id, error_code=error_code, error=_short(error))
+                .returning(r.student, r.day, r.reserved)).one_or_none()
+            if row is not None:
                 self._give_back(conn, row.student, row.day, row.reserved - images, in_flight=True)
                 return True
-            if row.outcome == "expired" and images:  # it ran past its reservation: count what it made
+            late = conn.execute(select(r.student, r.day, r.outcome).where(r.id == rid)).one_or_none()
+            if late is not None and late.outcome == "expired" and images:  # it ran past its reservation:
                 conn.execute(update(db.requests).where(r.id == rid).values(images=images, status=status))
-                self._give_back(conn, row.student, row.day, -images, in_flight=False)
+                self._give_back(conn, late.student, late.day, -images, in_flight=False)  # count what it made
             return False
 
     @staticmethod
@@ -209,9 +208,9 @@ class Ledger:
             with self.engine.begin() as conn:
                 row = conn.execute(select(r.student, r.day, r.reserved).where(r.id == rid)).one()
                 flipped = conn.execute(update(db.requests).where(r.id == rid, r.outcome == "reserved").values(
-                    outcome="expired", reserved=0, error="the reservation expired (the gateway stopped or hung)"
-                )).rowcount
-                if flipped == 1:
+                    outcome="expired", error="the reservation expired (the gateway stopped or hung)")
+                    .returning(r.id)).first()
+                if flipped is not None:
                     self._give_back(conn, row.student, row.day, row.reserved, in_flight=True)
                     released += 1
         return released
@@ -234,8 +233,12 @@ class _NotTaken(Exception):
 
 
 def _take(conn, step: str, statement) -> None:
-    """Run a conditional update that must change exactly one row, else refuse (and roll back)."""
-    if conn.execute(statement).rowcount != 1:
+    """Run a conditional upsert that must change one row, else refuse (and roll back).
+
+    ``RETURNING`` says whether it did: psycopg reports no row count for ``INSERT ... ON CONFLICT``.
+    """
+    table = statement.table
+    if conn.execute(statement.returning(*table.primary_key.columns)).first() is None:
         raise _NotTaken(step)
 
 

@@ -40,6 +40,7 @@ class Outcome:
     request_id: str | None = None
     error_code: str | None = None
     error: str | None = None
+    latency_ms: float | None = None
 
 
 def _tokens(usage: Any) -> int | None:
@@ -136,13 +137,21 @@ class Forward:
     """The rest of one request after its reservation: forward, relay, settle (see the module docstring)."""
 
     def __init__(self, upstream: UpstreamClient, incoming: Incoming, headers: dict[str, str], rid: str,
-                 settle, *, student: str):
+                 settle, *, student: str, started: float):
         self.upstream, self.incoming, self.headers, self.rid = upstream, incoming, headers, rid
-        self._settle, self.student = settle, student
+        self._settle, self.student, self.started = settle, student, started  # started: time.perf_counter()
+        self._settled = False
+
+    async def _settle_once(self, result: Outcome) -> None:
+        """Settle before the answer's last bytes, so a student's next request never finds this one in flight."""
+        if not self._settled:
+            self._settled = True
+            result.latency_ms = round((time.perf_counter() - self.started) * 1000, 1)
+            with anyio.CancelScope(shield=True):
+                await asyncio.to_thread(self._settle, self.rid, result)
 
     async def __call__(self, scope, receive, send) -> None:
         result = Outcome(request_id=self.rid)
-        started = time.perf_counter()
         try:
             async with anyio.create_task_group() as tg:
 
@@ -160,11 +169,9 @@ class Forward:
         finally:
             if result.outcome == "cancelled":
                 result.error = result.error or "the student disconnected before the answer was complete"
-            with anyio.CancelScope(shield=True):
-                await asyncio.to_thread(self._settle, self.rid, result)
+            await self._settle_once(result)
             logger.info("%s %s -> %s %s: %d image(s) in %.0f ms (request %s)", self.student, self.incoming.route,
-                        result.status, result.outcome, result.images, (time.perf_counter() - started) * 1000,
-                        result.request_id)
+                        result.status, result.outcome, result.images, result.latency_ms or 0, result.request_id)
 
     async def _exchange(self, send, result: Outcome) -> None:
         try:
@@ -172,6 +179,7 @@ class Forward:
         except UpstreamError as exc:
             result.outcome, result.status, result.error_code, result.error = "error", exc.status, exc.code, exc.message
             body = json.dumps(error_body(exc.message, type="server_error", code=exc.code)).encode()
+            await self._settle_once(result)
             await _send_whole(send, exc.status, body, [(b"content-type", b"application/json"),
                                                        (b"x-request-id", self.rid.encode())])
             return
@@ -180,21 +188,27 @@ class Forward:
             result.status, result.error_code, result.error = answer.status, answer.code, answer.message
             result.request_id = answer.request_id
             result.outcome = "error"
+            await self._settle_once(result)
             await _send_whole(send, answer.status, answer.body, answer.headers)
             return
         result.status = response.status_code
         result.request_id = response.headers.get("x-request-id") or self.rid
         streaming = response.headers.get("content-type", "").startswith("text/event-stream")
         tracker: Any = SseTracker() if streaming else JsonTracker()
+        held = b""
         try:
             await send({"type": "http.response.start", "status": response.status_code,
                         "headers": client_headers(response.headers, self.rid)})
             async for chunk in response.aiter_raw():
                 tracker.feed(chunk)
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                if not streaming:  # a JSON answer's last chunk waits for the settlement (see _settle_once)
+                    chunk, held = held, chunk
+                if chunk:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
         except httpx.HTTPError:
             result.outcome, result.error_code, result.error = "error", "upstream_broke_off", _BROKE_OFF
             result.images = tracker.images if streaming else 0
+            await self._settle_once(result)
             if not streaming:
                 raise _Dropped() from None
             event = {"type": "error", "error": error_body(_BROKE_OFF, type="server_error")["error"]}
@@ -212,7 +226,8 @@ class Forward:
         else:
             result.images, result.total_tokens, result.error = tracker.result()
         result.outcome = "ok" if result.images and not result.error_code else "error"
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        await self._settle_once(result)
+        await send({"type": "http.response.body", "body": held, "more_body": False})
 
 
 async def _send_whole(send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:

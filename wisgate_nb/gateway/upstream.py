@@ -23,7 +23,8 @@ ERROR_BODY_LIMIT = 256 * 1024  # an upstream error body is read this far at most
 _TO_CLIENT = ("content-type", "x-request-id", "retry-after", "retry-after-ms", "openai-processing-ms",
               "openai-version", "cache-control")
 _FROM_CLIENT = ("content-type", "accept")
-_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100, keepalive_expiry=30)
+# Few idle connections: httpcore checks every idle one on each request, so a large idle pool costs CPU in a burst.
+_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=32, keepalive_expiry=30)
 
 
 def error_body(message: str, *, type: str, code: str | None = None, param: str | None = None) -> dict:
