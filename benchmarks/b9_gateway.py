@@ -37,7 +37,7 @@ def _p95(samples: list[float]) -> float:
 class _Gateway:
     """``wisgate-nb gateway`` in a child process on a free port, students made beforehand."""
 
-    def __init__(self, folder: Path, upstream: str, images_per_day: int):
+    def __init__(self, folder: Path, upstream: str, images_per_day: int, extra: tuple = ()):
         from wisgate_nb.gateway.auth import add_student
         from wisgate_nb.gateway.db import connect
 
@@ -56,7 +56,7 @@ class _Gateway:
         env = child_env(drop=[k for k in os.environ if k.startswith(("WISGATE_", "WISDOM_", "JUPYTERHUB_"))],
                         WISGATE_API_KEY="k", WISGATE_BASE_URL=upstream, WISGATE_GATEWAY_ADMIN_TOKEN=ADMIN)
         self._log = open(folder / "gateway.log", "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "wisgate_nb.cli", "gateway", "--port", str(port)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "wisgate_nb.cli", "gateway", "--port", str(port), *extra],
                                      cwd=folder, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         self.base_url = f"http://127.0.0.1:{port}/v1"
         deadline = time.monotonic() + 30

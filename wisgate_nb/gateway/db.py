@@ -9,18 +9,24 @@ Tables:
 - ``gateway_requests``: one row per request, from its reservation to its end (what the teacher sees).
 
 Every write that must not race is a single conditional statement (``INSERT ... ON CONFLICT DO UPDATE SET
-used = used + n WHERE used + n <= limit``)
-inside a short transaction; on SQLite the transaction is ``BEGIN IMMEDIATE``, so writers queue
-instead of failing, and the database runs in WAL mode so readers never wait.
+used = used + n WHERE used + n <= limit``) inside a short transaction opened with :func:`write`. On
+SQLite a write transaction is ``BEGIN IMMEDIATE`` (the write lock first: no read-to-write upgrade to
+fail), the writers of one process take turns on a lock (SQLite's own busy wait sleeps in coarse
+steps, which stalls a burst of requests), and WAL mode lets readers go on meanwhile.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import (
     Boolean,
     Column,
+    Connection,
     Engine,
     Float,
     Index,
@@ -34,7 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
-__all__ = ["class_days", "connect", "days", "metadata", "requests", "state", "students", "upsert"]
+__all__ = ["class_days", "connect", "days", "metadata", "requests", "state", "students", "upsert", "write"]
 
 metadata = MetaData()
 
@@ -106,7 +112,27 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def _sqlite_begin(conn) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock first: no read-to-write upgrade to fail
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+
+
+_WRITE = "wisgate_write"
+_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def write(engine: Engine) -> Iterator[Connection]:
+    """A write transaction: committed at the end, rolled back by an exception."""
+    lock = _LOCKS.get(engine)
+    if lock is not None:
+        lock.acquire()
+    try:
+        with engine.connect() as conn:
+            conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                yield conn
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def connect(url: str) -> Engine:
@@ -116,6 +142,7 @@ def connect(url: str) -> Engine:
                                pool_size=8, max_overflow=16)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+        _LOCKS[engine] = threading.Lock()
     else:
         engine = create_engine(url, pool_size=10, max_overflow=30, pool_pre_ping=True)
     for attempt in range(5):

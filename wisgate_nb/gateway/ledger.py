@@ -24,10 +24,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, and_, case, insert, or_, select, update
+from sqlalchemy import Engine, insert, select
 
 from . import db
 from .settings import Limits
+from .statements import Statements
 
 __all__ = ["NO_LIMIT", "Ledger", "Refusal", "day_of", "next_reset"]
 
@@ -109,6 +110,7 @@ class Ledger:
     def __init__(self, engine: Engine, clock: Callable[[], float] = time.time):
         self.engine = engine
         self.clock = clock
+        self.sql = Statements(engine)
 
     # -- reserving -------------------------------------------------------------------------------
     def reserve(self, student: str, limits: Limits, class_cap: int | None, n: int, meta: dict,
@@ -116,38 +118,30 @@ class Ledger:
         """Hold ``n`` images for ``student``: the new request's id, or why it is refused."""
         now = self.clock()
         day, minute = day_of(now), int(now // _MINUTE)
-        rid = new_request_id()
-        s, d, c = db.state.c, db.days.c, db.class_days.c
+        rid, sql = new_request_id(), self.sql
+        per_day, cap = _cap(limits.images_per_day), _cap(class_cap)
         try:
             if 0 in (limits.max_concurrent, limits.requests_per_minute):  # nothing to count: refused as is
                 raise _NotTaken("state")
-            if n > _cap(limits.images_per_day) or n > _cap(class_cap):
-                raise _NotTaken("day" if n > _cap(limits.images_per_day) else "class")
-            with self.engine.begin() as conn:  # an exception rolls back every step
-                # each step inserts its row, or updates it only if the limit allows: one statement each
-                _take(conn, "state", db.upsert(
-                    self.engine, db.state, {"student": student, "in_flight": 1, "minute": minute, "minute_requests": 1},
-                    set_={"in_flight": s.in_flight + 1, "minute": minute,
-                          "minute_requests": case((s.minute == minute, s.minute_requests + 1), else_=1)},
-                    where=and_(s.in_flight < _cap(limits.max_concurrent),
-                               or_(s.minute != minute, s.minute_requests < _cap(limits.requests_per_minute)))))
-                _take(conn, "day", db.upsert(
-                    self.engine, db.days, {"student": student, "day": day, "images": n},
-                    set_={"images": d.images + n}, where=d.images + n <= _cap(limits.images_per_day)))
-                _take(conn, "class", db.upsert(
-                    self.engine, db.class_days, {"day": day, "images": n},
-                    set_={"images": c.images + n}, where=c.images + n <= _cap(class_cap)))
-                conn.execute(insert(db.requests).values(
-                    id=rid, student=student, day=day, started_at=now, outcome="reserved", reserved=n,
-                    expires_at=now + ttl, images=0, **meta))
+            if n > per_day or n > cap:  # a new row would hold more than the limit
+                raise _NotTaken("day" if n > per_day else "class")
+            with db.write(self.engine) as conn:  # an exception rolls back every step
+                _take(conn, "state", sql.take_state, p_student=student, p_minute=minute,
+                      p_max_concurrent=_cap(limits.max_concurrent), p_per_minute=_cap(limits.requests_per_minute))
+                _take(conn, "day", sql.take_day, p_student=student, p_day=day, p_n=n, p_per_day=per_day)
+                _take(conn, "class", sql.take_class, p_day=day, p_n=n, p_class_cap=cap)
+                conn.execute(sql.insert_request, {
+                    "id": rid, "student": student, "day": day, "started_at": now, "outcome": "reserved",
+                    "reserved": n, "expires_at": now + ttl, "images": 0, **meta})
         except _NotTaken as exc:  # rolled back: now read what refused it, for the message only
+            d, c = db.days.c, db.class_days.c
             if exc.step == "state":
                 return self._why_state(student, limits, now)
             if exc.step == "day":
                 used = self._scalar(select(d.images).where(d.student == student, d.day == day))
-                return Refusal("images_per_day", _cap(limits.images_per_day), used, next_reset(now), now)
+                return Refusal("images_per_day", per_day, used, next_reset(now), now)
             used = self._scalar(select(c.images).where(c.day == day))
-            return Refusal("class images_per_day", _cap(class_cap), used, next_reset(now), now)
+            return Refusal("class images_per_day", cap, used, next_reset(now), now)
         return rid
 
     def _scalar(self, query) -> int:
@@ -171,31 +165,28 @@ class Ledger:
                total_tokens: int | None = None, request_id: str | None = None, error_code: str | None = None,
                error: str | None = None, latency_ms: float | None = None) -> bool:
         """End a reserved request: keep ``images`` of its reservation, give back the rest. Once only."""
-        r = db.requests.c
-        with self.engine.begin() as conn:
-            row = conn.execute(
-                update(db.requests).where(r.id == rid, r.outcome == "reserved").values(
-                    outcome=outcome, images=images, status=status, total_tokens=total_tokens, latency_ms=latency_ms,
-                    request_id=request_id, error_code=error_code, error=_short(error))
-                .returning(r.student, r.day, r.reserved)).one_or_none()
+        sql = self.sql
+        with db.write(self.engine) as conn:
+            row = conn.execute(sql.settle, {
+                "p_rid": rid, "p_outcome": outcome, "p_images": images, "p_status": status, "p_tokens": total_tokens,
+                "p_latency": latency_ms, "p_request_id": request_id, "p_error_code": error_code,
+                "p_error": _short(error)}).one_or_none()
             if row is not None:
                 self._give_back(conn, row.student, row.day, row.reserved - images, in_flight=True)
                 return True
+            r = db.requests.c
             late = conn.execute(select(r.student, r.day, r.outcome).where(r.id == rid)).one_or_none()
             if late is not None and late.outcome == "expired" and images:  # it ran past its reservation:
-                conn.execute(update(db.requests).where(r.id == rid).values(images=images, status=status))
+                conn.execute(sql.late_images, {"p_rid": rid, "p_images": images, "p_status": status})
                 self._give_back(conn, late.student, late.day, -images, in_flight=False)  # count what it made
             return False
 
-    @staticmethod
-    def _give_back(conn, student: str, day: str, images: int, *, in_flight: bool) -> None:
+    def _give_back(self, conn, student: str, day: str, images: int, *, in_flight: bool) -> None:
         if in_flight:
-            conn.execute(update(db.state).where(db.state.c.student == student)
-                         .values(in_flight=db.state.c.in_flight - 1))
+            conn.execute(self.sql.leave, {"p_student": student})
         if images:
-            d, c = db.days.c, db.class_days.c
-            conn.execute(update(db.days).where(d.student == student, d.day == day).values(images=d.images - images))
-            conn.execute(update(db.class_days).where(c.day == day).values(images=c.images - images))
+            conn.execute(self.sql.give_back_day, {"p_student": student, "p_day": day, "p_n": images})
+            conn.execute(self.sql.give_back_class, {"p_day": day, "p_n": images})
 
     def sweep(self) -> int:
         """Release every reservation that expired (its gateway crashed or hung); how many were released."""
@@ -205,12 +196,9 @@ class Ledger:
             expired = conn.execute(select(r.id).where(r.outcome == "reserved", r.expires_at < now)).scalars().all()
         released = 0
         for rid in expired:
-            with self.engine.begin() as conn:
-                row = conn.execute(select(r.student, r.day, r.reserved).where(r.id == rid)).one()
-                flipped = conn.execute(update(db.requests).where(r.id == rid, r.outcome == "reserved").values(
-                    outcome="expired", error="the reservation expired (the gateway stopped or hung)")
-                    .returning(r.id)).first()
-                if flipped is not None:
+            with db.write(self.engine) as conn:
+                row = conn.execute(self.sql.expire, {"p_rid": rid}).one_or_none()
+                if row is not None:  # not settled or expired by someone else meanwhile
                     self._give_back(conn, row.student, row.day, row.reserved, in_flight=True)
                     released += 1
         return released
@@ -220,7 +208,7 @@ class Ledger:
                error: str | None, request_id: str) -> None:
         """A refused or invalid request: in the record, but it holds nothing."""
         now = self.clock()
-        with self.engine.begin() as conn:
+        with db.write(self.engine) as conn:
             conn.execute(insert(db.requests).values(
                 id=new_request_id(), student=student, day=day_of(now), started_at=now, outcome=outcome,
                 status=status, error_code=error_code, error=_short(error), request_id=request_id, latency_ms=0.0,
@@ -232,13 +220,12 @@ class _NotTaken(Exception):
         self.step = step
 
 
-def _take(conn, step: str, statement) -> None:
+def _take(conn, step: str, statement, **params) -> None:
     """Run a conditional upsert that must change one row, else refuse (and roll back).
 
     ``RETURNING`` says whether it did: psycopg reports no row count for ``INSERT ... ON CONFLICT``.
     """
-    table = statement.table
-    if conn.execute(statement.returning(*table.primary_key.columns)).first() is None:
+    if conn.execute(statement, params).first() is None:
         raise _NotTaken(step)
 
 

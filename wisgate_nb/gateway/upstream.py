@@ -7,6 +7,7 @@ of headers travels either way, so the teacher's key can only ever be in the requ
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from collections.abc import Mapping
@@ -23,8 +24,11 @@ ERROR_BODY_LIMIT = 256 * 1024  # an upstream error body is read this far at most
 _TO_CLIENT = ("content-type", "x-request-id", "retry-after", "retry-after-ms", "openai-processing-ms",
               "openai-version", "cache-control")
 _FROM_CLIENT = ("content-type", "accept")
-# Few idle connections: httpcore checks every idle one on each request, so a large idle pool costs CPU in a burst.
-_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=32, keepalive_expiry=30)
+# Several small pools rather than one large one: httpcore's pool looks at every connection (and for an idle
+# one, at its socket) whenever a request starts or ends, so one pool of 150 busy connections costs more CPU
+# than the gateway's own work. POOLS pools of at most 8 keep-alive connections each stay cheap.
+POOLS = 32
+_LIMITS = httpx.Limits(max_connections=250, max_keepalive_connections=8, keepalive_expiry=30)
 
 
 def error_body(message: str, *, type: str, code: str | None = None, param: str | None = None) -> dict:
@@ -68,20 +72,24 @@ class UpstreamClient:
     def __init__(self, upstream: Upstream, timeout: float):
         self.upstream = upstream
         self.base_url = upstream.base_url.rstrip("/")
-        transport = None
-        if upstream.demo:
+        timeouts = httpx.Timeout(timeout, connect=min(10.0, timeout))
+        if upstream.demo:  # in-process: no connections to pool
             from ..emulator import EmulatorConfig, create_app
             from ..emulator.transport import StreamingASGITransport
 
             transport = StreamingASGITransport(create_app(EmulatorConfig()))
-        self._http = httpx.AsyncClient(transport=transport, limits=_LIMITS, follow_redirects=False,
-                                       timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)))
+            self._pools = [httpx.AsyncClient(transport=transport, follow_redirects=False, timeout=timeouts)]
+        else:
+            self._pools = [httpx.AsyncClient(limits=_LIMITS, follow_redirects=False, timeout=timeouts)
+                           for _ in range(POOLS)]
+        self._next = itertools.cycle(self._pools)
 
     def __repr__(self) -> str:
         return f"UpstreamClient({self.base_url!r}, demo={self.upstream.demo})"
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        for pool in self._pools:
+            await pool.aclose()
 
     async def open(self, route: str, body: bytes, headers: Mapping[str, str]) -> httpx.Response:
         """POST to /images/{route}; the response's body is not read yet. UpstreamError if it fails."""
@@ -89,9 +97,10 @@ class UpstreamClient:
         out["accept-encoding"] = "identity"
         if self.upstream.key is not None:
             out["authorization"] = f"Bearer {self.upstream.key.get()}"
-        request = self._http.build_request("POST", f"{self.base_url}/images/{route}", content=body, headers=out)
+        http = next(self._next)
+        request = http.build_request("POST", f"{self.base_url}/images/{route}", content=body, headers=out)
         try:
-            return await self._http.send(request, stream=True)
+            return await http.send(request, stream=True)
         except httpx.TimeoutException:
             raise UpstreamError(504, "upstream_timeout", "The image service did not answer in time; try again, "
                                 "or with a smaller size or lower quality.") from None
