@@ -31,7 +31,6 @@ logger = logging.getLogger("wisgate_nb.gateway")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _TOKEN = re.compile(r"^wgs_([0-9a-f]{16})_([A-Za-z0-9_-]{20,100})$")
 HUB_CACHE_S = 60  # how long the hub's answer about a token is trusted
-TOKEN_CACHE_S = 10.0  # how long a student token's lookup is remembered (a replaced token stops within this)
 ADMIN_COOKIE = "wisgate_gateway_admin"
 
 
@@ -106,7 +105,6 @@ class Authenticator:
         self.admin_token = settings.admin_token
         self.hub = settings.hub
         self._hub_auth = _hub_auth(settings.hub) if settings.hub is not None else None
-        self._known: dict[str, tuple[str, float]] = {}  # sha256 of a token -> (student, until): never the token
 
     def is_admin_token(self, token: str) -> bool:
         return self.admin_token is not None and hmac.compare_digest(token.encode(), self.admin_token.get().encode())
@@ -128,20 +126,10 @@ class Authenticator:
             return Caller(None, teacher=True)
         if self._hub_auth is not None:
             return await self._hub_user(token)
-        return Caller(await self._student(token))
-
-    async def _student(self, token: str) -> str:
-        key, now = _digest(token), time.monotonic()
-        known = self._known.get(key)
-        if known is not None and known[1] > now:
-            return known[0]
-        name = await asyncio.to_thread(student_for_token, self.engine, token)
+        name = await asyncio.to_thread(student_for_token, self.engine, token)  # a replaced token stops at once
         if name is None:
             raise AuthError(401, "invalid_api_key", _UNKNOWN)
-        if len(self._known) > 10_000:
-            self._known.clear()
-        self._known[key] = (name, now + TOKEN_CACHE_S)
-        return name
+        return Caller(name)
 
     async def _hub_user(self, token: str) -> Caller:
         from tornado.web import HTTPError
