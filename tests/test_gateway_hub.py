@@ -16,12 +16,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import TEST_KEY
 from gateway_helpers import REPO, bearer, free_port
 from reliability_helpers import wait_until
 
-from wisgate_nb import PermissionDeniedError
+from wisgate_nb import ConfigurationError, PermissionDeniedError
 from wisgate_nb.config import WisGate
+from wisgate_nb.emulator import EmulatorConfig, serve
 from wisgate_nb.gateway import quota_left
 from wisgate_nb.session import Session
 
@@ -29,6 +29,7 @@ NODE_DIR = Path(os.environ.get("WISGATE_NODE_DIR") or Path.home() / ".cache" / "
 SERVICE = "wisgate"
 HUB_START_S = 60.0  # generous: the hub, its proxy and the service start on a shared 2-core machine
 HUB_API_TOKEN = "hub-test-admin-client-0f1e2d3c4b5a"
+HUB_KEY = "sk-wg-HUBTEST-4d3c2b1a0f9e-teacher"  # the teacher's key, only in a file the service command reads
 
 
 def _proxy_command() -> str:
@@ -40,8 +41,12 @@ def _proxy_command() -> str:
 
 def _config(tmp: Path, hub_port: int, upstream: str) -> str:
     service_port, proxy_api, hub_api = free_port(), free_port(), free_port()
-    service_env = {"WISGATE_API_KEY": TEST_KEY, "WISGATE_BASE_URL": upstream, "PYTHONPATH": str(REPO)}
-    gateway = [sys.executable, "-m", "wisgate_nb.cli", "gateway", "--config", str(tmp / "gateway.toml")]
+    service_env = {"WISGATE_BASE_URL": upstream, "PYTHONPATH": str(REPO)}
+    key_file = tmp / "api_key"
+    key_file.write_text(HUB_KEY, encoding="utf-8")
+    key_file.chmod(0o600)
+    gateway = ["sh", "-c", f"WISGATE_API_KEY=$(cat {key_file}) exec {sys.executable} -m wisgate_nb.cli gateway "
+                           f"--config {tmp / 'gateway.toml'}"]
     student_env = {"WISGATE_HUB_AUTH": "1", "WISGATE_BASE_URL": f"http://127.0.0.1:{hub_port}/services/{SERVICE}/v1",
                    "WISGATE_HISTORY_DIR": str(tmp / "student-runs"), "WISGATE_PROBE_DIR": str(tmp),
                    "PYTHONPATH": str(REPO)}
@@ -97,11 +102,18 @@ def _stop(proc: subprocess.Popen, pid_file: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory, demo_server):
+def upstream():
+    """The images API behind the hub's gateway, with a key of its own."""
+    with serve(EmulatorConfig(require_key=HUB_KEY)) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory, upstream):
     tmp = tmp_path_factory.mktemp("hub")
     (tmp / "gateway.toml").write_text("[quota]\nimages_per_day = 5\n", encoding="utf-8")
     port = free_port()
-    (tmp / "jupyterhub_config.py").write_text(_config(tmp, port, demo_server.base_url), encoding="utf-8")
+    (tmp / "jupyterhub_config.py").write_text(_config(tmp, port, upstream.base_url), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WISGATE_", "WISDOM_", "JUPYTERHUB_"))}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     log = open(tmp / "hub.log", "wb")
@@ -135,9 +147,9 @@ def _token(root: str, user: str, scopes: list[str]) -> str:
     return _hub_api(root, "POST", f"/users/{user}/tokens", json={"scopes": scopes, "note": "test"}).json()["token"]
 
 
-def test_a_student_hub_token_works_with_hub_auth_and_an_admin_reads_the_usage(hub, demo_server, tmp_path, monkeypatch):
+def test_a_student_hub_token_works_with_hub_auth_and_an_admin_reads_the_usage(hub, upstream, tmp_path, monkeypatch):
     root, _tmp = hub
-    demo_server.emulator.reset()
+    upstream.emulator.reset()
     base_url = f"{root}/services/{SERVICE}/v1"
     student = _token(root, "student1", [f"access:services!service={SERVICE}"])
     for name in ("WISGATE_API_KEY", "WISDOM_GATE_KEY"):
@@ -150,15 +162,15 @@ def test_a_student_hub_token_works_with_hub_auth_and_an_admin_reads_the_usage(hu
     partials: list[float] = []
     try:
         g = session.run(session.prepare("a fox in the snow", size="256x256"))
-        demo_server.emulator.config.latency = 1.2
+        upstream.emulator.config.latency = 1.2
         t0 = time.monotonic()
         s = session.run(session.prepare("a comet", size="256x256", stream=True, partial_images=2),
                         on_partial=lambda i, blob: partials.append(time.monotonic() - t0))
         done = time.monotonic() - t0
     finally:
-        demo_server.emulator.config.latency = 0.0
+        upstream.emulator.config.latency = 0.0
         session.close()
-    assert g.images and g.request_id == demo_server.emulator.image_requests[0].request_id
+    assert g.images and g.request_id == upstream.emulator.image_requests[0].request_id
     assert s.images and len(partials) == 2 and partials[0] < done - 0.3  # streamed through the hub's proxy
     left = quota_left(base_url, student)
     assert left is not None and left.text == "quota: 3 of 5 images left today (resets 00:00 UTC)"
@@ -170,9 +182,9 @@ def test_a_student_hub_token_works_with_hub_auth_and_an_admin_reads_the_usage(hu
     assert refused.status_code == 403 and "Only the teacher" in refused.json()["error"]["message"]
 
 
-def test_tokens_without_the_service_scope_or_unknown_to_the_hub_are_refused(hub, demo_server, tmp_path):
+def test_tokens_without_the_service_scope_or_unknown_to_the_hub_are_refused(hub, upstream, tmp_path):
     root, _tmp = hub
-    demo_server.emulator.reset()
+    upstream.emulator.reset()
     base_url = f"{root}/services/{SERVICE}/v1"
     narrow = _token(root, "student2", ["users:activity!user"])
     session = Session(WisGate(api_key=narrow, base_url=base_url, demo=False, history_dir=str(tmp_path / "r"),
@@ -186,12 +198,12 @@ def test_tokens_without_the_service_scope_or_unknown_to_the_hub_are_refused(hub,
                        headers=bearer("0123456789abcdef0123456789abcdef"))
     assert bogus.status_code == 401 and bogus.json()["error"]["code"] == "invalid_api_key"
     assert "0123456789abcdef" not in bogus.text
-    assert demo_server.emulator.image_requests == []
+    assert upstream.emulator.image_requests == []
 
 
-def test_a_students_server_spawned_by_the_hub_generates_with_the_readme_settings(hub, demo_server):
+def test_a_students_server_spawned_by_the_hub_generates_with_the_readme_settings(hub, upstream):
     root, tmp = hub
-    demo_server.emulator.reset()
+    upstream.emulator.reset()
     _hub_api(root, "POST", "/users/student3")
     _hub_api(root, "POST", "/users/student3/server")
     out = tmp / "student3.json"
@@ -202,5 +214,32 @@ def test_a_students_server_spawned_by_the_hub_generates_with_the_readme_settings
         httpx.delete(f"{root}/hub/api/users/student3/server", headers={"authorization": f"token {HUB_API_TOKEN}"},
                      timeout=30)
     assert result["ok"], result
-    assert result["images"] == 1 and result["request_id"] == demo_server.emulator.image_requests[0].request_id
+    assert result["images"] == 1 and result["request_id"] == upstream.emulator.image_requests[0].request_id
     assert result["quota"] == "quota: 4 of 5 images left today (resets 00:00 UTC)"
+
+
+def test_the_teachers_key_is_in_neither_the_hubs_database_nor_its_log(hub):
+    _root, tmp = hub
+    for name in ("jupyterhub.sqlite", "hub.log", "jupyterhub_config.py"):
+        assert HUB_KEY.encode() not in (tmp / name).read_bytes(), name
+    assert "wisgate_nb.cli gateway" in (tmp / "hub.log").read_text()  # the log is the service's too
+
+
+def test_hub_auth_without_a_hub_token_says_so_and_an_explicit_key_wins(monkeypatch, tmp_path):
+    for name in ("WISGATE_API_KEY", "WISDOM_GATE_KEY", "JUPYTERHUB_API_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WISGATE_HUB_AUTH", "1")
+    session = Session(WisGate(history_dir=str(tmp_path / "runs"), demo=False))
+    try:
+        with pytest.raises(ConfigurationError, match="JUPYTERHUB_API_TOKEN is not set"):
+            session.target()
+        monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "hub-token-of-this-server-123")
+        assert session.target().api_key.get() == "hub-token-of-this-server-123"
+        session.config.api_key = "wgs_explicit_key_set_by_the_student"
+        assert session.target().api_key.get() == "wgs_explicit_key_set_by_the_student"
+        session.config.api_key = None
+        session.config.hub_auth = False
+        with pytest.raises(ConfigurationError, match="No API key is set"):
+            session.target()
+    finally:
+        session.close()
