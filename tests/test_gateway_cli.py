@@ -14,6 +14,7 @@ from gateway_helpers import bearer, cli, gateway_env, gateway_process, wait_http
 from reliability_helpers import wait_until
 
 GENERATE = "/images/generations"
+RESERVATION_S = 10.0  # how long the killed gateway's reservation lasts (generous: two process starts fit in it)
 
 
 def _ok(done) -> str:
@@ -60,8 +61,9 @@ def test_bad_input_on_the_command_line_is_a_clear_error(tmp_path):
 
 def test_a_gateway_killed_mid_request_leaves_a_database_a_restarted_gateway_uses(server, tmp_path):
     env = gateway_env(server.base_url)
-    (tmp_path / "gateway.toml").write_text("upstream_timeout = 1.5\n[quota]\nimages_per_day = 2\nmax_concurrent = 1\n",
-                                           encoding="utf-8")
+    # reservations last 2 x upstream_timeout: long enough to see this one held after the restart
+    (tmp_path / "gateway.toml").write_text(f"upstream_timeout = {RESERVATION_S / 2}\n[quota]\nimages_per_day = 2\n"
+                                           "max_concurrent = 1\n", encoding="utf-8")
     token = _ok(cli("add-student", "kim", env=env, cwd=tmp_path)).splitlines()[-1]
     server.emulator.config.latency = 30.0
     failures: list[BaseException] = []
@@ -99,7 +101,7 @@ def test_a_gateway_killed_mid_request_leaves_a_database_a_restarted_gateway_uses
             used = httpx.get(base_url + "/quota", headers=bearer(token), timeout=30).json()["used"]
             return used["in_flight"] == 0 and used["images_today"] == 0
 
-        assert wait_until(released, timeout=15, interval=0.5)  # 2 x upstream_timeout, then the next sweep
+        assert wait_until(released, timeout=RESERVATION_S + 20, interval=0.5)  # expired, then the next sweep
         codes = [httpx.post(base_url + GENERATE, json={"prompt": "a fox", "size": "256x256"}, headers=bearer(token),
                             timeout=30).status_code for _ in range(3)]
         assert codes == [200, 200, 429]
