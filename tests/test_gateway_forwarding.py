@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 import wisgate_nb
 from wisgate_nb import (
+    APIConnectionError,
     APIStatusError,
     ContentPolicyError,
     InternalServerError,
@@ -231,6 +232,17 @@ def test_bad_requests_are_refused_without_calling_the_upstream(room, server, wha
     assert room.usage("jo")["errors_today"] == 1 and room.quota(token)["used"]["images_today"] == 0
 
 
+def test_a_broken_multipart_edit_is_refused_without_calling_the_upstream(room, server):
+    token = room.student("kit")
+    r = httpx.post(room.gw.base_url + EDIT, content=b"--x\r\nnot a part", timeout=30,
+                   headers={**bearer(token), "content-type": "multipart/form-data"})  # no boundary
+    assert r.status_code == 400 and "Could not parse the multipart body" in r.json()["error"]["message"]
+    r = httpx.post(room.gw.base_url + EDIT, content=b"<xml/>", timeout=30,
+                   headers={**bearer(token), "content-type": "application/xml"})
+    assert r.status_code == 400 and "takes JSON or multipart/form-data" in r.json()["error"]["message"]
+    assert server.emulator.requests == []
+
+
 def test_unknown_routes_and_methods_are_refused_in_the_error_envelope(room, server):
     token = room.student("kim")
     for method, path, status in [("POST", "/v1/chat/completions", 404), ("GET", "/v1/images/generations", 405),
@@ -262,6 +274,32 @@ def test_a_student_who_disconnects_mid_stream_gets_the_reservation_back(room, se
     assert room.usage("lee")["ok_today"] == 0
     with room.engine.connect() as conn:
         assert conn.execute(select(db.requests.c.outcome, db.requests.c.images)).all() == [("cancelled", 0)]
+
+
+def test_a_student_who_gives_up_waiting_gets_the_reservation_back(room, server):
+    server.emulator.config.latency = 4.0
+    token = room.student("mia")
+    with pytest.raises(httpx.ReadTimeout):  # the student's client gives up and closes the connection
+        httpx.post(room.gw.base_url + GENERATE, json={"prompt": "a fox", "size": "256x256"}, headers=bearer(token),
+                   timeout=httpx.Timeout(30, read=0.5))
+    t0 = time.monotonic()
+    assert wait_until(lambda: room.quota(token)["used"]["in_flight"] == 0, timeout=3)
+    assert time.monotonic() - t0 < 2.0 and room.quota(token)["used"]["images_today"] == 0
+
+
+def test_an_upstream_that_breaks_off_drops_the_student_too_and_releases(room, server):
+    token = room.student("ned")
+    server.emulator.schedule(Fault("drop"))  # a 200 JSON answer cut in the middle
+    session = room.session(token)
+    try:
+        with pytest.raises(APIConnectionError):
+            session.run(session.prepare("a fox", size="256x256"))
+    finally:
+        session.close()
+    assert room.quota(token)["used"] == {"images_today": 0, "requests_this_minute": 1, "in_flight": 0}
+    with room.engine.connect() as conn:
+        assert conn.execute(select(db.requests.c.outcome, db.requests.c.error_code)).all() == [
+            ("error", "upstream_broke_off")]
 
 
 def test_errors_map_to_the_clients_classes(room, server):

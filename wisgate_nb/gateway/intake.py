@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect, Request
 
 __all__ = ["Incoming", "RefuseRequest", "read_incoming"]
@@ -62,9 +62,7 @@ async def _read_body(request: Request, max_bytes: int) -> bytes:
             chunks.append(chunk)
     except ClientDisconnect:
         raise RefuseRequest(400, "The request body ended early (the connection closed).") from None
-    body = b"".join(chunks)
-    request._body = body  # so that request.form() parses these bytes
-    return body
+    return b"".join(chunks)
 
 
 def _text(value: Any, limit: int = _MAX_TEXT) -> str | None:
@@ -88,15 +86,22 @@ def _stream(value: Any) -> bool:
     return value is True
 
 
-async def _form_fields(request: Request) -> dict[str, Any]:
+async def _form_fields(request: Request, body: bytes) -> dict[str, Any]:
+    """The text fields of a multipart body (the files are parsed past, then closed)."""
+    async def once():
+        yield body
+
     fields: dict[str, Any] = {}
     try:
-        async with request.form(max_files=64, max_fields=256) as form:
-            for key, value in form.multi_items():
-                if not isinstance(value, UploadFile):
-                    fields[key] = value
-    except HTTPException as exc:
-        raise RefuseRequest(400, f"Could not parse the multipart body: {exc.detail}") from None
+        form = await MultiPartParser(request.headers, once(), max_files=64, max_fields=256).parse()
+    except MultiPartException as exc:
+        raise RefuseRequest(400, f"Could not parse the multipart body: {exc.message}") from None
+    try:
+        for key, value in form.multi_items():
+            if not isinstance(value, UploadFile):
+                fields[key] = value
+    finally:
+        await form.close()
     return fields
 
 
@@ -106,7 +111,7 @@ async def read_incoming(request: Request, route: str, max_bytes: int) -> Incomin
     kind = content_type.split(";")[0].strip().lower()
     body = await _read_body(request, max_bytes)
     if kind == "multipart/form-data" and route == "edits":
-        fields, form = await _form_fields(request), True
+        fields, form = await _form_fields(request, body), True
     elif kind in ("application/json", "") or kind.endswith("+json"):
         try:
             fields = json.loads(body) if body.strip() else None
