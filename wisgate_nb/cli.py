@@ -19,6 +19,7 @@ def _image_options(parser: argparse.ArgumentParser, endpoint: str) -> None:
     parser.add_argument("--demo", action="store_true", help="use the embedded demo server: no key, no network")
     parser.add_argument("--profile", help="a profile from pyproject.toml / wisgate_nb.toml")
     parser.add_argument("--tag", action="append", default=[], help="tag the history record")
+    parser.add_argument("--dry-run", action="store_true", help="print the request that would be sent; send nothing")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _send(args) -> int:
-    from .core.plans import plan
+    from .core.plans import DryRun, plan
     from .core.session import current
     from .history.files import copy_out
 
@@ -69,6 +70,9 @@ def _send(args) -> int:
     try:
         request = plan(session, args.prompt, endpoint=endpoint, source="cli", tags=args.tag,
                        demo=True if args.demo else None, **inputs, **options)
+        if args.dry_run:
+            print(DryRun.of(request))
+            return 0
         generation = session.run(request, on_partial=_say_preview if request.streamed else None)
     except WisGateError as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
