@@ -90,9 +90,9 @@ def _measure(variants: dict, n: int, reps: int, warmup: int) -> dict[str, list[f
 def run(server: DemoServer, mode: Mode) -> list[Row]:
     from openai import AsyncOpenAI
 
-    from wisgate_nb.client import ImagesClient
     from wisgate_nb.config import WisGate
-    from wisgate_nb.session import Session
+    from wisgate_nb.core.session import Session
+    from wisgate_nb.http.client import ImagesClient
 
     server.configure(latency=0.0, noise=True)
     reps, warmup = mode.reps(20, 1), mode.reps(2, 1)

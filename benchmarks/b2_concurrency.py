@@ -30,7 +30,7 @@ def run(server: DemoServer, mode: Mode) -> list[Row]:
     from openai import AsyncOpenAI
 
     from wisgate_nb.config import WisGate
-    from wisgate_nb.session import Session
+    from wisgate_nb.core.session import Session
 
     latency = mode.seconds(1.0, 0.25)
     server.configure(latency=0.0, noise=False)

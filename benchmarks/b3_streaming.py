@@ -24,9 +24,9 @@ PROMPT = "a paper boat on a puddle, morning light"
 
 
 def run(server: DemoServer, mode: Mode) -> list[Row]:
-    from wisgate_nb import display
     from wisgate_nb.config import WisGate
-    from wisgate_nb.session import Session
+    from wisgate_nb.core.session import Session
+    from wisgate_nb.output import live as display
 
     latency = mode.seconds(3.0, 1.0)
     server.configure(latency=latency, noise=False)

@@ -49,7 +49,7 @@ def run(server: DemoServer, mode: Mode) -> list[Row]:
     from PIL import Image
 
     from wisgate_nb.config import WisGate
-    from wisgate_nb.session import Session
+    from wisgate_nb.core.session import Session
 
     sizes: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="wisgate-b4-") as tmp:

@@ -20,10 +20,10 @@ from conftest import TEST_KEY
 
 from wisgate_nb._secret import Secret
 from wisgate_nb.config import WisGate
+from wisgate_nb.core.session import Session
 from wisgate_nb.gateway.auth import add_student
 from wisgate_nb.gateway.server import GatewayHandle, serve
 from wisgate_nb.gateway.settings import GatewaySettings, Upstream
-from wisgate_nb.session import Session
 
 REPO = Path(__file__).resolve().parent.parent
 ADMIN_TOKEN = "wg-admin-TEACHER-5f4e3d2c1b0a-token"

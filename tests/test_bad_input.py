@@ -129,8 +129,8 @@ def test_python_api_refuses_bad_input(call, message, session, server, files, tmp
 MAGIC_CASES = [
     ("size", "%%wisgate_image --size big\na fox", ConfigurationError, r"size must be 'auto' or WIDTHxHEIGHT"),
     ("n-zero", "%%wisgate_image -n 0\na fox", ConfigurationError, r"n must be a whole number from 1 to 10"),
-    ("n-word", "%%wisgate_image -n eleven\na fox", UsageError, r"invalid int value: 'eleven'"),
-    ("n-float", "%%wisgate_image -n 2.5\na fox", UsageError, r"invalid int value: '2\.5'"),
+    ("n-word", "%%wisgate_image -n eleven\na fox", ConfigurationError, r"n must be a whole number from 1 to 10; got 'eleven'"),
+    ("n-float", "%%wisgate_image -n 2.5\na fox", ConfigurationError, r"n must be a whole number .* got '2\.5'"),
     ("quality", "%%wisgate_image --quality ultra\na fox", ConfigurationError, r"quality must be one of"),
     ("format", "%%wisgate_image --format gif\na fox", ConfigurationError, r"output_format must be one of"),
     ("background", "%%wisgate_image --background purple\na fox", ConfigurationError, r"background must be"),
@@ -205,9 +205,9 @@ def test_magic_refuses_bad_input(cell, error, message, shell, session, server, f
 def _fill(panel, prompt="a fox", size=None, custom=None):
     panel._prompt.value = prompt
     if size is not None:
-        panel._size.value = size
+        panel._form["size"].value = size
     if custom is not None:
-        panel._custom_size.value = custom
+        panel._form.custom_size.value = custom
     panel._generate.click()
 
 
@@ -228,7 +228,7 @@ PANEL_CASES = [
 
 @pytest.mark.parametrize(("action", "message"), [pytest.param(a, m, id=i) for i, a, m in PANEL_CASES])
 def test_panel_refuses_bad_input_in_its_status(action, message, session, server, tmp_path):
-    from wisgate_nb.panel import Panel
+    from wisgate_nb.widgets import Panel
 
     panel = Panel(session)
     try:
@@ -247,7 +247,7 @@ def test_panel_refuses_bad_input_in_its_status(action, message, session, server,
 CLI_CASES = [
     ("size", ["generate", "a fox", "--size", "huge"], r"error: ConfigurationError: size must be"),
     ("n-zero", ["generate", "a fox", "-n", "0"], r"ConfigurationError: n must be a whole number from 1 to 10"),
-    ("n-word", ["generate", "a fox", "-n", "two"], r"argument -n/--n: invalid int value: 'two'"),
+    ("n-word", ["generate", "a fox", "-n", "two"], r"n must be a whole number from 1 to 10; got 'two'"),
     ("empty-prompt", ["generate", ""], r"ConfigurationError: the prompt is empty"),
     ("quality", ["generate", "a fox", "--quality", "ultra"], r"quality must be one of"),
     ("format", ["generate", "a fox", "--format", "gif"], r"output_format must be one of png, jpeg, webp"),

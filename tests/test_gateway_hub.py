@@ -21,9 +21,9 @@ from reliability_helpers import wait_until
 
 from wisgate_nb import ConfigurationError, PermissionDeniedError
 from wisgate_nb.config import WisGate
+from wisgate_nb.core.session import Session
 from wisgate_nb.emulator import EmulatorConfig, serve
 from wisgate_nb.gateway import quota_left
-from wisgate_nb.session import Session
 
 NODE_DIR = Path(os.environ.get("WISGATE_NODE_DIR") or Path.home() / ".cache" / "wisgate_nb" / "node")
 SERVICE = "wisgate"
@@ -162,7 +162,7 @@ def test_a_student_hub_token_works_with_hub_auth_and_an_admin_reads_the_usage(hu
     partials: list[float] = []
     try:
         g = session.run(session.prepare("a fox in the snow", size="256x256"))
-        upstream.emulator.config.latency = 1.2
+        upstream.emulator.config.latency = 2.4
         t0 = time.monotonic()
         s = session.run(session.prepare("a comet", size="256x256", stream=True, partial_images=2),
                         on_partial=lambda i, blob: partials.append(time.monotonic() - t0))
@@ -171,7 +171,7 @@ def test_a_student_hub_token_works_with_hub_auth_and_an_admin_reads_the_usage(hu
         upstream.emulator.config.latency = 0.0
         session.close()
     assert g.images and g.request_id == upstream.emulator.image_requests[0].request_id
-    assert s.images and len(partials) == 2 and partials[0] < done - 0.3  # streamed through the hub's proxy
+    assert s.images and len(partials) == 2 and done - partials[0] > 0.8  # streamed through the hub's proxy
     left = quota_left(base_url, student)
     assert left is not None and left.text == "quota: 3 of 5 images left today (resets 00:00 UTC)"
     teacher = _token(root, "teacher", [f"access:services!service={SERVICE}"])

@@ -15,7 +15,7 @@ from reliability_helpers import HOSTILE, assert_inert, image_bytes
 
 from wisgate_nb import WisGateError
 from wisgate_nb.emulator import EmulatorConfig, Fault, serve
-from wisgate_nb.gateway import admin
+from wisgate_nb.gateway import page
 
 KEY = "sk-wg-GATEWAY-8b7a6c5d4e3f-teacher-only"
 KEY_CORE = "8b7a6c5d4e3f"
@@ -131,16 +131,16 @@ def test_the_teacher_page_is_inert_and_for_the_teacher_only(server, tmp_path):
                        timeout=30).raise_for_status()
         httpx.post(room.gw.base_url + GENERATE, json={"prompt": "x", "model": HOSTILE[1]}, headers=bearer(token),
                    timeout=30)
-        page = room.admin("/admin/")
-        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-        assert_inert(page.text, shown=[*HOSTILE, "obrien"], allow_style=True)
+        shown = room.admin("/admin/")
+        assert shown.status_code == 200 and shown.headers["content-type"].startswith("text/html")
+        assert_inert(shown.text, shown=[*HOSTILE, "obrien"], allow_style=True)
         # hub user names are the hub's to choose: the page escapes them too
         report = room.admin("/admin/usage").json()
         report["students"][0]["student"] = HOSTILE[0]
         recent = [{"student": HOSTILE[2], "started_at": None, "route": "generations", "model": HOSTILE[3],
                    "size": HOSTILE[4], "n": 1, "images": 0, "outcome": "error", "status": 400, "latency_ms": 1.0,
                    "request_id": HOSTILE[5], "error_code": None, "error": HOSTILE[6], "prompt": HOSTILE[7]}]
-        assert_inert(admin.page(report, recent), shown=HOSTILE[:1] + HOSTILE[2:], allow_style=True)
+        assert_inert(page.page(report, recent), shown=HOSTILE[:1] + HOSTILE[2:], allow_style=True)
         # who may see it
         assert httpx.get(room.gw.root + "/admin/", headers=bearer(token)).status_code == 403
         assert httpx.get(room.gw.root + "/admin/usage", headers=bearer(token)).status_code == 403

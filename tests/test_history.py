@@ -59,8 +59,8 @@ def test_dataframe_columns_and_dtypes(session):
     required = ["id", "started_at", "prompt", "model", "size", "n", "quality", "status", "latency_s", "images",
                 "paths", "request_id", "error", "total_tokens", "tags"]
     assert list(df.columns[: len(required)]) == required
-    assert str(df["started_at"].dtype) == "datetime64[ms, UTC]" or str(df["started_at"].dtype).startswith(
-        "datetime64[")
+    assert str(df["started_at"].dt.tz) == "UTC"  # aware times, in UTC: never a naive local time
+    assert (df["started_at"] - pd.Timestamp.now(tz="UTC")).abs().max() < pd.Timedelta(minutes=5)
     assert df["n"].dtype == "int64" and df["images"].dtype == "int64"
     assert df["latency_s"].dtype == "float64"
     assert str(df["total_tokens"].dtype) == "Int64"
@@ -83,7 +83,7 @@ def test_load_a_session_and_a_folder_of_sessions_portably(session, tmp_path):
     other = History.create(folder.parent)
     moved = tmp_path / "elsewhere"
     # a second session beside the first
-    from wisgate_nb.session import Session
+    from wisgate_nb.core.session import Session
 
     s2 = Session(session.config, history=other)
     s2.run(s2.prepare("second session cat", size="64x64"))

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wisgate_nb import errors, params
+from wisgate_nb import errors
+from wisgate_nb import options as params
 from wisgate_nb.errors import ConfigurationError
 
 
@@ -87,7 +88,7 @@ def test_validate_options_normalises(options, expected):
         ({"output_compression": -1}, "0 to 100"),
         ({"output_format": "gif"}, "png, jpeg, webp"),
         ({"output_format": 1}, "png, jpeg, webp"),
-        ({"quality": "ultra"}, "standard, hd, low, medium, high, auto"),
+        ({"quality": "ultra"}, "one of low, medium, high, auto"),
         ({"background": "white"}, "transparent, opaque, auto"),
         ({"moderation": "high"}, "low, auto"),
         ({"response_format": "jpeg"}, "url, b64_json"),

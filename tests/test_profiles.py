@@ -6,8 +6,8 @@ import pytest
 from conftest import TEST_KEY
 
 import wisgate_nb
+from wisgate_nb.core.profiles import load_profiles
 from wisgate_nb.errors import BudgetExceededError, ConfigurationError
-from wisgate_nb.profiles import load_profiles
 
 
 @pytest.fixture
@@ -105,7 +105,7 @@ def test_cached_rerun_sends_zero_requests(session, server):
 
 
 def test_doctor_reports_without_the_key(session, shell):
-    from wisgate_nb.doctor import report
+    from wisgate_nb.core.doctor import report
 
     text = str(report(session))
     for label in ("frontend", "profile", "API key", "endpoint answers", "history folder", "streaming"):
@@ -116,8 +116,8 @@ def test_doctor_reports_without_the_key(session, shell):
 
 def test_doctor_says_when_the_endpoint_does_not_answer(tmp_path):
     from wisgate_nb.config import WisGate
-    from wisgate_nb.doctor import report
-    from wisgate_nb.session import Session
+    from wisgate_nb.core.doctor import report
+    from wisgate_nb.core.session import Session
 
     s = Session(WisGate(api_key=TEST_KEY, base_url="http://127.0.0.1:9/v1", history_dir=str(tmp_path), max_retries=0))
     try:

@@ -19,8 +19,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from wisgate_nb import errors
-from wisgate_nb._images import b64decode
-from wisgate_nb._wire import (
+from wisgate_nb.errors import ConfigurationError, ResponseFormatError
+from wisgate_nb.http.client import decode_image
+from wisgate_nb.http.images import b64decode
+from wisgate_nb.http.wire import (
     MAX_RETRY_AFTER,
     MAX_RETRY_DELAY,
     error_from_response,
@@ -29,10 +31,8 @@ from wisgate_nb._wire import (
     retry_delay,
     stream_error,
 )
-from wisgate_nb.client import decode_image
-from wisgate_nb.errors import ConfigurationError, ResponseFormatError
 from wisgate_nb.magic import interpolate, split_prompts
-from wisgate_nb.params import parse_size, validate_options
+from wisgate_nb.options import parse_size, validate_options
 
 fast = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

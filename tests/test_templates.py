@@ -391,7 +391,7 @@ _field_names = st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True)
 
 @given(_any_text)
 def test_toml_strings_round_trip(value):
-    assert tomllib.loads(f"k = {templates._toml_string(value)}")["k"] == value
+    assert tomllib.loads(f"k = {templates.toml._toml_string(value)}")["k"] == value
 
 
 @st.composite
@@ -425,7 +425,7 @@ def test_save_and_reload_round_trip_exactly(store, text, values):
 def demo(tmp_path, store):
     """A fresh demo-mode session (history under tmp_path) and a fresh template file."""
     from wisgate_nb.config import WisGate
-    from wisgate_nb.session import Session, set_current
+    from wisgate_nb.core.session import Session, set_current
 
     session = Session(WisGate(demo=True, history_dir=str(tmp_path / "runs")))
     old = set_current(session)

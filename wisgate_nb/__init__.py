@@ -11,6 +11,7 @@ Importing this package loads neither pandas, ipywidgets nor starlette; they load
 from __future__ import annotations
 
 from . import templates
+from ._version import __version__
 from .api import agenerate, configure, edit, generate, history, panel, sweep
 from .config import WisGate
 from .errors import (
@@ -30,10 +31,7 @@ from .errors import (
     ResponseFormatError,
     WisGateError,
 )
-from .generation import Generation
-from .history import History
-
-__version__ = "0.1.0"
+from .history import Generation, History
 
 __all__ = [
     "APIConnectionError",
@@ -70,8 +68,8 @@ __all__ = [
 
 def load_ipython_extension(ip) -> None:
     """``%load_ext wisgate_nb``: register the magics and make ``%config WisGate`` work."""
+    from .core.session import current
     from .magic import register
-    from .session import current
 
     config = current().config
     config.update_config(ip.config)  # %config WisGate.x set before %load_ext still applies
@@ -82,8 +80,8 @@ def load_ipython_extension(ip) -> None:
 
 def unload_ipython_extension(ip) -> None:
     """Make ``%reload_ext wisgate_nb`` clean: magics and the config hook are removed."""
+    from .core.session import current
     from .magic import unregister
-    from .session import current
 
     unregister(ip)
     config = current().config

@@ -1,13 +1,25 @@
-"""The ``wisgate-nb`` command: generate images from a terminal, run the demo server or the classroom gateway."""
+"""The ``wisgate-nb`` command: generate or edit images from a terminal, run the demo server or the classroom gateway."""
 
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-from pathlib import Path
 
 from .errors import WisGateError
+from .options import FRONT_DOOR, argparse_spec
+
+
+def _image_options(parser: argparse.ArgumentParser, endpoint: str) -> None:
+    """Every image option of the registry (options.OPTIONS) that applies to this endpoint."""
+    for option in FRONT_DOOR:
+        if endpoint in option.endpoints:
+            flags, kwargs = argparse_spec(option)
+            parser.add_argument(*flags, **kwargs)
+    parser.add_argument("--out", default=".", help="folder to copy the images into (default: the current folder)")
+    parser.add_argument("--demo", action="store_true", help="use the embedded demo server: no key, no network")
+    parser.add_argument("--profile", help="a profile from pyproject.toml / wisgate_nb.toml")
+    parser.add_argument("--tag", action="append", default=[], help="tag the history record")
+    parser.add_argument("--dry-run", action="store_true", help="print the request that would be sent; send nothing")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -16,15 +28,13 @@ def _parser() -> argparse.ArgumentParser:
 
     gen = sub.add_parser("generate", help="generate images and print their paths")
     gen.add_argument("prompt", help="what to draw")
-    gen.add_argument("-s", "--size", help="WIDTHxHEIGHT or auto (default 1024x1024)")
-    gen.add_argument("-n", "--n", type=int, help="number of images, 1-10")
-    gen.add_argument("-q", "--quality", help="low, medium, high or auto")
-    gen.add_argument("-m", "--model", help="model (default gpt-image-2)")
-    gen.add_argument("--format", dest="output_format", help="png, jpeg or webp")
-    gen.add_argument("--out", default=".", help="folder to copy the images into (default: the current folder)")
-    gen.add_argument("--demo", action="store_true", help="use the embedded demo server: no key, no network")
-    gen.add_argument("--profile", help="a profile from pyproject.toml / wisgate_nb.toml")
-    gen.add_argument("--tag", action="append", default=[], help="tag the history record")
+    _image_options(gen, "generations")
+
+    edit = sub.add_parser("edit", help="edit images with a prompt (and a mask) and print the new paths")
+    edit.add_argument("image", nargs="+", help="the image(s) to edit: PNG, JPEG or WebP files (up to 16)")
+    edit.add_argument("prompt", help="what to change")
+    edit.add_argument("--mask", help="PNG mask of the first image's size: transparent areas are edited")
+    _image_options(edit, "edits")
 
     emu = sub.add_parser("emulator", help="run the demo server (an OpenAI-compatible images API) on a port")
     emu.add_argument("--host", default="127.0.0.1")
@@ -50,18 +60,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wisgate-nb demo server on http://{args.host}:{args.port}/v1 (Ctrl-C to stop)", flush=True)
         run(host=args.host, port=args.port, config=EmulatorConfig(latency=args.latency, require_key=args.require_key))
         return 0
-    return _generate(args)
+    return _send(args)
 
 
-def _generate(args) -> int:
-    from . import api
-    from .session import current
+def _send(args) -> int:
+    from .core.plans import DryRun, plan
+    from .core.session import current
+    from .history.files import copy_out
 
-    options = {k: getattr(args, k) for k in ("size", "n", "quality", "model", "output_format", "profile")}
+    session = current()
+    endpoint = "edits" if args.command == "edit" else "generations"
+    options = {o.name: getattr(args, o.name, None) for o in FRONT_DOOR}
+    options = {k: v for k, v in options.items() if v is not None}
+    if args.profile:
+        options["profile"] = args.profile
+    inputs = dict(images=args.image, mask=args.mask) if endpoint == "edits" else {}
     try:
-        request = api._request(args.prompt, template=None, fields={}, source="cli", tags=args.tag,
-                               demo=True if args.demo else None, **{k: v for k, v in options.items() if v is not None})
-        generation = current().run(request)
+        request = plan(session, args.prompt, endpoint=endpoint, source="cli", tags=args.tag,
+                       demo=True if args.demo else None, **inputs, **options)
+        if args.dry_run:
+            print(DryRun.of(request))
+            return 0
+        generation = session.run(request, on_partial=_say_preview if request.streamed else None)
     except WisGateError as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
@@ -69,17 +89,16 @@ def _generate(args) -> int:
         print("cancelled", file=sys.stderr)
         return 130
     finally:
-        current().close()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for path in generation.paths:
-        target = out / path.name
-        if target.resolve() != path.resolve():
-            shutil.copyfile(path, target)
-        print(target)
+        session.close()
+    for path in copy_out(generation.paths, args.out):
+        print(path)
     if generation.record.demo:
         print("(demo images: drawn by the embedded demo server)", file=sys.stderr)
     return 0
+
+
+def _say_preview(index: int, blob) -> None:
+    print(f"preview {index + 1} arrived ({blob.width}x{blob.height})", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -47,6 +47,18 @@ def env_var(name: str) -> str | None:
     return value or None
 
 
+def frontend_hint() -> str | None:
+    """The notebook frontend, where its environment variables tell (Colab, VS Code, Binder)."""
+    env = os.environ
+    if env.get("COLAB_RELEASE_TAG"):
+        return "Google Colab"
+    if env.get("VSCODE_PID") or env.get("VSCODE_CWD"):
+        return "VS Code"
+    if env.get("BINDER_SERVICE_HOST") or env.get("BINDER_LAUNCH_HOST"):
+        return "Binder (JupyterLab / Notebook)"
+    return None
+
+
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -181,7 +193,7 @@ class WisGate(Configurable):
 
     @validate("size", "quality", "output_format")
     def _check_image_option(self, proposal):
-        from .params import validate_options
+        from .options import validate_options
 
         name, value = proposal["trait"].name, proposal["value"]
         if value is None:

@@ -3,85 +3,28 @@
 
 from __future__ import annotations
 
-import re
-import shlex
-import string
 from typing import Any
 
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import HTML, display
 
-from . import api, render
-from . import display as live_display
+from . import api
+from .cell import interpolate, parse_fields, parse_line, parse_vary, split_prompts
+from .core.plans import DryRun, plan, plan_sweep
+from .core.session import current
 from .errors import ConfigurationError, WisGateError
-from .session import current
-
-_SEPARATOR = re.compile(r"^\s*---+\s*$", re.MULTILINE)
-
-
-def interpolate(text: str, namespace: dict) -> str:
-    """Replace {name} with the variable's value; {{ and }} are literal braces."""
-    out = []
-    try:
-        parsed = list(string.Formatter().parse(text))
-    except ValueError as exc:
-        raise ConfigurationError(f"the prompt has an unmatched brace ({exc}): write {{{{ and }}}} for literal "
-                                 "braces, {name} to fill in a variable") from None
-    for literal, field, spec, conversion in parsed:
-        out.append(literal)
-        if field is None:
-            continue
-        if not field.isidentifier():
-            raise ConfigurationError(f"{{{field}}} in the prompt: only plain variable names can be filled in, "
-                                     "like {subject}; write {{ and }} for literal braces")
-        if field not in namespace:
-            raise ConfigurationError(f"{{{field}}} in the prompt: there is no variable named {field!r} in the "
-                                     f"notebook. Define it first, or write {{{{{field}}}}} for literal braces.")
-        value = namespace[field]
-        try:
-            value = {"r": repr, "a": ascii, "s": str, None: lambda v: v}[conversion](value)
-            out.append(format(value, spec or ""))
-        except Exception as exc:
-            raise ConfigurationError(f"{{{field}}} in the prompt could not be filled in: {exc}") from None
-    return "".join(out)
+from .history.views import history_table
+from .options import FRONT_DOOR, argparse_spec
+from .output import html, live
 
 
-def split_prompts(cell: str) -> list[str]:
-    """Prompts separated by lines of ---; blank ones dropped."""
-    return [p.strip() for p in _SEPARATOR.split(cell) if p.strip()]
-
-
-def parse_fields(items: list[str]) -> dict[str, str]:
-    fields = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.isidentifier():
-            raise ConfigurationError(f"{item!r}: template fields are written name=value (quote values with spaces: "
-                                     'subject="red sneaker")')
-        fields[name] = value
-    return fields
-
-
-def parse_vary(items: list[str]) -> dict[str, list[str]]:
-    varied: dict[str, list[str]] = {}
-    for item in items:
-        key, sep, values = item.partition("=")
-        parts = [v.strip() for v in values.split(",") if v.strip()]
-        if not sep or not key.isidentifier() or not parts:
-            raise ConfigurationError(f"--vary {item!r}: write --vary key=a,b (e.g. --vary size=512x512,1024x1024)")
-        varied[key] = [int(p) if key in ("n", "output_compression", "partial_images") and p.isdigit() else p
-                       for p in parts]
-    return varied
-
-
-def parse_line(magic, line: str):
-    """Parse a magic's options the way a shell would: name="two words" is one argument."""
-    try:
-        argv = shlex.split(line)
-    except ValueError as exc:
-        raise ConfigurationError(f"cannot read the options ({exc}): close every quote") from None
-    return magic.parser.parse_args(argv)
+def registry_arguments(func):
+    """The magic's arguments for every image option of the registry (options.OPTIONS)."""
+    for option in reversed(FRONT_DOOR):
+        flags, kwargs = argparse_spec(option)
+        func = argument(*flags, **kwargs)(func)
+    return func
 
 
 @magics_class
@@ -90,14 +33,7 @@ class WisGateMagics(Magics):
 
     @no_var_expand
     @magic_arguments()
-    @argument("-s", "--size", help="WIDTHxHEIGHT (e.g. 1024x1024, 1536x1024) or auto")
-    @argument("-n", "--n", type=int, help="number of images, 1-10")
-    @argument("-q", "--quality", help="low, medium, high or auto")
-    @argument("-m", "--model", help="model name (default gpt-image-2)")
-    @argument("--format", dest="output_format", help="png, jpeg or webp")
-    @argument("--background", help="transparent, opaque or auto")
-    @argument("--stream", nargs="?", const=2, type=int, metavar="PARTIALS",
-              help="show partial images as they arrive (0-3 partials, default 2)")
+    @registry_arguments
     @argument("--edit", metavar="IMAGE", help="edit an image: a path, a variable (PIL image or result) or _ (last result)")
     @argument("--mask", metavar="MASK", help="PNG mask for --edit: transparent areas are edited")
     @argument("--out", metavar="NAME", help="bind the result to this variable")
@@ -139,40 +75,36 @@ class WisGateMagics(Magics):
             raise ConfigurationError(f"unexpected {args.fields[0]!r}: name=value fields go with --template NAME")
         if not prompts and not args.template:
             raise ConfigurationError("the cell is empty: write the prompt on the lines below %%wisgate_image")
-        options = {k: getattr(args, k) for k in ("size", "n", "quality", "model", "output_format", "background",
-                                                 "profile")}
-        options = {k: v for k, v in options.items() if v is not None}
+        options = {o.name: getattr(args, o.name) for o in FRONT_DOOR if getattr(args, o.name) is not None}
+        if args.profile is not None:
+            options["profile"] = args.profile
         common = dict(tags=args.tag, demo=True if args.demo else None, cache=True if args.cache else None)
         varied = parse_vary(args.vary)
-        if args.stream is not None:
-            common["stream"] = True
-            options["partial_images"] = args.stream
         session = current()
         if args.edit is not None:
             if len(prompts) != 1 or varied:
                 raise ConfigurationError("--edit takes exactly one prompt and no --vary")
             image = self._resolve_image(args.edit, "--edit")
             mask = self._resolve_image(args.mask, "--mask") if args.mask else None
-            request = api._request(prompts[0], template=None, fields={}, endpoint="edits", images=[image], mask=mask,
-                                   source="magic", full=args.full, **common, **options)
-            requests = [request]
+            requests = [plan(session, prompts[0], endpoint="edits", images=[image], mask=mask, source="magic",
+                             full=args.full, **common, **options)]
         elif args.mask:
             raise ConfigurationError("--mask goes with --edit IMAGE")
         elif len(prompts) > 1 or varied:
             if args.template and len(prompts) > 1:
                 raise ConfigurationError("--template takes at most one block of extra detail, not several prompts")
-            requests = api.plan_sweep(prompts or None, template=args.template, source="magic", **common,
-                                      **{**options, **fields, **varied})
+            requests = plan_sweep(session, prompts or None, template=args.template, source="magic", **common,
+                                  **{**options, **fields, **varied})
         else:
-            requests = [api._request(prompts[0] if prompts else None, template=args.template, fields=fields,
-                                     source="magic", full=args.full, **common, **options)]
+            requests = [plan(session, prompts[0] if prompts else None, template=args.template, fields=fields,
+                             source="magic", full=args.full, **common, **options)]
         if args.dry_run:
             for request in requests:
-                display(api.DryRun.of(request))
+                display(DryRun.of(request))
             return None
         notice = session.announce_demo() if requests[0].target.demo else None
         if notice and not args.no_display:
-            display(HTML(render.status_html(notice)))
+            display(HTML(html.status_html(notice)))
         if len(requests) == 1:
             return self._run_one(requests[0], args)
         return self._run_many(requests, args)
@@ -181,13 +113,12 @@ class WisGateMagics(Magics):
         session = current()
         show = not args.no_display
         if args.bg:
-            live = live_display.Live(render.status_html(f"generating in the background: {request.prompt[:100]}"),
-                                     enabled=show)
-            on_partial = live_display.preview_callback(live, request.prompt) if request.body.get("stream") else None
+            area = live.Live(html.status_html(f"generating in the background: {request.prompt[:100]}"), enabled=show)
+            on_partial = live.preview_callback(area, request.prompt) if request.streamed else None
             future = session.submit(request, on_partial=on_partial)
-            future.add_done_callback(lambda f: self._finish_bg(f, live, args.out))
+            future.add_done_callback(lambda f: self._fill_in(f, area, args.out))
             return None
-        with live_display.previews(request, None if show else (lambda i, b: None)) as on_partial:
+        with live.previews(request, None if show else (lambda i, b: None)) as on_partial:
             generation = session.run(request, on_partial=on_partial)
         if args.out:
             self.shell.user_ns[args.out] = generation
@@ -195,40 +126,30 @@ class WisGateMagics(Magics):
             display(generation)
         return None
 
-    def _finish_bg(self, future, live, out: str | None) -> None:
-        # Runs on the engine thread: only display-handle updates, never print.
+    def _fill_in(self, future, area, out: str | None, shown=lambda result: result) -> None:
+        """A --bg cell's output when its job ends (on the engine thread: display-handle updates only)."""
         if future.cancelled():
-            live.update(render.error_card_html("Cancelled", "the request was cancelled"))
+            area.update(html.error_card_html("Cancelled", "cancelled before it finished (recorded in the history)"))
             return
         exc = future.exception()
         if exc is not None:
-            live.update(render.error_card_html(type(exc).__name__, str(exc)))
+            area.update(html.error_card_html(type(exc).__name__, str(exc)))
             return
-        generation = future.result()
         if out:
-            self.shell.user_ns[out] = generation
-        live.update_obj(generation)
+            self.shell.user_ns[out] = future.result()
+        area.update_obj(shown(future.result()))
 
     def _run_many(self, requests, args):
         session = current()
         show = not args.no_display
         group = requests[0].group
         if args.bg:
-            live = live_display.Live(render.status_html(f"{len(requests)} requests running in the background"),
-                                     enabled=show)
+            area = live.Live(html.status_html(f"{len(requests)} requests running in the background"), enabled=show)
             future = session.submit_many(requests)
-
-            def done(f):
-                if f.cancelled() or f.exception() is not None:
-                    live.update(render.error_card_html("Cancelled", "the requests were cancelled"))
-                    return
-                if args.out:
-                    self.shell.user_ns[args.out] = f.result()
-                live.update_obj(session.history.compare(group=group))
-
-            future.add_done_callback(done)
+            future.add_done_callback(lambda f: self._fill_in(f, area, args.out,
+                                                             lambda _: session.history.compare(group=group)))
             return None
-        with live_display.progress(len(requests), enabled=show) as on_done:
+        with live.progress(len(requests), enabled=show) as on_done:
             results = session.run_many(requests, on_done=on_done)
         if args.out:
             self.shell.user_ns[args.out] = results
@@ -274,7 +195,7 @@ class WisGateMagics(Magics):
             display(history.compare(args.ids or None, prompt=args.prompt, last=args.last, by=args.by))
             return
         records = history.select(prompt=args.prompt, last=args.last or 20)
-        display(HTML(render.history_table_html(history, records, total=len(history),
+        display(HTML(history_table(history, records, total=len(history),
                                                prices=current().config.prices or None)))
 
     @line_magic
@@ -299,7 +220,7 @@ class WisGateMagics(Magics):
     @line_magic
     def wisgate_doctor(self, line: str = ""):
         """Report what wisgate_nb sees: frontend, profile, key (masked), endpoint, history folder."""
-        from .doctor import report
+        from .core.doctor import report
 
         display(report(current()))
 
@@ -318,7 +239,7 @@ class WisGateMagics(Magics):
 
         args = parse_line(self.wisgate_template, line)
         template = templates.save(args.name, cell.strip(), **parse_fields(args.defaults))
-        display(HTML(render.status_html(f"template {template.name} v{template.version} saved "
+        display(HTML(html.status_html(f"template {template.name} v{template.version} saved "
                                         f"(fields: {', '.join(template.fields) or 'none'})")))
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +14,6 @@ __all__ = [
     "check_moderation",
     "error_body",
     "parse_image_params",
-    "usage_for",
 ]
 
 DEFAULT_MODEL = "gpt-image-2"
@@ -29,7 +27,6 @@ MODERATIONS = ("low", "auto")
 # What the server reports it used: the response models only allow low/medium/high.
 EFFECTIVE_QUALITY = {"auto": "medium", "standard": "medium", "hd": "high"}
 # Output tokens for one 1024x1024 image at each quality, as gpt-image-1 bills them.
-_TOKENS_PER_MEGAPIXEL = {"low": 272, "medium": 1056, "high": 4160}
 _SIZE_RE = re.compile(r"^(\d{1,5})x(\d{1,5})$")
 
 
@@ -273,34 +270,6 @@ def check_moderation(prompt: str, words: tuple[str, ...]) -> None:
             type="image_generation_user_error",
             code="moderation_blocked",
         )
-
-
-def image_input_tokens(sizes: Sequence[tuple[int, int]]) -> int:
-    """Tokens for input images: about 194 per 1024x1024 image."""
-    return sum(math.ceil(w * h / 5400) for w, h in sizes)
-
-
-def usage_for(
-    params: ImageParams,
-    size: tuple[int, int],
-    *,
-    input_images: Sequence[tuple[int, int]] = (),
-    output_details: bool = True,
-) -> dict[str, Any]:
-    """Plausible, deterministic token usage for the whole request."""
-    text_tokens = max(1, math.ceil(len(params.prompt) / 4))
-    image_tokens = image_input_tokens(input_images)
-    per_image = round(_TOKENS_PER_MEGAPIXEL[params.quality] * size[0] * size[1] / (1024 * 1024))
-    output = per_image * params.n
-    usage: dict[str, Any] = {
-        "total_tokens": text_tokens + image_tokens + output,
-        "input_tokens": text_tokens + image_tokens,
-        "output_tokens": output,
-        "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": image_tokens},
-    }
-    if output_details:
-        usage["output_tokens_details"] = {"image_tokens": output, "text_tokens": 0}
-    return usage
 
 
 def mask_key(key: str) -> str:

@@ -15,8 +15,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from . import draw
 from .faults import BODY_FAULTS, STREAM_FAULTS, fault_body, trickle
-from .params import ImageParams, usage_for
+from .params import ImageParams
 from .state import Emulator, Fault, RecordedRequest
+from .usage import usage_for
 
 __all__ = ["Job", "answer"]
 

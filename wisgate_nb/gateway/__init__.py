@@ -5,7 +5,7 @@ Modules, top to bottom:
 - ``cli`` — ``wisgate-nb gateway`` / ``add-student`` / ``usage``;
 - ``server`` — uvicorn: ``run`` (blocking, workers) and ``serve`` (a background thread, for tests);
 - ``app`` — the Starlette app: routes, refusals, the shared ``Gateway`` state;
-- ``admin`` — the teacher's page (the only HTML, escaped there);
+- ``page`` — the teacher's page (the only HTML, escaped there);
 - ``intake`` — reading a student's request; ``relay`` — forwarding it and relaying the answer;
   ``upstream`` — the httpx client with the teacher's key;
 - ``auth`` — student tokens, the admin token, JupyterHub tokens;

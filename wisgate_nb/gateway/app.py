@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 
-from . import admin, usage
+from . import page, usage
 from .auth import ADMIN_COOKIE, Authenticator, AuthError, Caller
 from .db import connect
 from .intake import RefuseRequest, read_incoming
@@ -168,10 +168,10 @@ async def admin_page(request: Request) -> Response:
     except AuthError as exc:
         if exc.status != 401 or gw.auth.admin_session() is None:
             raise
-        return HTMLResponse(admin.login_page(_login_path(request)), status_code=401)
+        return HTMLResponse(page.login_page(_login_path(request)), status_code=401)
     report = await _report(gw)
     recent = await asyncio.to_thread(usage.recent_requests, gw.ledger.engine)
-    return HTMLResponse(admin.page(report, recent), headers={"cache-control": "no-store"})
+    return HTMLResponse(page.page(report, recent), headers={"cache-control": "no-store"})
 
 
 def _login_path(request: Request) -> str:
@@ -185,10 +185,10 @@ async def admin_login(request: Request) -> Response:
         token = form.get("token")
     session = gw.auth.admin_session()
     if not isinstance(token, str) or session is None or not gw.auth.is_admin_token(token.strip()):
-        return HTMLResponse(admin.login_page(request.url.path, "That is not the teacher's token."), status_code=401)
-    page = request.url.path.removesuffix("login")
-    response = RedirectResponse(page, status_code=303)
-    response.set_cookie(ADMIN_COOKIE, session, path=page, httponly=True, samesite="strict",
+        return HTMLResponse(page.login_page(request.url.path, "That is not the teacher's token."), status_code=401)
+    where = request.url.path.removesuffix("login")
+    response = RedirectResponse(where, status_code=303)
+    response.set_cookie(ADMIN_COOKIE, session, path=where, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https")
     return response
 

@@ -1,0 +1,84 @@
+"""How a request ends in the history: its images and thumbnails on disk and one record line, always.
+
+Runs on the engine loop. A result's own work — the thumbnails (Pillow lets go of the GIL while it
+resizes and encodes), the full-size files and the fsynced record line — runs in threads side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from ..errors import WisGateError
+from ..history import Generation, Record
+from ..history import files as history_files
+from ..history.reuse import link_result
+from ..output.thumbnails import thumbnail_bytes
+
+
+def base_fields(request, record_id: str, session_name: str, started_at: str) -> dict:
+    """What every record of this request says, however it ends."""
+    return dict(id=record_id, session=session_name, started_at=started_at, prompt=request.prompt,
+                model=request.model, endpoint=request.endpoint, size=request.body.get("size"), n=request.n,
+                quality=request.body.get("quality"), params=request.options, tags=request.tags,
+                source=request.source, demo=request.target.demo, profile=request.target.profile,
+                group=request.group, template=request.template, inputs=request.input_digests,
+                cache_key=request.cache_key())
+
+
+async def save_result(history, request, base: dict, response, latency: float, thumb_px: int) -> Generation:
+    """Write a response's images, thumbnails and record; the Generation the user gets back."""
+    blobs = response.images
+    names = [history_files.image_name(base["id"], i, blob.format) for i, blob in enumerate(blobs)]
+    history.ensure_folder()
+
+    async def thumbnail(i: int) -> str:
+        data, mime = await asyncio.to_thread(thumbnail_bytes, blobs[i].decoded or blobs[i].data, thumb_px)
+        name = history_files.thumbnail_name(names[i], mime)
+        await asyncio.to_thread(history_files.write, history, name, data)
+        return name
+
+    async def full_files() -> None:
+        await asyncio.to_thread(lambda: [history_files.write(history, n, b.data) for n, b in zip(names, blobs)])
+
+    thumbs_task = asyncio.gather(*(thumbnail(i) for i in range(len(blobs))))
+    await full_files()  # the record line may only name files that exist
+    thumbs = await thumbs_task
+    usage = response.usage if isinstance(response.usage, dict) else None
+    total_tokens = usage.get("total_tokens") if usage else None
+    size = base["size"] or response.meta.get("size")
+    if size in (None, "auto") and blobs:
+        size = f"{blobs[0].width}x{blobs[0].height}"
+    record = Record(**{**base, "size": size, "quality": base["quality"] or response.meta.get("quality")},
+                    status="ok", latency_s=latency, images=len(blobs), paths=tuple(names), thumbs=tuple(thumbs),
+                    request_id=response.request_id, usage=usage,
+                    total_tokens=total_tokens if isinstance(total_tokens, int) else None,
+                    revised_prompts=tuple(b.revised_prompt for b in blobs), attempts=response.attempts)
+    await asyncio.to_thread(history.append, record)
+    folder = history.folder_of(record)
+    return Generation(record, tuple(folder / n for n in names), tuple(folder / t for t in thumbs),
+                      tuple(b.data for b in blobs), full=request.full)
+
+
+def reuse_result(history, request, old: Record, base: dict, t0: float) -> Generation:
+    """A new record whose images are those of an identical earlier result (nothing is sent)."""
+    paths, thumbs = link_result(history, old, base["id"])
+    record = Record(**{**base, "size": old.size, "quality": old.quality}, status="ok",
+                    latency_s=time.perf_counter() - t0, images=old.images, paths=paths, thumbs=thumbs,
+                    request_id=old.request_id, usage=old.usage, total_tokens=0,
+                    revised_prompts=old.revised_prompts, reused=True)
+    history.append(record)
+    folder = history.folder_of(record)
+    return Generation(record, tuple(folder / p for p in paths), tuple(folder / t for t in thumbs), full=request.full)
+
+
+def record_failure(history, base: dict, t0: float, status: str, exc: BaseException | None) -> None:
+    """The record of a request that failed or was cancelled."""
+    if exc is None:
+        message, error_type, request_id = "cancelled by the user", "Cancelled", None
+    elif isinstance(exc, WisGateError):
+        message, error_type, request_id = str(exc), type(exc).__name__, getattr(exc, "request_id", None)
+    else:  # a bug of ours: still recorded, with its class in the message
+        message, error_type, request_id = f"{type(exc).__name__}: {exc}", type(exc).__name__, None
+    history.append(Record(**base, status=status, latency_s=time.perf_counter() - t0, error=message,
+                          error_type=error_type, request_id=request_id))

@@ -1,0 +1,241 @@
+"""One Session per kernel: the wiring of settings, the engine, one connection pool and the history.
+
+Front doors call ``prepare`` on the main thread — every check happens there, before anything is
+submitted — then ``run`` (blocking, interruptible) or ``submit`` (returns a Job at once).
+``execute`` runs on the engine loop and always ends in the history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..config import WisGate
+from ..errors import WisGateError
+from ..history import Generation, History, new_id, now_iso
+from ..history.reuse import find_reusable
+from .engine import Engine, Job, wait
+from .recording import base_fields, record_failure, reuse_result, save_result
+from .requests import Request, build_request
+from .targets import Target, resolve_target
+
+logger = logging.getLogger("wisgate_nb")
+
+
+class Session:
+    """Everything one kernel needs to generate images."""
+
+    def __init__(self, config: WisGate | None = None, *, engine: Engine | None = None,
+                 history: History | None = None):
+        self.config = config or WisGate()
+        self.engine = engine or Engine()
+        self._history = history
+        self._pool = None  # the one httpx.AsyncClient of this session (created on the engine loop)
+        self._demo = None  # the in-process demo server's (app, httpx.AsyncClient), made on first use
+        self._lock = threading.Lock()
+        self._reserved_images = 0
+        self.last: Generation | None = None
+        self._demo_announced = False
+        self._semaphore: asyncio.Semaphore | None = None
+        self._semaphore_key: tuple | None = None
+
+    # -- state ---------------------------------------------------------------------------
+    @property
+    def history(self) -> History:
+        with self._lock:
+            if self._history is None:
+                self._history = History.create(self.config.history_dir)
+            return self._history
+
+    def target(self, *, demo: bool | None = None, profile: str | None = None) -> Target:
+        """Where requests go now; raises the no-key message when there is neither key nor demo."""
+        return resolve_target(self.config, demo=demo, profile=profile)
+
+    def announce_demo(self) -> str | None:
+        """A one-time notice that results are demo images."""
+        if self._demo_announced:
+            return None
+        self._demo_announced = True
+        return ("wisgate_nb demo mode: images are drawn by the embedded demo server, "
+                "with no key and no network. Set a key and demo=False for real images.")
+
+    def prepare(self, prompt: str, **kwargs: Any) -> Request:
+        """Validate everything and build a Request (see ``requests.build_request``); nothing is sent."""
+        with self._lock:
+            reserved = self._reserved_images
+        return build_request(self.config, self.history, prompt, reserved=reserved, **kwargs)
+
+    # -- running -------------------------------------------------------------------------
+    def run(self, request: Request, *, on_partial: Callable | None = None,
+            on_status: Callable | None = None) -> Generation:
+        """Send and wait; a kernel interrupt cancels the request and records it as cancelled."""
+        return wait(self.submit(request, on_partial=on_partial, on_status=on_status))
+
+    def submit(self, request: Request, *, on_partial: Callable | None = None,
+               on_status: Callable | None = None) -> Job:
+        """Send in the background; returns the Job of the Generation at once."""
+        self._reserve(request.n)
+        return self.engine.submit(self.execute(request, on_partial=on_partial, on_status=on_status, reserved=True))
+
+    def run_many(self, requests: Sequence[Request], *, on_done: Callable | None = None) -> list:
+        """Send several requests concurrently (max_concurrency); results or exceptions, in order."""
+        return wait(self.submit_many(requests, on_done=on_done))
+
+    def submit_many(self, requests: Sequence[Request], *, on_done: Callable | None = None) -> Job:
+        self._reserve(sum(r.n for r in requests))
+        return self.engine.submit(self._gather(list(requests), on_done))
+
+    async def _gather(self, requests: list[Request], on_done: Callable | None) -> list:
+        async def one(index: int, request: Request):
+            try:
+                result = await self.execute(request, reserved=True)
+            except WisGateError as exc:
+                result = exc
+            if on_done is not None:
+                _safe_call(on_done, index, result)
+            return result
+
+        return await asyncio.gather(*(one(i, r) for i, r in enumerate(requests)))
+
+    def _slots(self) -> asyncio.Semaphore:
+        """The session's request slots on the running engine loop (made again if the loop or limit changed)."""
+        key = (id(asyncio.get_running_loop()), self.config.max_concurrency)
+        if self._semaphore is None or self._semaphore_key != key:
+            self._semaphore, self._semaphore_key = asyncio.Semaphore(self.config.max_concurrency), key
+        return self._semaphore
+
+    def _reserve(self, images: int) -> None:
+        with self._lock:
+            self._reserved_images += images
+
+    def _release(self, images: int) -> None:
+        with self._lock:
+            self._reserved_images = max(0, self._reserved_images - images)
+
+    async def execute(self, request: Request, *, on_partial: Callable | None = None,
+                      on_status: Callable | None = None, reserved: bool = False) -> Generation:
+        """Send one request on the engine loop and record how it ended, whatever happens."""
+        history = self.history
+        base = base_fields(request, new_id(), history.session or "", now_iso())
+        t0 = time.perf_counter()
+        try:
+            if request.cache:
+                reused = find_reusable(history, base["cache_key"])
+                if reused is not None:
+                    self.last = await asyncio.to_thread(reuse_result, history, request, reused, base, t0)
+                    return self.last
+            client = self._client(request.target)
+            async with self._slots():  # at most max_concurrency requests in flight per session
+                if request.endpoint == "generations":
+                    response = await client.generate(request.body, on_partial=on_partial, on_status=on_status)
+                else:
+                    response = await client.edit(request.body, list(request.images), request.mask,
+                                                 on_partial=on_partial, on_status=on_status)
+            latency = time.perf_counter() - t0
+            self.last = await save_result(history, request, base, response, latency, self.config.thumbnail_px)
+            return self.last
+        except asyncio.CancelledError:
+            record_failure(history, base, t0, "cancelled", None)
+            raise
+        except Exception as exc:  # a WisGateError, or a bug of ours: recorded, then surfaced as is
+            record_failure(history, base, t0, "error", exc)
+            if isinstance(exc, WisGateError):
+                exc.record_id = base["id"]  # lets a front door point at the history row
+            raise
+        finally:
+            if reserved:
+                self._release(request.n)
+
+    def _client(self, target: Target):
+        """An ImagesClient for the target over the session's one connection pool (on the engine loop).
+
+        Settings live in the client, not the pool: changing the timeout or the key opens no new pool.
+        """
+        import httpx
+
+        from ..http.client import LIMITS, ImagesClient
+
+        if target.demo:
+            http_client = self._demo_client(target)
+        else:
+            if self._pool is None:
+                self._pool = httpx.AsyncClient(limits=LIMITS)
+            http_client = self._pool
+        return ImagesClient(base_url=target.base_url, api_key=target.api_key.get() if target.api_key else None,
+                            timeout=target.timeout, max_retries=target.max_retries, http_client=http_client)
+
+    def _demo_client(self, target: Target):
+        """The in-process demo server, reached without a socket; its latency follows the setting."""
+        if self._demo is None:
+            import httpx
+
+            from ..emulator import EmulatorConfig, create_app
+            from ..emulator.transport import StreamingASGITransport
+
+            app = create_app(EmulatorConfig())
+            self._demo = (app, httpx.AsyncClient(transport=StreamingASGITransport(app)))
+        app, http_client = self._demo
+        app.state.emulator.config.latency = target.demo_latency
+        return http_client
+
+    def check_endpoint(self, target: Target) -> str:
+        """Whether the endpoint answers (GET /models), in words; never raises."""
+        async def check() -> str:
+            return await self._client(target).check()
+
+        try:
+            return wait(self.engine.submit(check()))
+        except WisGateError as exc:
+            return f"no: {type(exc).__name__}: {exc}"
+
+    def close(self) -> None:
+        """Close the connection pools and stop the engine thread."""
+        pools = [p for p in (self._pool, self._demo[1] if self._demo else None) if p is not None]
+        self._pool = self._demo = None
+
+        async def _close() -> None:
+            for pool in pools:
+                await pool.aclose()
+
+        if pools:
+            try:
+                self.engine.submit(_close()).result(5)
+            except Exception:
+                logger.debug("closing the connection pools failed", exc_info=True)
+        self.engine.close()
+
+    def __repr__(self) -> str:
+        return f"<Session history={self._history!r} demo={self.config.demo}>"
+
+
+def _safe_call(fn: Callable, *args: Any) -> None:
+    try:
+        fn(*args)
+    except Exception:
+        logger.warning("a result callback failed", exc_info=True)
+
+
+# -- the kernel's session -----------------------------------------------------------------
+_current: Session | None = None
+_current_lock = threading.Lock()
+
+
+def current() -> Session:
+    """The session of this kernel (created on first use)."""
+    global _current
+    with _current_lock:
+        if _current is None:
+            _current = Session()
+        return _current
+
+
+def set_current(session: Session | None) -> Session | None:
+    """Replace the kernel's session (tests, %reload_ext); returns the previous one."""
+    global _current
+    with _current_lock:
+        previous, _current = _current, session
+        return previous

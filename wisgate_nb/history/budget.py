@@ -1,0 +1,26 @@
+"""The session's spending limits: max_images and max_cost, checked before a request is sent."""
+
+from __future__ import annotations
+
+from ..errors import BudgetExceededError
+from .usage import totals
+
+
+def check_budget(records, n: int, *, reserved: int = 0, max_images: int = 0, max_cost: float = 0.0,
+                 prices: dict | None = None) -> None:
+    """BudgetExceededError if ``n`` more images (beyond ``reserved`` ones in flight) break a limit."""
+    if not max_images and not (max_cost and prices):
+        return
+    used = totals(records, prices)
+    if max_images and used["images"] + reserved + n > max_images:
+        raise BudgetExceededError(
+            f"this session's image budget is used up: {used['images'] + reserved} of max_images={max_images} "
+            f"images, and this request asks for {n} more. Raise it with %config WisGate.max_images = N "
+            "(0 = no limit)."
+        )
+    spent = used["cost"] or 0.0
+    if max_cost and prices and spent >= max_cost:
+        raise BudgetExceededError(
+            f"the estimated cost so far ({spent:.2f}) has reached max_cost={max_cost:g}. "
+            "Raise it with %config WisGate.max_cost = X (0 = no limit)."
+        )

@@ -1,0 +1,127 @@
+"""Generation: the result of one request, as users hold it; renders itself in a notebook."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from ..output import html
+from ..output.thumbnails import THUMB_PX, data_uri, file_data_uri, mime_of, thumbnail_bytes
+from .record import Record
+
+DEMO_NOTE = "demo image: drawn by the embedded demo server (no key, no network)"
+
+
+@dataclass(frozen=True)
+class Generation:
+    """Images from one request plus what produced them."""
+
+    record: Record
+    paths: tuple[Path, ...]
+    thumbs: tuple[Path, ...] = ()
+    data: tuple[bytes, ...] = field(default=(), repr=False)
+    full: bool = False  # embed the originals instead of thumbnails when displayed
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def prompt(self) -> str:
+        return self.record.prompt
+
+    @property
+    def model(self) -> str:
+        return self.record.model
+
+    @property
+    def params(self) -> dict:
+        return dict(self.record.params)
+
+    @property
+    def latency_s(self) -> float | None:
+        return self.record.latency_s
+
+    @property
+    def request_id(self) -> str | None:
+        return self.record.request_id
+
+    @property
+    def usage(self) -> dict | None:
+        return self.record.usage
+
+    @property
+    def revised_prompts(self) -> tuple[str | None, ...]:
+        return self.record.revised_prompts
+
+    @property
+    def reused(self) -> bool:
+        return self.record.reused
+
+    @cached_property
+    def images(self) -> list:
+        """The images as PIL images (loaded on first access)."""
+        from PIL import Image
+
+        blobs = self.data or tuple(p.read_bytes() for p in self.paths)
+        images = []
+        for blob in blobs:
+            im = Image.open(io.BytesIO(blob))
+            im.load()
+            images.append(im)
+        return images
+
+    @property
+    def image(self):
+        """The first image (PIL)."""
+        return self.images[0]
+
+    def thumbnail(self, index: int, px: int = THUMB_PX) -> tuple[bytes, str] | None:
+        """(bytes, MIME type) of image ``index``'s thumbnail: its file, else made from the image."""
+        if px == THUMB_PX and index < len(self.thumbs) and self.thumbs[index].exists():
+            return self.thumbs[index].read_bytes(), mime_of(self.thumbs[index])
+        if index < len(self.data):
+            return thumbnail_bytes(self.data[index], px)
+        if index < len(self.paths) and self.paths[index].exists():
+            return thumbnail_bytes(self.paths[index].read_bytes(), px)
+        return None
+
+    def _tiles(self) -> list[html.Tile]:
+        caption = html.record_caption(self.record)
+        tiles = []
+        for i, path in enumerate(self.paths):
+            if self.full:
+                blob = self.data[i] if i < len(self.data) else path.read_bytes()
+                src = data_uri(blob, mime_of(path))
+            elif i < len(self.thumbs) and self.thumbs[i].exists():
+                src = file_data_uri(self.thumbs[i])
+            else:
+                blob = self.data[i] if i < len(self.data) else path.read_bytes()
+                src = data_uri(*thumbnail_bytes(blob, THUMB_PX))
+            tiles.append(html.Tile(src, caption if i == 0 else (), href=html.link_for(path), alt=self.prompt[:200]))
+        return tiles
+
+    def _repr_html_(self) -> str:
+        return self.html()
+
+    def html(self) -> str:
+        note = DEMO_NOTE if self.record.demo else None
+        # one image shows at thumbnail size; several sit side by side, two or more to a row
+        width = THUMB_PX if len(self.paths) == 1 or self.full else 360
+        return html.grid_html(self._tiles(), note=note, px=width)
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        data = {"text/html": self.html(), "text/plain": repr(self)}
+        return data, {"text/html": {"wisgate_nb": self.metadata()}}
+
+    def metadata(self) -> dict[str, Any]:
+        r = self.record
+        return {"id": r.id, "model": r.model, "prompt": r.prompt, "params": r.params, "request_id": r.request_id,
+                "latency_s": r.latency_s, "paths": [p.name for p in self.paths], "demo": r.demo, "reused": r.reused}
+
+    def __repr__(self) -> str:
+        latency = f", {self.latency_s:.2f} s" if self.latency_s is not None else ""
+        return f"<Generation {self.id}: {len(self.paths)} image(s) of {self.record.size} for {self.prompt[:60]!r}{latency}>"

@@ -1,0 +1,75 @@
+"""The history's notebook views: a record's tiles, the recent-history table, the contact sheet.
+
+The store supplies the thumbnails (it owns the files); ``output.html`` builds and escapes the markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..output import html
+from ..output.thumbnails import THUMB_PX, data_uri, mime_of, thumbnail_bytes
+from .usage import totals
+
+
+def thumbnail(history, record, index: int, px: int = THUMB_PX) -> tuple[bytes, str] | None:
+    """(bytes, MIME type) of image ``index`` of a record at ``px``: its thumbnail file, or made from the image."""
+    thumbs = history.thumb_paths(record)
+    full = history.full_paths(record)
+    thumb = thumbs[index] if index < len(thumbs) and thumbs[index].exists() else None
+    if thumb is not None and px >= THUMB_PX:
+        return thumb.read_bytes(), mime_of(thumb)
+    if thumb is not None:  # a smaller view embeds a smaller image: notebooks stay small
+        return thumbnail_bytes(thumb.read_bytes(), px)
+    if index < len(full) and full[index].exists():
+        return thumbnail_bytes(full[index].read_bytes(), px)
+    return None
+
+
+def thumbnail_src(history, record, index: int, px: int = THUMB_PX) -> str | None:
+    """A data URI of image ``index`` of a record at ``px``."""
+    found = thumbnail(history, record, index, px)
+    return data_uri(*found) if found else None
+
+
+def record_tiles(history, record, px: int = THUMB_PX, caption: Sequence[str] | None = None) -> list[html.Tile]:
+    """Tiles for one history record, from its thumbnail files (or an error tile)."""
+    caption = list(caption) if caption is not None else html.record_caption(record)
+    if record.status != "ok":
+        return [html.Tile(None, caption, error=f"{record.status}: {record.error or record.status}")]
+    tiles = []
+    for i, path in enumerate(history.full_paths(record)):
+        src = thumbnail_src(history, record, i, px)
+        if src is None:
+            tiles.append(html.Tile(None, caption, error=f"image file missing: {path.name}"))
+            continue
+        tiles.append(html.Tile(src, caption if i == 0 else (), href=html.link_for(path), alt=record.prompt[:200]))
+    return tiles
+
+
+def history_table(history, records, *, total: int | None = None, px: int = 128, prices: dict | None = None) -> str:
+    """The recent history as a table of thumbnails with the main columns."""
+    head = ("id", "started", "prompt", "size", "quality", "status", "latency", "images")
+    rows = []
+    for r in records:
+        srcs = [t.src for t in record_tiles(history, r, px, caption=()) if t.src][:4]
+        status = r.status if r.status == "ok" else f"{r.status}: {r.error or ''}"
+        cells = (r.id, r.started_at[:19].replace("T", " "), html.short(r.prompt, 120), r.size or "",
+                 r.quality or "", html.short(status, 120), f"{r.latency_s:.1f} s" if r.latency_s else "",
+                 str(r.images))
+        rows.append((cells, srcs))
+    note = f"showing the last {len(records)} of {total} records · " if total and total > len(records) else ""
+    used = totals(history.records, prices)
+    note += f"used so far: {used['requests']} requests, {used['images']} images, {used['total_tokens']} tokens"
+    if used["cost"] is not None:
+        note += f", estimated cost {used['cost']:.2f}"
+    return html.table_html(head, rows, note=note, px=px)
+
+
+def contact_sheet(history, records, *, title: str) -> str:
+    """A standalone HTML page with every image's thumbnail embedded and its caption."""
+    tiles = []
+    for record in records:
+        for tile in record_tiles(history, record, 256):
+            tiles.append(html.Tile(tile.src, tile.caption or html.record_caption(record), None, tile.alt, tile.error))
+    return html.page_html(title, html.grid_html(tiles, title=title, note=f"{len(records)} requests", px=256))

@@ -1,0 +1,297 @@
+"""The HTTP client of the images API: the only code in wisgate_nb that speaks HTTP.
+
+One short async loop (``ImagesClient._send_with_retries``) does the I/O over one
+``httpx.AsyncClient``; the rules it follows are pure functions in ``wire`` (retries, error
+mapping, body parsing) and ``images`` (image checks), re-exported here. Low-level httpx
+exceptions are translated in one place, ``ImagesClient._translate_errors``. The API key never
+appears in a repr, a message or a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from httpx_sse import EventSource, SSEError
+
+from .. import errors
+from .._version import __version__
+from ..options import check_edit_images
+from . import wire
+from .bodies import capped_bytes, read_body, read_error_body
+from .checks import check_settings, safe_url
+from .images import DEFAULT_MAX_PIXELS, ImageBlob, ImageInput, b64decode, decode_image, load_image_input
+from .wire import error_from_response, parse_images_body, request_id_of, retry_delay, should_retry
+
+__all__ = [
+    "ImageBlob",
+    "ImageInput",
+    "ImagesClient",
+    "ImagesResponse",
+    "check_settings",
+    "decode_image",
+    "error_from_response",
+    "load_image_input",
+    "parse_images_body",
+    "request_id_of",
+    "retry_delay",
+    "should_retry",
+]
+
+logger = logging.getLogger(__name__)
+
+LIMITS = httpx.Limits(max_connections=20, max_keepalive_connections=10)
+
+USER_AGENT = f"wisgate-nb/{__version__} httpx/{httpx.__version__}"
+
+
+@dataclass(frozen=True)
+class ImagesResponse:
+    """The result of one generations or edits request."""
+
+    images: tuple[ImageBlob, ...]
+    request_id: str | None
+    usage: dict | None
+    created: int | None
+    meta: dict
+    attempts: int
+    streamed: bool
+
+
+@dataclass
+class _Progress:
+    """What one attempt learned so far: decides whether it may be retried and how long to wait."""
+
+    events: int = 0
+    headers: Mapping[str, str] | None = None
+    request_id: str | None = None
+
+
+@dataclass
+class _Raw:
+    items: list[dict]
+    top: dict
+    request_id: str | None
+    streamed: bool
+
+
+class ImagesClient:
+    """Async client of ``POST /images/generations`` and ``/images/edits`` with retries."""
+
+    def __init__(self, *, base_url: str, api_key: str | None = None, timeout: float = 120.0,
+                 max_retries: int = 2, http_client: httpx.AsyncClient | None = None,
+                 max_body_bytes: int = 100 * 2**20, max_pixels: int = DEFAULT_MAX_PIXELS,
+                 sleep: Callable[[float], Any] = asyncio.sleep):
+        self.base_url, self._api_key = check_settings(base_url, api_key, timeout, max_retries)
+        self.timeout = float(timeout)
+        self.max_retries = max_retries
+        self.max_body_bytes = max_body_bytes
+        self.max_pixels = max_pixels
+        self._timeout = httpx.Timeout(self.timeout, connect=min(10.0, self.timeout))
+        self._client = http_client
+        self._owns_client = http_client is None
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        key = "'***'" if self._api_key else "None"
+        return (f"ImagesClient(base_url={safe_url(self.base_url)!r}, api_key={key}, "
+                f"timeout={self.timeout:g}, max_retries={self.max_retries})")
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self._timeout, limits=LIMITS)
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the connection pool, if this client created it."""
+        if self._owns_client and self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    async def check(self) -> str:
+        """Whether the endpoint answers ``GET /models``, in words, for %wisgate_doctor; sends no image request.
+
+        An HTTP error is described, not raised; a connection failure raises APIConnectionError.
+        """
+        url, started = self.base_url + "/models", time.perf_counter()
+        with self._translate_errors(_Progress()):
+            async with self._http().stream("GET", url, headers=self._headers(False),
+                                           timeout=httpx.Timeout(min(10.0, self.timeout))) as response:
+                rid = request_id_of(response.headers)
+                logger.debug("GET %s -> HTTP %d (request id %s)", safe_url(url), response.status_code, rid)
+                await read_error_body(response)  # the list itself does not matter, only that it came
+        status, suffix = response.status_code, f" (request id {rid})" if rid else ""
+        if status == 401:
+            return f"it answers, but refuses the key: HTTP 401{suffix}"
+        if status >= 400:
+            return f"it answers HTTP {status} to GET /models{suffix} (image requests may still work)"
+        return f"yes: HTTP {status} in {(time.perf_counter() - started) * 1000:.0f} ms{suffix}"
+
+    async def generate(self, payload: dict, *, on_partial=None, on_status=None) -> ImagesResponse:
+        """``POST /images/generations`` with the JSON ``payload`` (from ``options.build_generation_payload``)."""
+        body = {key: value for key, value in payload.items() if value is not None}
+        try:
+            json.dumps(body, allow_nan=False)
+        except (TypeError, ValueError) as exc:  # an unknown extra option that JSON cannot carry
+            raise errors.ConfigurationError(f"the options cannot be sent as JSON: {exc}") from exc
+        return await self._run("/images/generations", body.get("stream") is True, on_partial, on_status,
+                               {"json": body})
+
+    async def edit(self, fields: dict[str, str], images: list[tuple[str, bytes, str]],
+                   mask: tuple[str, bytes, str] | None = None, *, on_partial=None,
+                   on_status=None) -> ImagesResponse:
+        """``POST /images/edits`` as multipart: ``image`` (one) or ``image[]`` (several), ``mask``."""
+        check_edit_images(len(images), has_mask=mask is not None)
+        part = "image" if len(images) == 1 else "image[]"
+        files = [(part, tuple(image)) for image in images]
+        if mask is not None:
+            files.append(("mask", tuple(mask)))
+        data = {key: str(value).lower() if isinstance(value, bool) else str(value)
+                for key, value in fields.items() if value is not None}
+        stream = data.get("stream", "").lower() == "true"
+        return await self._run("/images/edits", stream, on_partial, on_status, {"data": data, "files": files})
+
+    async def _run(self, path: str, stream: bool, on_partial, on_status, content: dict) -> ImagesResponse:
+        raw, attempts = await self._send_with_retries(self.base_url + path, stream, on_partial, on_status,
+                                                      content)
+        async def checked(item: dict) -> ImageBlob:
+            with self._translate_errors(_Progress(request_id=raw.request_id)):
+                data = await self._image_bytes(item)
+                # Decoding takes tens of ms per image: off the loop, all images at once.
+                return await asyncio.to_thread(decode_image, data, max_pixels=self.max_pixels,
+                                               revised_prompt=item.get("revised_prompt"))
+
+        images = await asyncio.gather(*(checked(item) for item in raw.items))
+        top = raw.top
+        usage, created = top.get("usage"), top.get("created")
+        return ImagesResponse(
+            images=tuple(images), request_id=raw.request_id,
+            usage=usage if isinstance(usage, dict) else None,
+            created=int(created) if isinstance(created, int) and not isinstance(created, bool) else None,
+            meta={key: value for key, value in top.items() if key not in ("usage", "created")},
+            attempts=attempts, streamed=raw.streamed)
+
+    async def _send_with_retries(self, url, stream, on_partial, on_status, content) -> tuple[_Raw, int]:
+        for attempt in range(1, self.max_retries + 2):
+            progress = _Progress()
+            try:
+                with self._translate_errors(progress):
+                    return await self._send_once(url, stream, on_partial, progress, attempt, content), attempt
+            except (errors.APIConnectionError, errors.APIStatusError) as exc:
+                # A stream that already delivered an event is never replayed: it would bill twice.
+                if attempt > self.max_retries or progress.events or not wire.is_retryable(exc):
+                    raise
+                delay = retry_delay(attempt - 1, progress.headers)
+                words = wire.retry_words(exc, delay, attempt, self.max_retries)
+                logger.debug("retrying %s: %s", safe_url(url), words)
+                await _call_safely(on_status, words)
+                await self._sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    async def _send_once(self, url, stream, on_partial, progress: _Progress, attempt: int, content) -> _Raw:
+        logger.debug("POST %s (attempt %d)", safe_url(url), attempt)
+        async with self._http().stream("POST", url, headers=self._headers(stream), timeout=self._timeout,
+                                       **content) as response:
+            progress.headers, progress.request_id = response.headers, request_id_of(response.headers)
+            logger.debug("POST %s -> HTTP %d (request id %s, attempt %d)", safe_url(url),
+                         response.status_code, progress.request_id, attempt)
+            if not 200 <= response.status_code < 300:
+                body = await read_error_body(response)
+                raise error_from_response(response.status_code, body, response.headers, redact=self._key())
+            if stream and "text/event-stream" in response.headers.get("content-type", ""):
+                return await self._consume_events(response, on_partial, progress)
+            body = await read_body(response, self.max_body_bytes)
+        items, top = parse_images_body(body, response.headers, redact=self._key())
+        return _Raw(items, top, progress.request_id, streamed=False)
+
+    async def _consume_events(self, response: httpx.Response, on_partial, progress: _Progress) -> _Raw:
+        capped = httpx.Response(response.status_code, request=response.request,
+                                headers=[(k, v) for k, v in response.headers.multi_items()
+                                         if k.lower() not in ("content-encoding", "content-length")],
+                                content=capped_bytes(response, self.max_body_bytes))
+        completed: list[dict] = []
+        async for sse in EventSource(capped).aiter_sse():
+            event = wire.event_json(sse.data)
+            if event is None:
+                continue
+            progress.events += 1
+            kind = str(event.get("type") or sse.event or "")
+            if sse.event == "error" or kind == "error" or event.get("error"):
+                raise wire.stream_error(event, response.headers, self._key())
+            if kind.endswith("partial_image") and on_partial is not None:
+                blob = decode_image(b64decode(str(event.get("b64_json") or "")), max_pixels=self.max_pixels)
+                index = event.get("partial_image_index")
+                await _call_safely(on_partial, index if isinstance(index, int) else progress.events - 1, blob)
+            elif kind.endswith("completed"):
+                completed.append(event)
+        if not completed:
+            raise errors.ResponseFormatError("the stream ended without a completed image")
+        top = {k: v for k, v in completed[-1].items() if k not in ("type", "b64_json", "url", "revised_prompt")}
+        top.setdefault("created", top.pop("created_at", None))
+        return _Raw(wire.check_items(completed, progress.request_id), top, progress.request_id, streamed=True)
+
+    async def _image_bytes(self, item: dict) -> bytes:
+        if isinstance(item.get("b64_json"), str) and item["b64_json"]:
+            return b64decode(item["b64_json"])
+        try:
+            url = httpx.URL(item["url"])
+        except (httpx.InvalidURL, TypeError, ValueError) as exc:
+            raise errors.ResponseFormatError("an image URL is malformed") from exc
+        if url.scheme not in ("http", "https") or not url.host:
+            raise errors.ResponseFormatError(f"an image URL has scheme {url.scheme!r}: only http and https "
+                                             "are fetched")
+        # No Authorization header here: the key is for the API, never for a storage host.
+        async with self._http().stream("GET", url, headers={"User-Agent": USER_AGENT},
+                                       timeout=self._timeout, follow_redirects=True) as response:
+            logger.debug("GET %s -> HTTP %d", safe_url(str(url)), response.status_code)
+            if not 200 <= response.status_code < 300:
+                raise errors.ResponseFormatError(f"the image URL answered HTTP {response.status_code}")
+            return await read_body(response, self.max_body_bytes)
+
+    def _headers(self, stream: bool) -> dict[str, str]:
+        headers = {"Accept": "text/event-stream" if stream else "application/json", "User-Agent": USER_AGENT}
+        if self._api_key is not None:
+            headers["Authorization"] = f"Bearer {self._api_key.get()}"
+        return headers
+
+    def _key(self) -> str | None:
+        return self._api_key.get() if self._api_key else None
+
+    @contextlib.contextmanager
+    def _translate_errors(self, progress: _Progress):
+        """The one place where httpx (and httpx-sse) exceptions become wisgate_nb errors."""
+        try:
+            yield
+        except errors.ResponseFormatError as exc:
+            exc.request_id = exc.request_id or progress.request_id
+            raise
+        except httpx.TimeoutException as exc:
+            raise errors.APITimeoutError(f"no answer within {self.timeout:g} s ({type(exc).__name__})",
+                                         request_id=progress.request_id) from exc
+        except (httpx.TransportError, httpx.TooManyRedirects) as exc:
+            detail = wire.mask_secret(str(exc), self._key())[:200] or type(exc).__name__
+            raise errors.APIConnectionError(f"connection failed: {detail}",
+                                            request_id=progress.request_id) from exc
+        except (httpx.DecodingError, SSEError) as exc:
+            raise errors.ResponseFormatError(f"the response cannot be decoded: {type(exc).__name__}",
+                                             request_id=progress.request_id) from exc
+
+
+async def _call_safely(callback, *args: Any) -> None:
+    """Call a user callback (sync or async); its failure is logged, never breaks the request."""
+    if callback is None:
+        return
+    try:
+        result = callback(*args)
+        if inspect.isawaitable(result):
+            await result
+    except Exception:
+        logger.warning("a wisgate_nb callback raised; the request goes on", exc_info=True)

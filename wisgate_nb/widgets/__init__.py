@@ -1,0 +1,15 @@
+"""Widgets: the ipywidgets panel and its parts (a front door, like the magic and the API).
+
+    panel.py        Panel: the form, Generate/Cancel, the status line, the gallery, the tabs
+    form.py         OptionsForm: one control per image option of the registry
+    slot.py         ResultSlot: one generation's place, filled from the engine thread
+    history_tab.py  HistoryTab: records as thumbnails; compare, re-run, rate, tag
+    edit.py         EditBox: prompt + optional mask for an edit of a result image
+    picker.py       TemplatePicker: saved templates and their fields
+    thumbs.py       one shared Image widget per thumbnail
+    words.py        errors in plain words, elapsed times, totals
+"""
+
+from .panel import Panel
+
+__all__ = ["Panel"]

@@ -1,0 +1,183 @@
+"""The history tab: the session's records with thumbnails; compare, re-run, rate and tag them.
+
+Rows and their widgets are (re)built on the main thread only: on Refresh, when the tab is opened
+and after an action here. The engine thread just flags that new results are waiting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import ipywidgets as widgets
+
+from ..errors import ConfigurationError
+from ..output import html
+from . import thumbs
+from .words import guarded, plural
+
+LIMIT = 50
+ROW_THUMB = "96px"
+COMPARE_THUMB = "200px"
+
+
+class _Row:
+    """One record: a checkbox, its thumbnails (shared Image widgets) and a description."""
+
+    def __init__(self, record, images: Sequence[widgets.Image]):
+        self.record = record
+        self.checkbox = widgets.Checkbox(value=False, indent=False, layout=widgets.Layout(width="28px"))
+        self.info = widgets.HTML(layout=widgets.Layout(flex="1 1 auto"))
+        tiles = [thumbs.tile(img, ROW_THUMB) for img in images[:4]]
+        self.box = widgets.HBox([self.checkbox, widgets.HBox(tiles, layout=widgets.Layout(min_width="100px")),
+                                 self.info], layout=widgets.Layout(border_bottom="1px solid #eee", padding="3px"))
+        self.update(record)
+
+    def update(self, record) -> None:
+        self.record = record
+        r = record
+        status = r.status if r.status == "ok" else f"{r.status}: {html.short(r.error or '', 140)}"
+        bits = [r.size or "", r.quality or "", f"{r.latency_s:.1f} s" if r.latency_s else "", plural(r.images, "image"),
+                "★" * r.rating if r.rating else "", "tags: " + ", ".join(r.tags) if r.tags else ""]
+        self.info.value = html.text_html([(r.id, "b"), f" · {r.started_at[11:19]} · {r.source} · {status}"],
+                                         html.short(r.prompt, 160), (" · ".join(b for b in bits if b), "muted"),
+                                         tone=None if r.status == "ok" else "error")
+
+
+class HistoryTab(widgets.VBox):
+    """The session's records, newest first, as a table of thumbnails."""
+
+    def __init__(self, session, store: thumbs.ThumbStore, *, rerun: Callable, report: Callable):
+        self._session = session
+        self._store = store
+        self._rerun = rerun
+        self._report = report
+        self.rows: dict[str, _Row] = {}
+
+        def button(text: str, icon: str, handler: Callable, tip: str) -> widgets.Button:
+            b = widgets.Button(description=text, icon=icon, tooltip=tip, layout=widgets.Layout(width="auto"))
+            b.on_click(guarded(handler, report))
+            return b
+
+        self._refresh_button = button("Refresh", "refresh", self._on_refresh_click, "show the latest records")
+        self._compare_button = button("Compare", "columns", self._on_compare_click,
+                                      "show the selected records side by side")
+        self._rerun_button = button("Re-run", "repeat", self._on_rerun_click,
+                                    "generate again with the same prompt and options")
+        self._stars = widgets.Dropdown(options=[("no stars", 0)] + [("★" * i, i) for i in range(1, 6)], value=0,
+                                       layout=widgets.Layout(width="110px"))
+        self._rate_button = button("Rate", "star", self._on_rate_click, "give the selected records these stars")
+        self._tag_text = widgets.Text(placeholder="tag, another tag", layout=widgets.Layout(width="160px"))
+        self._tag_button = button("Tag", "tag", self._on_tag_click, "add these tags to the selected records")
+        self._note = widgets.HTML()
+        self._rows = widgets.VBox()
+        self._compare_view = widgets.VBox(layout=widgets.Layout(display="none", border="1px solid #ccd", padding="6px"))
+        toolbar = widgets.HBox([self._refresh_button, self._compare_button, self._rerun_button, self._stars,
+                                self._rate_button, self._tag_text, self._tag_button],
+                               layout=widgets.Layout(flex_flow="row wrap"))
+        super().__init__([toolbar, self._note, self._compare_view, self._rows])
+        self.add_class("wisgate-history")
+
+    # -- main thread ---------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Rebuild the table from the session's history (newest first)."""
+        history = self._session.history
+        records = history.records
+        shown = list(reversed(records[-LIMIT:]))
+        for record in shown:
+            row = self.rows.get(record.id)
+            if row is None:
+                self.rows[record.id] = _Row(record, self._store.images(history, record))
+            else:
+                row.update(record)
+        self._rows.children = tuple(self.rows[r.id].box for r in shown)
+        count = f"the last {LIMIT} of {len(records)} records" if len(records) > LIMIT else plural(len(records), "record")
+        self._say(f"{count} of this session; tick two or more to compare them" if records
+                  else "no records yet: generate something first")
+
+    def selected_ids(self) -> list[str]:
+        """Ids of the checked records, oldest first."""
+        return [rid for rid, row in sorted(self.rows.items(), key=lambda item: item[1].record.started_at)
+                if row.checkbox.value]
+
+    def select(self, ids: Sequence[str]) -> None:
+        """Check exactly these records (refreshing first if needed)."""
+        if any(i not in self.rows for i in ids):
+            self.refresh()
+        for rid, row in self.rows.items():
+            row.checkbox.value = rid in ids
+
+    def compare(self, ids: Sequence[str]) -> None:
+        """Show records side by side: a row per prompt, a column per setting that differs."""
+        if len(ids) < 2:
+            raise ConfigurationError("select two or more records to compare (tick their boxes)")
+        history = self._session.history
+        comparison = history.compare(ids=list(ids))
+        columns, rows = comparison.layout()
+        cells: list[widgets.Widget] = [widgets.HTML("")]
+        cells += [widgets.HTML(html.text_html((c, "b"))) for c in columns]
+        for label, records in rows:
+            cells.append(widgets.HTML(html.text_html((html.short(label, 200), "b"))))
+            cells += [self._compare_cell(history, record) for record in records]
+        grid = widgets.GridBox(cells, layout=widgets.Layout(
+            grid_template_columns=f"200px repeat({len(columns)}, {COMPARE_THUMB})", grid_gap="6px"))
+        differs = ", ".join(comparison.keys) or "nothing but the prompt"
+        code = f"wisgate_nb.history().compare(ids={list(ids)!r})"
+        note = widgets.HTML(html.text_html([f"{len(comparison.records)} results · columns differ in: {differs} · "
+                                            "a static copy for the saved notebook: ", (code, "code")], tone="muted"))
+        note.layout.flex = "1 1 auto"
+        close = widgets.Button(description="Close", icon="times", layout=widgets.Layout(width="auto", flex="0 0 auto"))
+        close.on_click(guarded(lambda _b: self._hide_compare(), self._report))
+        self._compare_view.children = (widgets.HBox([note, close]), grid)
+        self._compare_view.layout.display = None
+
+    def _compare_cell(self, history, record) -> widgets.Widget:
+        if record is None:
+            return widgets.Label("—")
+        caption = " · ".join(b for b in (f"{record.latency_s:.1f} s" if record.latency_s else "", record.id) if b)
+        if record.status != "ok":
+            return widgets.HTML(html.text_html(f"{record.status}: {html.short(record.error or '', 160)}", caption,
+                                               tone="error"))
+        images = self._store.images(history, record)
+        return widgets.VBox([*(thumbs.tile(img, COMPARE_THUMB) for img in images[:1]), widgets.Label(caption)])
+
+    def _hide_compare(self) -> None:
+        self._compare_view.children = ()
+        self._compare_view.layout.display = "none"
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self._note.value = html.text_html(text, tone="error" if error else "muted")
+
+    def _selected_or_complain(self) -> list[str]:
+        ids = self.selected_ids()
+        if not ids:
+            raise ConfigurationError("tick the box of at least one record first")
+        return ids
+
+    def _on_refresh_click(self, _button) -> None:
+        self.refresh()
+
+    def _on_compare_click(self, _button) -> None:
+        self.compare(self.selected_ids())
+
+    def _on_rerun_click(self, _button) -> None:
+        for rid in self._selected_or_complain():
+            self._rerun(self._session.history[rid])
+
+    def _on_rate_click(self, _button) -> None:
+        for rid in self._selected_or_complain():
+            self._session.history.rate(rid, int(self._stars.value))
+        self.refresh()
+
+    def _on_tag_click(self, _button) -> None:
+        tags = [t.strip() for t in self._tag_text.value.split(",") if t.strip()]
+        if not tags:
+            raise ConfigurationError("type a tag first (several: separate them with commas)")
+        for rid in self._selected_or_complain():
+            self._session.history.tag(rid, *tags)
+        self._tag_text.value = ""
+        self.refresh()
+
+    # -- any thread ----------------------------------------------------------------------
+    def mark_stale(self, count: int) -> None:
+        """New records are waiting (from the engine thread: only a trait assignment)."""
+        self._say(f"{plural(count, 'new result')}: press Refresh to see them")

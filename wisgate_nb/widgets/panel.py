@@ -1,0 +1,230 @@
+"""The panel: options, Generate and Cancel, a status line, a gallery of results and a history tab.
+
+Click handlers run on the main thread: they validate (``session.prepare``), make the result's widgets
+and submit; the request runs on the engine thread, so the kernel is free at once. Everything after
+that is trait assignment from the engine thread (see ``slot.py``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import ipywidgets as widgets
+
+from ..core.plans import plan
+from ..core.session import current
+from ..errors import ConfigurationError
+from ..output import html
+from .edit import EditBox
+from .form import OptionsForm
+from .history_tab import HistoryTab
+from .picker import TemplatePicker
+from .slot import ResultSlot
+from .thumbs import ThumbStore
+from .words import elapsed, explain, guarded, plural, totals_line
+
+TICK_S = 0.5  # how often running generations' elapsed times are refreshed
+MAX_SLOTS = 20  # results kept in the gallery (all stay in the history tab)
+PROMPT_HINT = "Describe the image, e.g. 'a lighthouse on a cliff at dusk, oil painting'"
+TEMPLATE_HINT = "Optional: extra detail added to the template's prompt"
+
+
+class Panel(widgets.VBox):
+    """Generate images by clicking; the kernel stays free while they are made."""
+
+    def __init__(self, session=None):
+        self._session = session if session is not None else current()
+        self._store = ThumbStore()
+        self._slots: list[ResultSlot] = []
+        self._lock = threading.Lock()
+        self._activity = "ready"
+        self._problem: str | None = None
+        self._unseen = 0
+        self._ticking = None  # the engine's clock job while something runs
+        self._build_form()
+        self._edit_box = EditBox(self._session, send=self._start, options=lambda: self._form.values("edits"),
+                                 report=self._report_error)
+        self._gallery = widgets.VBox()
+        self._gallery.add_class("wisgate-gallery")
+        self._history_tab = HistoryTab(self._session, self._store, rerun=self._rerun, report=self._report_error)
+        super().__init__(self._layout())
+        self.add_class("wisgate-panel")
+        if self._session.config.demo:
+            self._activity = "demo mode: images are drawn by the built-in demo server (no key, no network)"
+        self._render_status()
+        self._refresh_totals()
+
+    # -- building (main thread) -----------------------------------------------------------
+    def _build_form(self) -> None:
+        """The option widgets, starting from the session's settings (the panel keeps its own copies)."""
+        report = self._report_error
+        self._template = TemplatePicker(report, on_change=self._on_template_change)
+        self._prompt = widgets.Textarea(placeholder=PROMPT_HINT, layout=widgets.Layout(width="100%", height="80px"))
+        self._form = OptionsForm(self._session.config)
+        self._generate = widgets.Button(description="Generate", icon="play", button_style="primary",
+                                        tooltip="send the prompt; the notebook stays free while it works")
+        self._cancel = widgets.Button(description="Cancel", icon="stop", tooltip="cancel every running generation")
+        self._status = widgets.HTML()
+        for widget, name in ((self._prompt, "prompt"), (self._generate, "generate"), (self._cancel, "cancel"),
+                             (self._status, "status")):
+            widget.add_class(f"wisgate-{name}")  # stable hooks for browser tests and custom CSS
+        self._totals = widgets.HTML()
+        self._generate.on_click(guarded(self._on_generate_click, report))
+        self._cancel.on_click(guarded(self._on_cancel_click, report))
+
+    def _layout(self) -> list[widgets.Widget]:
+        form = widgets.VBox([
+            self._template,
+            self._prompt,
+            *self._form.rows(),
+            widgets.HBox([self._generate, self._cancel]),
+            self._status,
+        ])
+        hint = widgets.HTML(html.text_html(["Widgets are not kept in a saved notebook: run ", (".snapshot()", "code"),
+                                            " on this panel in a cell for a static copy of its results."],
+                                           tone="faint", size=11))
+        page = widgets.VBox([form, self._edit_box, self._gallery, hint])
+        self._tabs = widgets.Tab(children=[page, self._history_tab], titles=["Generate", "History"])
+        self._tabs.observe(guarded(self._on_tab_change, self._report_error), names="selected_index")
+        title = widgets.HTML(html.text_html(("wisgate_nb", "b"), size=13))
+        return [widgets.HBox([title, self._totals], layout=widgets.Layout(justify_content="space-between")),
+                self._tabs]
+
+    # -- handlers (main thread) -----------------------------------------------------------
+    def _on_generate_click(self, _button) -> None:
+        self._problem = None
+        self._start(self._request())
+
+    def _on_cancel_click(self, _button) -> None:
+        cancelled = sum(slot.cancel() for slot in self.running)
+        self._activity = f"cancelled {plural(cancelled, 'generation')}" if cancelled else "nothing is running"
+        self._render_status()
+
+    def _on_template_change(self, name: str | None) -> None:
+        self._prompt.placeholder = PROMPT_HINT if name is None else TEMPLATE_HINT
+
+    def _on_tab_change(self, change) -> None:
+        if change["new"] == 1:
+            self._unseen = 0
+            self._history_tab.refresh()
+
+    def _request(self):
+        """A validated request from the form (ConfigurationError, shown in the status, if not valid)."""
+        return plan(self._session, self._prompt.value, template=self._template.name, fields=self._template.fields(),
+                    source="panel", **self._form.values())
+
+    def _start(self, request, title: str | None = None) -> ResultSlot:
+        """Submit a request and give it its own place at the top of the gallery."""
+        slot = ResultSlot(request, title=title, on_done=guarded(self._slot_done, self._report_error),
+                          on_edit=self._edit_box.show_for, report=self._report_error)
+        slot.attach(self._session.submit(request, on_partial=slot.on_partial, on_status=slot.on_status))
+        with self._lock:
+            self._slots.append(slot)
+        self._gallery.children = (slot, *self._gallery.children[: MAX_SLOTS - 1])
+        self._tick()
+        if self._ticking is None or self._ticking.done():
+            self._ticking = self._session.engine.every(TICK_S, guarded(self._tick, self._report_error))
+        return slot
+
+    def _rerun(self, record) -> ResultSlot:
+        """Generate again with a record's prompt and options."""
+        if record.endpoint != "generations":
+            raise ConfigurationError(f"{record.id} is an edit; its input image is not kept, so it cannot be re-run "
+                                     "from here: press Edit… under the image instead")
+        request = self._session.prepare(record.prompt, source="panel", template=record.template, model=record.model,
+                                        **dict(record.params))
+        self._tabs.selected_index = 0
+        return self._start(request, title=f"re-run of {record.id}")
+
+    # -- any thread: trait assignments only -----------------------------------------------
+    def _slot_done(self, slot: ResultSlot) -> None:
+        if slot.record is not None:
+            self._store.register(slot.record.id, slot.images[: slot.record.images])
+        if slot.state == "error":
+            self._problem = explain(slot.error)
+        elif slot.state == "ok" and not self.running:
+            self._activity = f"done: {slot.summary}"
+        elif slot.state == "cancelled" and not self._activity.startswith("cancelled"):
+            self._activity = "cancelled"
+        self._unseen += 1
+        self._history_tab.mark_stale(self._unseen)
+        self._refresh_totals()
+        self._render_status()
+
+    def _tick(self) -> bool:
+        """Refresh elapsed times; True while something is still running."""
+        running = self.running
+        for slot in running:
+            slot.tick()
+        if running:
+            longest = max(time.monotonic() - s.started for s in running)
+            what = f" · {running[0].phase}" if len(running) == 1 else ""
+            self._activity = f"working: {plural(len(running), 'generation')} in flight · {elapsed(longest)}{what}"
+            self._render_status()
+        return bool(running)
+
+    def _report_error(self, exc: BaseException) -> None:
+        self._problem = explain(exc)
+        self._render_status()
+
+    def _render_status(self) -> None:
+        lines = [(self._activity, "muted")] + ([(self._problem, "error")] if self._problem else [])
+        self._status.value = html.text_html(*lines)
+
+    def _refresh_totals(self) -> None:
+        session = self._session
+        totals = session.history.totals(session.config.prices or None)
+        self._totals.value = html.text_html(totals_line(totals), tone="muted")
+
+    # -- public ------------------------------------------------------------------------------
+    @property
+    def slots(self) -> list[ResultSlot]:
+        """Every generation started from this panel, oldest first."""
+        with self._lock:
+            return list(self._slots)
+
+    @property
+    def running(self) -> list[ResultSlot]:
+        return [s for s in self.slots if s.running]
+
+    @property
+    def record_ids(self) -> list[str]:
+        """History ids of this panel's successful results, oldest first."""
+        return [s.record.id for s in self.slots if s.record is not None]
+
+    def generate(self, prompt: str, **options) -> ResultSlot:
+        """Fill the form and press Generate from code (for tutorials and scripts); returns the result's slot.
+
+        Options are the form's fields, one per image option (size, n, quality, model, output_format, stream,
+        background, ...). Invalid values raise ConfigurationError and nothing is sent.
+        """
+        self._prompt.value = prompt
+        for name, value in options.items():
+            self._form.set(name, value)
+        self._problem = None
+        return self._start(self._request())
+
+    def wait(self, timeout: float | None = None) -> list[ResultSlot]:
+        """Block until every generation of this panel has ended (for scripts and tests)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for slot in self.slots:
+            slot.settled.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return self.slots
+
+    def snapshot(self, title: str | None = None):
+        """A static side-by-side record of this panel's results, to keep in the saved notebook."""
+        ids = self.record_ids
+        if not ids:
+            from IPython.display import HTML
+
+            return HTML(html.status_html("the panel has no results yet: generate something first"))
+        comparison = self._session.history.compare(ids=ids)
+        comparison.title = title or f"wisgate_nb panel: {plural(len(ids), 'result')}"
+        return comparison
+
+    def close(self) -> None:
+        """Cancel what is running and close the panel's widget."""
+        for slot in self.running:
+            slot.cancel()
+        super().close()
