@@ -182,20 +182,23 @@ def test_dropped_connections_exhaust_into_a_connection_error(srv):
     assert len(srv.emulator.image_requests) == 3
 
 
+SLOW_S = 3.0  # a slow answer's delay: a test that ends sooner proves the timeout cut the wait short
+
+
 def test_read_timeout_is_retried(srv):
-    srv.emulator.schedule(Fault("slow", delay=3))
+    srv.emulator.schedule(Fault("slow", delay=SLOW_S))
     started = time.monotonic()
     result, sleeps = run(srv, "generate", payload(), timeout=0.5, fast_sleep=True)
-    assert time.monotonic() - started < 3  # the timeout ended the first attempt: the slow answer was not awaited
+    assert time.monotonic() - started < SLOW_S  # the timeout ended the first attempt
     assert result.attempts == 2 and len(sleeps) == 1
 
 
 def test_timeouts_exhaust_into_api_timeout_error(srv):
-    srv.emulator.schedule(Fault("slow", delay=3), Fault("slow", delay=3))
+    srv.emulator.schedule(Fault("slow", delay=SLOW_S), Fault("slow", delay=SLOW_S))
     started = time.monotonic()
     with pytest.raises(errors.APITimeoutError, match=r"no answer within 0\.4 s"):
         run(srv, "generate", payload(), timeout=0.4, max_retries=1, fast_sleep=True)
-    assert time.monotonic() - started < 3 and len(srv.emulator.image_requests) == 2  # neither slow answer awaited
+    assert time.monotonic() - started < SLOW_S and len(srv.emulator.image_requests) == 2  # neither answer awaited
 
 
 # ---- errors that are never retried ------------------------------------------------------------
