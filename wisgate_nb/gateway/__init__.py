@@ -9,7 +9,8 @@ Modules, top to bottom:
 - ``intake`` — reading a student's request; ``relay`` — forwarding it and relaying the answer;
   ``upstream`` — the httpx client with the teacher's key;
 - ``auth`` — student tokens, the admin token, JupyterHub tokens;
-- ``ledger`` — atomic reservations and settlements; ``usage`` — quota and usage reports; ``db`` — tables;
+- ``ledger`` — atomic reservations and settlements (``statements``: its SQL); ``usage`` — quota and usage
+  reports; ``db`` — tables;
 - ``settings`` — gateway.toml and the gateway's environment;
 - ``quota_client`` — the student's side: :func:`quota_left`.
 
