@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 import pytest
+from bounds import PROXY_COOLDOWN_S
 from conftest import TEST_KEY
 from reliability_helpers import assert_readable, wait_until, write_image
 
@@ -394,7 +395,7 @@ def test_the_magic_and_the_panel_name_a_refusal_whose_code_was_dropped(shell, se
 
 # ---- 7. 429 without Retry-After: the wait in the message; quotas never retried ----------------------
 
-COOLDOWN = 2.0  # longer than the default backoff of two retries (0.5 s + 1 s): without the fix all three fail
+COOLDOWN = PROXY_COOLDOWN_S  # longer than two default backoffs (0.5 s + 1 s): without the fix all three fail
 
 
 @pytest.mark.timeout(TIMEOUT)

@@ -11,6 +11,7 @@ from .core.plans import DryRun, plan, plan_sweep, split_params
 from .core.session import current
 from .errors import ConfigurationError
 from .history import Generation
+from .options import FRONT_DOOR
 from .output import live
 
 
@@ -94,3 +95,16 @@ def sweep(prompts: Sequence[str] | str | None = None, *, template: str | None = 
     with live.progress(len(requests), enabled=show_progress) as on_done:
         session.run_many(requests, on_done=on_done)
     return session.history.compare(group=group)
+
+
+def _options_help(endpoint: str) -> str:
+    """The registry's image options as a help section, one line each."""
+    lines = [f"    {o.name}: {o.help}" for o in FRONT_DOOR if endpoint in o.endpoints]
+    return "\n\n    Image options (absent or None: the session's setting or the server's default):\n" + "\n".join(lines)
+
+
+# Every image option of the registry, in the functions' help (help(wisgate_nb.generate), Shift-Tab).
+generate.__doc__ += _options_help("generations")
+agenerate.__doc__ += _options_help("generations")
+edit.__doc__ += _options_help("edits")
+sweep.__doc__ += _options_help("generations")

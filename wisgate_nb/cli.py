@@ -1,4 +1,4 @@
-"""The ``wisgate-nb`` command: generate or edit images from a terminal, or run the demo server."""
+"""The ``wisgate-nb`` command: generate or edit images from a terminal, run the demo server or the classroom gateway."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ def _image_options(parser: argparse.ArgumentParser, endpoint: str) -> None:
     parser.add_argument("--demo", action="store_true", help="use the embedded demo server: no key, no network")
     parser.add_argument("--profile", help="a profile from pyproject.toml / wisgate_nb.toml")
     parser.add_argument("--tag", action="append", default=[], help="tag the history record")
+    parser.add_argument("--dry-run", action="store_true", help="print the request that would be sent; send nothing")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
                             "only in the message)")
     proxy.add_argument("--quota", type=int, metavar="IMAGES", dest="quota_images", default=None,
                        help="after this many images, answer 429 insufficient_quota with x-should-retry: false")
+
+    from .gateway.cli import add_parser as add_gateway_parser
+
+    add_gateway_parser(sub)
     return parser
 
 
@@ -77,6 +82,10 @@ def emulator_config(args):
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "gateway":
+        from .gateway.cli import main as gateway_main
+
+        return gateway_main(args)
     if args.command == "emulator":
         from .emulator import run
 
@@ -89,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _send(args) -> int:
-    from .core.plans import plan
+    from .core.plans import DryRun, plan
     from .core.session import current
     from .history.files import copy_out
 
@@ -103,6 +112,9 @@ def _send(args) -> int:
     try:
         request = plan(session, args.prompt, endpoint=endpoint, source="cli", tags=args.tag,
                        demo=True if args.demo else None, **inputs, **options)
+        if args.dry_run:
+            print(DryRun.of(request))
+            return 0
         generation = session.run(request, on_partial=_say_preview if request.streamed else None)
     except WisGateError as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)

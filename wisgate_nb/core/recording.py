@@ -13,7 +13,7 @@ from ..errors import WisGateError
 from ..history import Generation, Record
 from ..history import files as history_files
 from ..history.reuse import link_result
-from ..output.thumbnails import thumbnail_bytes
+from ..output.thumbnails import thumbnail_bytes, thumbnail_mime
 
 MAX_ERROR_CHARS = 1000  # the history keeps this much of an error message: the start says what happened
 
@@ -32,20 +32,16 @@ async def save_result(history, request, base: dict, response, latency: float, th
     """Write a response's images, thumbnails and record; the Generation the user gets back."""
     blobs = response.images
     names = [history_files.image_name(base["id"], i, blob.format) for i, blob in enumerate(blobs)]
+    thumbs = [history_files.thumbnail_name(name, _thumbnail_mime(blob)) for name, blob in zip(names, blobs)]
     history.ensure_folder()
 
-    async def thumbnail(i: int) -> str:
-        data, mime = await asyncio.to_thread(thumbnail_bytes, blobs[i].decoded or blobs[i].data, thumb_px)
-        name = history_files.thumbnail_name(names[i], mime)
-        await asyncio.to_thread(history_files.write, history, name, data)
-        return name
+    def thumbnail(i: int) -> None:
+        data, _ = thumbnail_bytes(blobs[i].decoded or blobs[i].data, thumb_px)
+        history_files.write(history, thumbs[i], data)
 
-    async def full_files() -> None:
-        await asyncio.to_thread(lambda: [history_files.write(history, n, b.data) for n, b in zip(names, blobs)])
-
-    thumbs_task = asyncio.gather(*(thumbnail(i) for i in range(len(blobs))))
-    await full_files()  # the record line may only name files that exist
-    thumbs = await thumbs_task
+    await asyncio.to_thread(lambda: [history_files.write(history, n, b.data) for n, b in zip(names, blobs)])
+    # The record may only name image files that exist; the thumbnails (which a view can always make again
+    # from the image) are drawn meanwhile, while the record line is fsynced.
     usage = response.usage if isinstance(response.usage, dict) else None
     total_tokens = usage.get("total_tokens") if usage else None
     size = base["size"] or response.meta.get("size")
@@ -58,10 +54,16 @@ async def save_result(history, request, base: dict, response, latency: float, th
                     revised_prompts=tuple(b.revised_prompt for b in blobs), attempts=response.attempts,
                     attempt_statuses=",".join(response.attempt_statuses),
                     request_id_header=response.request_id_header, stream_fallback=response.stream_fallback)
-    await asyncio.to_thread(history.append, record)
+    await asyncio.gather(asyncio.to_thread(history.append, record),
+                         *(asyncio.to_thread(thumbnail, i) for i in range(len(blobs))))
     folder = history.folder_of(record)
     return Generation(record, tuple(folder / n for n in names), tuple(folder / t for t in thumbs),
                       tuple(b.data for b in blobs), full=request.full)
+
+
+def _thumbnail_mime(blob) -> str:
+    """The thumbnail's type, known before it is drawn (its name is in the record)."""
+    return thumbnail_mime(blob.decoded if blob.decoded is not None else blob.to_pil())
 
 
 def reuse_result(history, request, old: Record, base: dict, t0: float) -> Generation:

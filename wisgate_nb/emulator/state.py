@@ -157,6 +157,7 @@ class Emulator:
         self.generations = 0  # requests the upstream drew images for (each one billed by a real API)
         self.images_generated = 0
         self._cooldown_until = 0.0
+        self.in_flight = 0  # requests whose handler has not returned yet (tests wait for 0)
 
     def __repr__(self) -> str:
         return f"<Emulator requests={len(self.requests)} pending_faults={len(self._faults)} {self.config!r}>"
