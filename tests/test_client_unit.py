@@ -232,6 +232,11 @@ def envelope(message="went wrong", code=None, type_="invalid_request_error") -> 
          errors.QuotaExceededError, "429"),
         (429, envelope("insufficient_quota: credits used up"), errors.QuotaExceededError, None),
         (429, envelope("Rate limit reached. Please try again in 2s.", code="429"), errors.RateLimitError, "429"),
+        # a telling code wins over the words
+        (429, envelope("You exceeded your current quota.", code="rate_limit_exceeded"), errors.RateLimitError,
+         "rate_limit_exceeded"),
+        (400, envelope("moderation settings: low or auto", code="invalid_value"), errors.BadRequestError,
+         "invalid_value"),
     ],
 )
 def test_error_from_response_maps_status_and_code(status, body, cls, code):

@@ -198,13 +198,18 @@ _QUOTA_WORDS = re.compile(r"(?i)insufficient[ _]quota|quota[ _]exceeded|exceeded
 
 
 def status_error_for(status_code: int, code: str | None = None, message: str = "") -> type[APIStatusError]:
-    """The error class for an HTTP error status, the server's error code and (without a telling code) its message."""
+    """The error class for an HTTP error status, the server's error code and (without a telling code) its message.
+
+    The message's words count only when there is no code or the code is the status again (a proxy dropped or
+    rewrote it): a server that says ``rate_limit_exceeded`` means a rate limit, whatever its words.
+    """
+    untold = code in (None, "", str(status_code))
     if status_code in (400, 422):
-        policy = code in _POLICY_CODES or bool(_POLICY_WORDS.search(message or ""))
+        policy = code in _POLICY_CODES or (untold and bool(_POLICY_WORDS.search(message or "")))
         return ContentPolicyError if policy else BadRequestError
     if status_code >= 500:
         return InternalServerError
-    if code in QUOTA_CODES or (status_code == 429 and _QUOTA_WORDS.search(message or "")):
+    if code in QUOTA_CODES or (status_code == 429 and untold and _QUOTA_WORDS.search(message or "")):
         return QuotaExceededError
     return {
         401: AuthenticationError,
