@@ -11,10 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from bounds import QUOTA_LEFT_S
+from conftest import TEST_KEY
 from gateway_helpers import Clock, bearer, check_expiry, classroom
 from reliability_helpers import closed_port, wait_until
 
 from wisgate_nb import QuotaExceededError, ResponseFormatError
+from wisgate_nb.config import WisGate
+from wisgate_nb.core.session import Session
 from wisgate_nb.emulator import Fault
 from wisgate_nb.gateway import quota_left
 from wisgate_nb.gateway.db import connect
@@ -206,3 +209,21 @@ def test_back_to_back_requests_never_find_the_previous_one_in_flight(server, tmp
                 body = {"prompt": f"a fox {i}", "size": "256x256", "stream": i % 2 == 1, "partial_images": 1}
                 r = client.post(room.gw.base_url + GENERATE, json=body, headers=bearer(token))
                 assert r.status_code == 200, r.text
+
+
+def test_the_doctor_shows_the_quota_left(server, tmp_path):
+    from wisgate_nb.core.doctor import report
+
+    with classroom(tmp_path, server.base_url, "[quota]\nimages_per_day = 5\n") as room:
+        session = room.session(room.student("jo"))
+        try:
+            session.run(session.prepare("a fox", size="64x64", n=2))
+            rows = dict(report(session).rows)
+            assert rows["quota"] == "quota: 3 of 5 images left today (resets 00:00 UTC)"
+        finally:
+            session.close()
+    direct = Session(WisGate(api_key=TEST_KEY, base_url=server.base_url, demo=False, history_dir=str(tmp_path)))
+    try:
+        assert dict(report(direct).rows)["quota"] == "none reported (not a classroom gateway)"
+    finally:
+        direct.close()

@@ -221,7 +221,8 @@ class WisGate(Configurable):
     def key_source(self) -> str:
         """Where the key comes from, in words (never the key itself)."""
         if self.api_key is None:
-            return "no key"
+            hub = hub_api_token() if self.hub_auth else None
+            return f"$JUPYTERHUB_API_TOKEN, the hub's token for this server ({hub.masked()})" if hub else "no key"
         env_value, name = env_key()
         if env_value is not None and env_value == self.api_key:
             return f"${name} ({self.api_key.masked()})"

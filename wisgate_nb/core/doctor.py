@@ -47,6 +47,9 @@ def checks(session) -> list[tuple[str, str]]:
         rows.append(("endpoint", target.base_url + " (in-process)" if target.demo else target.base_url))
         rows.append(("model", cfg.model))
         rows.append(("endpoint answers", session.check_endpoint(target)))
+        if not target.demo:
+            left = session.quota(target)
+            rows.append(("quota", left.text if left else "none reported (not a classroom gateway)"))
     except WisGateError as exc:
         rows.append(("endpoint", f"not checked: {exc}"))
     rows.append(("streaming", streaming(session, target)))

@@ -202,6 +202,20 @@ class Session:
         except WisGateError as exc:
             return f"no: {type(exc).__name__}: {exc}"
 
+    def quota(self, target: Target | None = None):
+        """What a classroom gateway says is left today (``QuotaLeft``), or None elsewhere; never raises."""
+        try:
+            target = target or self.target()
+        except WisGateError:
+            return None
+        if target.demo:
+            return None
+
+        async def ask():
+            return await self._client(target).quota()
+
+        return wait(self.engine.submit(ask()))
+
     def close(self) -> None:
         """Close the connection pools and stop the engine thread."""
         pools = [p for p in (self._pool, self._demo[1] if self._demo else None) if p is not None]

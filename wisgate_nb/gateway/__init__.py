@@ -12,14 +12,13 @@ Modules, top to bottom:
 - ``ledger`` — atomic reservations and settlements (``statements``: its SQL); ``usage`` — quota and usage
   reports; ``db`` — tables;
 - ``settings`` — gateway.toml and the gateway's environment;
-- ``quota_client`` — the student's side: :func:`quota_left`.
 
 Importing this package loads neither SQLAlchemy nor Starlette: they load with the app.
 """
 
 from __future__ import annotations
 
-from .quota_client import QuotaLeft, quota_left
+from ..http.quota import QuotaLeft, quota_left  # the student's side lives with the client
 
 __all__ = ["QuotaLeft", "create_app", "quota_left", "serve", "settings_from_environment"]
 

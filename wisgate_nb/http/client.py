@@ -24,7 +24,7 @@ from httpx_sse import SSEError
 from .. import errors
 from .._version import __version__
 from ..options import check_edit_images
-from . import wire
+from . import quota, wire
 from .attempt import Progress, Raw, call_safely, consume_events, without_stream
 from .bodies import read_body, read_error_body
 from .checks import check_settings, safe_url
@@ -125,6 +125,16 @@ class ImagesClient:
         if status >= 400:
             return f"it answers HTTP {status} to GET /models{suffix} (image requests may still work)"
         return f"yes: HTTP {status} in {(time.perf_counter() - started) * 1000:.0f} ms{suffix}"
+
+    async def quota(self):
+        """A classroom gateway's ``GET /quota`` (images left today), or None; never raises."""
+        try:
+            response = await self._http().get(quota.quota_url(self.base_url), headers=self._headers(False),
+                                              timeout=quota.QUOTA_TIMEOUT_S)
+            return quota.from_response(response)
+        except Exception as exc:  # a status line, not a request that matters
+            logger.debug("quota not available: %s", type(exc).__name__)
+            return None
 
     async def generate(self, payload: dict, *, on_partial=None, on_status=None,
                        attempt_log: list[str] | None = None) -> ImagesResponse:

@@ -1,4 +1,8 @@
-"""The student's side of ``GET /v1/quota``: how many images are left, in one line. Never raises."""
+"""The student's side of a classroom gateway's ``GET /v1/quota``: how many images are left, in one line.
+
+Never raises: the quota is a status line (the panel header, %wisgate_doctor), not a request that matters.
+``ImagesClient.quota()`` asks over the session's pool; :func:`quota_left` is the same for scripts.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from .._secret import Secret
 
 __all__ = ["QuotaLeft", "quota_left"]
 
-logger = logging.getLogger("wisgate_nb.gateway")
+logger = logging.getLogger(__name__)
 QUOTA_TIMEOUT_S = 5.0
 
 
@@ -61,21 +65,33 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def quota_url(base_url: str) -> str:
+    return base_url.rstrip("/") + "/quota"
+
+
+def from_response(response: httpx.Response) -> QuotaLeft | None:
+    """The quota a 200 answer holds; None for any other answer."""
+    if response.status_code != 200:
+        return None
+    try:
+        return QuotaLeft.from_json(response.json())
+    except ValueError:
+        return None
+
+
 def quota_left(base_url: str, key: Secret | str | None, *, timeout: float = QUOTA_TIMEOUT_S,
                http_client: httpx.Client | None = None) -> QuotaLeft | None:
     """Ask ``{base_url}/quota``; None when the server has no such endpoint, refuses, or cannot be reached."""
     token = key.get() if isinstance(key, Secret) else key
     headers = {"authorization": f"Bearer {token}"} if token else {}
-    url = base_url.rstrip("/") + "/quota"
+    url = quota_url(base_url)
     try:
         if http_client is not None:
             response = http_client.get(url, headers=headers, timeout=timeout)
         else:
             with httpx.Client(timeout=timeout) as client:
                 response = client.get(url, headers=headers)
-        if response.status_code != 200:
-            return None
-        return QuotaLeft.from_json(response.json())
+        return from_response(response)
     except Exception as exc:  # never raises: this is a status line, not a request that matters
         logger.debug("quota not available: %s", type(exc).__name__)
         return None
