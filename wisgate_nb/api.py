@@ -1,4 +1,5 @@
-"""The Python API: generate, agenerate, edit, sweep, history, configure, panel."""
+"""The Python API: generate, agenerate, edit, sweep, history, configure, panel; mask_painter, compare_slider,
+provenance."""
 
 from __future__ import annotations
 
@@ -94,3 +95,30 @@ def sweep(prompts: Sequence[str] | str | None = None, *, template: str | None = 
     with live.progress(len(requests), enabled=show_progress) as on_done:
         session.run_many(requests, on_done=on_done)
     return session.history.compare(group=group)
+
+
+def mask_painter(image: Any, brush: int = 40):
+    """Paint the area of an image to change; ``painter.mask`` is the mask, and ``edit(..., mask=painter)`` works.
+
+    ``image`` is a result, a PIL image, a path or bytes; ``brush`` is the brush's diameter in the image's pixels.
+    """
+    from .widgets.painter import MaskPainter  # anywidget loads with the first painter, not with the package
+
+    return MaskPainter(image, brush=brush)
+
+
+def compare_slider(a: Any, b: Any, **options: Any):
+    """Two images (results, PIL images or paths) one over the other, with a divider to drag (or move with the keys)."""
+    from .widgets.slider import CompareSlider
+
+    return CompareSlider(a, b, **options)
+
+
+def provenance(path) -> dict:
+    """What an image file written by wisgate_nb says of itself: prompt, model, params, request_id, created, ...
+
+    {} for a file without it; a damaged record gives what can be read, with a warning.
+    """
+    from .history.provenance import read
+
+    return read(path)

@@ -10,7 +10,7 @@ import asyncio
 import time
 
 from ..errors import WisGateError
-from ..history import Generation, Record
+from ..history import Generation, Record, now_iso, provenance
 from ..history import files as history_files
 from ..history.reuse import link_result
 from ..output.thumbnails import thumbnail_bytes
@@ -23,7 +23,7 @@ def base_fields(request, record_id: str, session_name: str, started_at: str) -> 
                 quality=request.body.get("quality"), params=request.options, tags=request.tags,
                 source=request.source, demo=request.target.demo, profile=request.target.profile,
                 group=request.group, template=request.template, inputs=request.input_digests,
-                cache_key=request.cache_key())
+                mask=request.mask_digest, cache_key=request.cache_key())
 
 
 async def save_result(history, request, base: dict, response, latency: float, thumb_px: int) -> Generation:
@@ -31,6 +31,14 @@ async def save_result(history, request, base: dict, response, latency: float, th
     blobs = response.images
     names = [history_files.image_name(base["id"], i, blob.format) for i, blob in enumerate(blobs)]
     history.ensure_folder()
+    created = now_iso()
+
+    def stamped(i: int) -> bytes:
+        """The file's bytes with its provenance (history/provenance.py); the pixels are not re-encoded."""
+        b = blobs[i]
+        return provenance.embed(b.data, provenance.facts(base, index=i, width=b.width, height=b.height,
+                                                         revised_prompt=b.revised_prompt,
+                                                         request_id=response.request_id, created=created))
 
     async def thumbnail(i: int) -> str:
         data, mime = await asyncio.to_thread(thumbnail_bytes, blobs[i].decoded or blobs[i].data, thumb_px)
@@ -38,11 +46,15 @@ async def save_result(history, request, base: dict, response, latency: float, th
         await asyncio.to_thread(history_files.write, history, name, data)
         return name
 
-    async def full_files() -> None:
-        await asyncio.to_thread(lambda: [history_files.write(history, n, b.data) for n, b in zip(names, blobs)])
+    def full_files() -> list[bytes]:
+        datas = [stamped(i) for i in range(len(blobs))]
+        for name, data in zip(names, datas):
+            history_files.write(history, name, data)
+        history_files.write_inputs(history, request.images, request.mask)
+        return datas
 
     thumbs_task = asyncio.gather(*(thumbnail(i) for i in range(len(blobs))))
-    await full_files()  # the record line may only name files that exist
+    datas = await asyncio.to_thread(full_files)  # the record line may only name files that exist
     thumbs = await thumbs_task
     usage = response.usage if isinstance(response.usage, dict) else None
     total_tokens = usage.get("total_tokens") if usage else None
@@ -57,12 +69,13 @@ async def save_result(history, request, base: dict, response, latency: float, th
     await asyncio.to_thread(history.append, record)
     folder = history.folder_of(record)
     return Generation(record, tuple(folder / n for n in names), tuple(folder / t for t in thumbs),
-                      tuple(b.data for b in blobs), full=request.full)
+                      tuple(datas), full=request.full)
 
 
 def reuse_result(history, request, old: Record, base: dict, t0: float) -> Generation:
     """A new record whose images are those of an identical earlier result (nothing is sent)."""
     paths, thumbs = link_result(history, old, base["id"])
+    history_files.write_inputs(history, request.images, request.mask)
     record = Record(**{**base, "size": old.size, "quality": old.quality}, status="ok",
                     latency_s=time.perf_counter() - t0, images=old.images, paths=paths, thumbs=thumbs,
                     request_id=old.request_id, usage=old.usage, total_tokens=0,
