@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from .config import apply_settings
@@ -107,11 +108,22 @@ def mask_painter(image: Any, brush: int = 40):
     return MaskPainter(image, brush=brush)
 
 
-def compare_slider(a: Any, b: Any, **options: Any):
+def compare_slider(a: Any, b: Any, *, labels: Sequence[str] | None = None, position: float = 50.0):
     """Two images (results, PIL images or paths) one over the other, with a divider to drag (or move with the keys)."""
-    from .widgets.slider import CompareSlider
+    from .output.slider import CompareSlider  # anywidget loads with the first slider, not with the package
 
-    return CompareSlider(a, b, **options)
+    def image_of(x: Any) -> Any:
+        return (x.paths[0] if x.paths else x.data[0]) if isinstance(x, Generation) else x
+
+    def label_of(x: Any, letter: str) -> str:
+        if isinstance(x, Generation):
+            return f"{letter}: {x.prompt if len(x.prompt) <= 40 else x.prompt[:39] + '…'}"
+        return f"{letter}: {Path(x).name}" if isinstance(x, (str, Path)) else letter
+
+    if labels is None:
+        labels = (label_of(a, "A"), label_of(b, "B"))
+    chosen = labels if isinstance(labels, str) else tuple(labels)  # a lone string is refused by the slider
+    return CompareSlider(image_of(a), image_of(b), labels=chosen, position=position)
 
 
 def provenance(path) -> dict:

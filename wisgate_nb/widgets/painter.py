@@ -11,7 +11,6 @@ pixels, "points": [[x, y], ...]}`` (a rect or an ellipse: two corners of its box
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
@@ -19,44 +18,11 @@ import anywidget
 import traitlets
 
 from ..errors import ConfigurationError
-from ..output.thumbnails import data_uri, thumbnail_bytes
+from ..history import Generation
+from ..output.slider import load_pil, preview_uri
 
 HERE = Path(__file__).parent
-PREVIEW_PX = 768  # the browser's copy: big enough to paint on, small enough to send
 KINDS = ("line", "rect", "ellipse")
-
-
-def load_pil(image: Any):
-    """A PIL image (loaded) from a Generation, a PIL image, a path or bytes."""
-    from PIL import Image
-
-    from ..history import Generation
-
-    if isinstance(image, Generation):
-        image = image.paths[0] if image.paths else image.data[0]
-    if isinstance(image, Image.Image):
-        return image
-    if isinstance(image, (bytes, bytearray, memoryview)):
-        data = bytes(image)
-    elif isinstance(image, (str, Path)):
-        try:
-            data = Path(image).expanduser().read_bytes()
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read image file {image}: {exc.strerror or exc}") from None
-    else:
-        raise ConfigurationError(f"an image must be a result, a PIL image, a file path or bytes; got "
-                                 f"{type(image).__name__}")
-    try:
-        im = Image.open(io.BytesIO(data))
-        im.load()
-    except Exception as exc:
-        raise ConfigurationError(f"{image if isinstance(image, (str, Path)) else 'the image'} cannot be decoded "
-                                 f"({type(exc).__name__})") from None
-    return im
-
-
-def preview_uri(image, px: int = PREVIEW_PX) -> str:
-    return data_uri(*thumbnail_bytes(image, px))
 
 
 class MaskPainter(anywidget.AnyWidget):
@@ -74,6 +40,8 @@ class MaskPainter(anywidget.AnyWidget):
     strokes = traitlets.List(traitlets.Dict()).tag(sync=True)
 
     def __init__(self, image: Any, brush: int = 40, **kwargs: Any):
+        if isinstance(image, Generation):
+            image = image.paths[0] if image.paths else image.data[0]
         self.image = load_pil(image)
         if not isinstance(brush, int) or isinstance(brush, bool) or brush < 1:
             raise ConfigurationError(f"brush is a diameter in pixels (a whole number of 1 or more); got {brush!r}")
