@@ -125,6 +125,8 @@ def read_bytes(data: bytes, name: str = "the image") -> dict:
     elif kind in ("jpeg", "webp"):
         packet = imagemeta.jpeg_read_xmp(data) if kind == "jpeg" else imagemeta.webp_read_xmp(data)
         fields = imagemeta.xmp_fields(packet) if packet else {}
+        if packet and b"<wisgate_nb:" in packet and "json" not in fields:
+            problems.append("its XMP packet is cut short")
         texts = {KEYWORD: fields["json"]} if "json" in fields else {}
         if PARAMETERS in fields:
             texts[PARAMETERS] = fields[PARAMETERS]
@@ -144,7 +146,7 @@ def read_bytes(data: bytes, name: str = "the image") -> dict:
         found = parse_parameters(texts[PARAMETERS])
         if KEYWORD in texts:
             problems.append(f"what is shown comes from its {PARAMETERS} text")
-    if problems and (found or KEYWORD in texts):
+    if problems and (found or KEYWORD in texts or any("XMP" in p for p in problems)):
         _warn(name, problems)
     return found
 

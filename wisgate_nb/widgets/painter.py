@@ -104,6 +104,17 @@ class MaskPainter(anywidget.AnyWidget):
             return 0.0
         return mask.getchannel("A").histogram()[0] / (self.width * self.height)
 
+    def overlay(self, px: int = 384):
+        """A small PIL picture of the image with the painted area tinted, as the browser shows it (static copy)."""
+        from PIL import Image
+
+        shown = self.image.convert("RGB")
+        shown.thumbnail((px, px))
+        if self.strokes:
+            alpha = self.mask.getchannel("A").resize(shown.size).point(lambda a: 128 if a < 128 else 0)
+            shown.paste(Image.new("RGB", shown.size, (255, 40, 90)), (0, 0), alpha)
+        return shown
+
     def __repr__(self) -> str:
         return (f"<MaskPainter {self.width}x{self.height}: {len(self.strokes)} stroke(s), "
                 f"{self.painted:.1%} painted>")
