@@ -191,3 +191,66 @@ def test_history_compare_offers_the_slider_for_two_results(demo_session):
     assert ".slider()" not in three._repr_html_()
     with pytest.raises(ConfigurationError, match="a slider lays two results"):
         three.slider()
+
+
+# -- the panel's Edit… ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def panel(demo_session):
+    from wisgate_nb.widgets import Panel
+
+    p = Panel(demo_session)
+    yield p
+    p.close()
+
+
+def panel_result(p, prompt: str):
+    p._prompt.value = prompt
+    p._form["size"].value = "1024x1024"
+    p._generate.click()
+    p.wait(20)
+    assert p.slots[-1].state == "ok", p._status.value
+    return p.slots[-1]
+
+
+def upload(data: bytes, name: str) -> dict:
+    import datetime
+
+    return {"name": name, "type": "image/png", "size": len(data), "content": memoryview(data),
+            "last_modified": datetime.datetime.now(datetime.timezone.utc)}
+
+
+def test_panel_edit_paints_a_mask_and_adds_reference_images(panel, demo_session):
+    original = panel_result(panel, "a plain room")
+    original._edit_buttons[0].click()
+    box = panel._edit_box
+    box._prompt.value = "add a window"
+    box._paint_button.value = True
+    painter = box.painter
+    assert painter is not None and painter.size == (1024, 1024) and box._painter_area.children == (painter,)
+    box._send_button.click()  # nothing painted yet
+    assert "paint the area to change first" in panel._status.value and len(panel.slots) == 1
+
+    painter.add_rect(100, 100, 400, 300)
+    box._references.value = (upload(png((64, 64), (250, 0, 0)), "ref1.png"), upload(png((32, 32)), "ref2.png"))
+    box._send_button.click()
+    assert box.layout.display == "none" and box.painter is None and box._references.value == ()
+    edited = panel.slots[-1]
+    panel.wait(20)
+    assert edited.state == "ok", edited.summary
+    record = demo_session.history[edited.record.id]
+    assert record.endpoint == "edits" and len(record.inputs) == 3 and record.mask
+    assert record.inputs[1:] == (digest(png((64, 64), (250, 0, 0))), digest(png((32, 32))))
+    assert "with 2 reference image(s)" in edited._header.value
+
+
+def test_panel_edit_refuses_two_masks(panel, tmp_path):
+    original = panel_result(panel, "a plain room")
+    original._edit_buttons[0].click()
+    box = panel._edit_box
+    box._prompt.value = "add a window"
+    box._paint_button.value = True
+    box.painter.add_circle(500, 500, 50)
+    box._mask_path.value = str(tmp_path / "mask.png")
+    box._send_button.click()
+    assert "two masks" in panel._status.value and len(panel.slots) == 1

@@ -60,15 +60,19 @@ function render({ model, el: host }) {
   const stop = () => { dragging = false; };
   root.addEventListener("pointerup", stop);
   root.addEventListener("pointercancel", stop);
-  root.addEventListener("keydown", (event) => {
+  // On the window, in the capture phase: a notebook's own shortcuts (Notebook 7 takes the arrow keys in
+  // the capture phase on the document) must not get the keys while the slider has the focus.
+  const onKey = (event) => {
+    if (!event.composedPath().includes(root)) return;
     const step = event.shiftKey ? 10 : 2, p = model.get("position");
     const next = { ArrowLeft: p - step, ArrowDown: p - step, ArrowRight: p + step, ArrowUp: p + step,
                    PageDown: p - 10, PageUp: p + 10, Home: 0, End: 100 }[event.key];
     if (next === undefined) return;
     event.preventDefault();
-    event.stopPropagation(); // the notebook must not take the arrow keys as cell navigation
+    event.stopPropagation();
     set(next);
-  });
+  };
+  window.addEventListener("keydown", onKey, true);
 
   const names = ["change:a", "change:b", "change:label_a", "change:label_b", "change:width_px"];
   model.on("change:position", show);
@@ -76,6 +80,7 @@ function render({ model, el: host }) {
   showImages();
   show();
   return () => {
+    window.removeEventListener("keydown", onKey, true);
     model.off("change:position", show);
     for (const name of names) model.off(name, showImages);
   };
