@@ -128,3 +128,26 @@ def test_painter_paints_erases_and_undoes_and_the_slider_slides(tmp_path, kind):
             screenshot(page, f"image-tools-{kind}-failure.png")
             print(server.log()[-5000:])
             raise
+
+
+def test_files_with_provenance_still_open_in_a_browser():
+    """Chromium's own decoders (libpng, libjpeg, libwebp) open the files as wisgate_nb writes them."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from wisgate_nb.history.provenance import embed, facts
+
+    info = facts({"prompt": "a fox ☃ <b>", "model": "m", "params": {}, "source": "api"}, request_id="req_1")
+    sources = []
+    for fmt, mode, options in (("PNG", "RGB", {}), ("JPEG", "RGB", {}), ("WEBP", "RGB", {}),
+                               ("WEBP", "RGBA", {"lossless": True})):
+        out = io.BytesIO()
+        Image.new(mode, (40, 30), (200, 30, 30, 200)).save(out, fmt, **options)
+        sources.append(f"data:image/{fmt.lower()};base64,{base64.b64encode(embed(out.getvalue(), info)).decode()}")
+    with chromium_page() as page:
+        page.set_content("".join(f'<img src="{src}">' for src in sources))
+        page.wait_for_function("() => [...document.images].every(i => i.complete)")
+        sizes = page.evaluate("() => [...document.images].map(i => [i.naturalWidth, i.naturalHeight])")
+    assert sizes == [[40, 30]] * 4

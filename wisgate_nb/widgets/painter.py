@@ -139,7 +139,7 @@ def render_mask(size: tuple[int, int], strokes: list[dict]):
         width = max(1, int(round(float(stroke.get("size") or 1))))
         r = width / 2
         if len(pts) > 1:
-            draw.line(pts, fill=fill, width=width, joint="curve")
-        for x, y in pts:  # round ends and joints, as the browser draws them
+            draw.line(pts, fill=fill, width=width)
+        for x, y in pts:  # a disc at every point: round ends and joints, exactly as the browser draws them
             draw.ellipse((x - r, y - r, x + r, y + r), fill=fill)
     return mask
