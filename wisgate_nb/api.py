@@ -13,6 +13,7 @@ from .core.plans import DryRun, plan, plan_sweep, split_params
 from .core.session import current
 from .errors import ConfigurationError
 from .history import Generation
+from .options import FRONT_DOOR
 from .output import live
 
 
@@ -134,3 +135,16 @@ def provenance(path) -> dict:
     from .history.provenance import read
 
     return read(path)
+
+
+def _options_help(endpoint: str) -> str:
+    """The registry's image options as a help section, one line each."""
+    lines = [f"    {o.name}: {o.help}" for o in FRONT_DOOR if endpoint in o.endpoints]
+    return "\n\n    Image options (absent or None: the session's setting or the server's default):\n" + "\n".join(lines)
+
+
+# Every image option of the registry, in the functions' help (help(wisgate_nb.generate), Shift-Tab).
+generate.__doc__ += _options_help("generations")
+agenerate.__doc__ += _options_help("generations")
+edit.__doc__ += _options_help("edits")
+sweep.__doc__ += _options_help("generations")

@@ -1,5 +1,5 @@
-"""The ``wisgate-nb`` command: generate or edit images from a terminal, read a file's provenance, or run the
-demo server."""
+"""The ``wisgate-nb`` command: generate or edit images from a terminal, read a file's provenance, run the demo
+server or the classroom gateway."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ def _image_options(parser: argparse.ArgumentParser, endpoint: str) -> None:
     parser.add_argument("--demo", action="store_true", help="use the embedded demo server: no key, no network")
     parser.add_argument("--profile", help="a profile from pyproject.toml / wisgate_nb.toml")
     parser.add_argument("--tag", action="append", default=[], help="tag the history record")
+    parser.add_argument("--dry-run", action="store_true", help="print the request that would be sent; send nothing")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,11 +46,19 @@ def _parser() -> argparse.ArgumentParser:
     emu.add_argument("--port", type=int, default=8000)
     emu.add_argument("--latency", type=float, default=0.0, help="seconds per request")
     emu.add_argument("--require-key", default=None, help="answer 401 unless this key is sent")
+
+    from .gateway.cli import add_parser as add_gateway_parser
+
+    add_gateway_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "gateway":
+        from .gateway.cli import main as gateway_main
+
+        return gateway_main(args)
     if args.command == "emulator":
         from .emulator import EmulatorConfig, run
 
@@ -93,7 +102,7 @@ def _info(files: list[str], *, as_json: bool) -> int:
 
 
 def _send(args) -> int:
-    from .core.plans import plan
+    from .core.plans import DryRun, plan
     from .core.session import current
     from .history.files import copy_out
 
@@ -107,6 +116,9 @@ def _send(args) -> int:
     try:
         request = plan(session, args.prompt, endpoint=endpoint, source="cli", tags=args.tag,
                        demo=True if args.demo else None, **inputs, **options)
+        if args.dry_run:
+            print(DryRun.of(request))
+            return 0
         generation = session.run(request, on_partial=_say_preview if request.streamed else None)
     except WisGateError as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)

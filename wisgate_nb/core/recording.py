@@ -13,7 +13,7 @@ from ..errors import WisGateError
 from ..history import Generation, Record, now_iso, provenance
 from ..history import files as history_files
 from ..history.reuse import link_result
-from ..output.thumbnails import thumbnail_bytes
+from ..output.thumbnails import thumbnail_bytes, thumbnail_mime
 
 
 def base_fields(request, record_id: str, session_name: str, started_at: str) -> dict:
@@ -30,6 +30,7 @@ async def save_result(history, request, base: dict, response, latency: float, th
     """Write a response's images, thumbnails and record; the Generation the user gets back."""
     blobs = response.images
     names = [history_files.image_name(base["id"], i, blob.format) for i, blob in enumerate(blobs)]
+    thumbs = [history_files.thumbnail_name(name, _thumbnail_mime(blob)) for name, blob in zip(names, blobs)]
     history.ensure_folder()
     created = now_iso()
 
@@ -40,11 +41,9 @@ async def save_result(history, request, base: dict, response, latency: float, th
                                                          revised_prompt=b.revised_prompt,
                                                          request_id=response.request_id, created=created))
 
-    async def thumbnail(i: int) -> str:
-        data, mime = await asyncio.to_thread(thumbnail_bytes, blobs[i].decoded or blobs[i].data, thumb_px)
-        name = history_files.thumbnail_name(names[i], mime)
-        await asyncio.to_thread(history_files.write, history, name, data)
-        return name
+    def thumbnail(i: int) -> None:
+        data, _ = thumbnail_bytes(blobs[i].decoded or blobs[i].data, thumb_px)
+        history_files.write(history, thumbs[i], data)
 
     def full_files() -> list[bytes]:
         datas = [stamped(i) for i in range(len(blobs))]
@@ -53,9 +52,9 @@ async def save_result(history, request, base: dict, response, latency: float, th
         history_files.write_inputs(history, request.images, request.mask)
         return datas
 
-    thumbs_task = asyncio.gather(*(thumbnail(i) for i in range(len(blobs))))
-    datas = await asyncio.to_thread(full_files)  # the record line may only name files that exist
-    thumbs = await thumbs_task
+    datas = await asyncio.to_thread(full_files)
+    # The record may only name image files that exist; the thumbnails (which a view can always make again
+    # from the image) are drawn meanwhile, while the record line is fsynced.
     usage = response.usage if isinstance(response.usage, dict) else None
     total_tokens = usage.get("total_tokens") if usage else None
     size = base["size"] or response.meta.get("size")
@@ -66,10 +65,16 @@ async def save_result(history, request, base: dict, response, latency: float, th
                     request_id=response.request_id, usage=usage,
                     total_tokens=total_tokens if isinstance(total_tokens, int) else None,
                     revised_prompts=tuple(b.revised_prompt for b in blobs), attempts=response.attempts)
-    await asyncio.to_thread(history.append, record)
+    await asyncio.gather(asyncio.to_thread(history.append, record),
+                         *(asyncio.to_thread(thumbnail, i) for i in range(len(blobs))))
     folder = history.folder_of(record)
     return Generation(record, tuple(folder / n for n in names), tuple(folder / t for t in thumbs),
                       tuple(datas), full=request.full)
+
+
+def _thumbnail_mime(blob) -> str:
+    """The thumbnail's type, known before it is drawn (its name is in the record)."""
+    return thumbnail_mime(blob.decoded if blob.decoded is not None else blob.to_pil())
 
 
 def reuse_result(history, request, old: Record, base: dict, t0: float) -> Generation:

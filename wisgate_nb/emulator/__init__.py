@@ -1,8 +1,8 @@
 """An OpenAI-compatible images server that draws deterministic procedural pictures, offline.
 
-Used in-process for demo mode (``httpx.ASGITransport(app=create_app())``: no port, no key, no
-network), on a loopback port in tests (``with serve() as srv: ... srv.base_url``) and from the
-command line (``wisgate-nb emulator`` calls :func:`run`).
+Used in-process for demo mode (``transport.StreamingASGITransport(create_app())``, which streams
+partial images as they are drawn: no port, no key, no network), on a loopback port in tests
+(``with serve() as srv: ... srv.base_url``) and from the command line (``wisgate-nb emulator`` calls :func:`run`).
 
 Routes: ``POST /v1/images/generations`` (JSON), ``POST /v1/images/edits`` (multipart ``image`` /
 ``image[]`` / ``image[0]`` + ``mask``, or JSON with data: URLs), both streaming with ``stream=true``;

@@ -71,6 +71,7 @@ class _RequestLog:
                 headers["openai-processing-ms"] = str(round((time.perf_counter() - started) * 1000))
             await send(message)
 
+        emulator.in_flight += 1  # one event loop: no lock needed
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
@@ -79,6 +80,8 @@ class _RequestLog:
             logger.exception("demo server error on %s %s", scope["method"], scope["path"])
             body = error_body("The server had an error while processing your request.", type="server_error")
             await JSONResponse(body, status_code=500)(scope, receive, send_with_id)
+        finally:
+            emulator.in_flight -= 1
 
 
 def _emulator(request: Request) -> Emulator:

@@ -124,6 +124,7 @@ class Emulator:
         self._lock = threading.Lock()
         self._rng = random.Random(self.config.seed)
         self._files: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
+        self.in_flight = 0  # requests whose handler has not returned yet (tests wait for 0)
 
     def __repr__(self) -> str:
         return f"<Emulator requests={len(self.requests)} pending_faults={len(self._faults)} {self.config!r}>"

@@ -23,11 +23,16 @@ def thumbnail_bytes(data, px: int = THUMB_PX) -> tuple[bytes, str]:
     # reducing_gap=1.0: a box reduce by the whole factor, then bilinear for the rest (3-4x faster than 2.0)
     im.thumbnail((px, px), Image.Resampling.BILINEAR, reducing_gap=1.0)
     out = io.BytesIO()
-    if im.mode in ("RGBA", "LA", "P") and _has_alpha(im):
+    if thumbnail_mime(im) == "image/webp":
         im.convert("RGBA").save(out, "WEBP", quality=JPEG_QUALITY)
         return out.getvalue(), "image/webp"
     im.convert("RGB").save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
     return out.getvalue(), "image/jpeg"
+
+
+def thumbnail_mime(image) -> str:
+    """The thumbnail's type for a PIL image: WebP where it has transparency, else JPEG."""
+    return "image/webp" if image.mode in ("RGBA", "LA", "P") and _has_alpha(image) else "image/jpeg"
 
 
 def thumbnail_suffix(mime: str) -> str:
