@@ -55,6 +55,8 @@ def test_strokes_from_python_make_a_full_resolution_mask(photo):
     assert painter.mask.getchannel("A").getpixel((200, 100)) == 0 and painter.painted == before
     painter.clear()
     assert painter.mask is None and painter.strokes == []
+    painter.strokes = [{"kind": "line", "points": [["a", 1]]}, {"kind": "spray", "points": [[1, 2]]}, {"points": 3}]
+    assert painter.painted == 0.0  # malformed strokes (the trait comes from the browser too) are skipped
 
 
 def test_the_browser_gets_a_preview_and_strokes_in_image_pixels():
@@ -120,6 +122,9 @@ def test_a_generation_can_be_painted_on_and_edited(session, server):
 
 BAD = [
     ("empty-painter", lambda f: wisgate_nb.edit(f["photo"], "x", mask=wisgate_nb.mask_painter(f["photo"])),
+     "nothing painted: paint the area to change first"),
+    ("painter-all-erased", lambda f: wisgate_nb.edit(f["photo"], "x", mask=wisgate_nb.mask_painter(f["photo"])
+                                                      .add_rect(0, 0, 50, 50).add_rect(0, 0, 60, 60, erase=True)),
      "nothing painted: paint the area to change first"),
     ("painter-of-another-size", lambda f: wisgate_nb.edit(f["photo"], "x", mask=f["small_painter"]),
      r"the mask is 64x64 but the image is 256x192"),

@@ -49,7 +49,7 @@ def is_painter(obj: Any) -> bool:
 def painted_mask(painter: Any):
     """The painter's mask (a PIL image), or a clear error when nothing is painted yet."""
     mask = painter.mask
-    if mask is None:
+    if mask is None or mask.getchannel("A").getextrema()[0] == 255:  # no stroke, or every stroke erased
         raise ConfigurationError("the mask painter has nothing painted: paint the area to change first "
                                  "(or add a stroke from Python: painter.add_rect(...))")
     return mask

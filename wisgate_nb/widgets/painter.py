@@ -127,7 +127,11 @@ def render_mask(size: tuple[int, int], strokes: list[dict]):
     mask = Image.new("RGBA", size, (0, 0, 0, 255))
     draw = ImageDraw.Draw(mask)  # no blending: a fill replaces the pixel, alpha included
     for stroke in strokes:
-        kind, pts = stroke.get("kind", "line"), [tuple(map(float, p)) for p in stroke.get("points") or ()]
+        try:  # the trait comes from the browser too: a malformed stroke is skipped, never an error at edit time
+            kind, pts = stroke.get("kind", "line"), [(float(x), float(y)) for x, y in stroke.get("points") or ()]
+            width = max(1, min(4096, int(round(float(stroke.get("size") or 1)))))
+        except (TypeError, ValueError):
+            continue
         if kind not in KINDS or not pts:
             continue
         fill = (0, 0, 0, 255) if stroke.get("erase") else (0, 0, 0, 0)
@@ -136,7 +140,6 @@ def render_mask(size: tuple[int, int], strokes: list[dict]):
             box = (min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb))
             (draw.rectangle if kind == "rect" else draw.ellipse)(box, fill=fill)
             continue
-        width = max(1, int(round(float(stroke.get("size") or 1))))
         r = width / 2
         if len(pts) > 1:
             draw.line(pts, fill=fill, width=width)
