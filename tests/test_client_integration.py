@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import logging
 import time
@@ -95,7 +96,8 @@ def test_edit_with_one_image_and_a_mask_is_accepted(srv):
     result = run(srv, "edit", fields, [image], mask)
     (request,) = srv.emulator.image_requests
     assert request.path == "/v1/images/edits" and request.status == 200
-    assert request.form["image"] == {"filename": "image.jpg", "size": len(image[1]), "content_type": "image/jpeg"}
+    assert request.form["image"] == {"filename": "image.jpg", "size": len(image[1]), "content_type": "image/jpeg",
+                                     "sha256": hashlib.sha256(image[1]).hexdigest()[:16]}
     assert request.form["mask"]["filename"] == "mask.png"
     assert request.form["prompt"] == "add a boat"
     assert len(result.images) == 1

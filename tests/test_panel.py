@@ -247,10 +247,9 @@ def test_history_tab_compare_rerun_rate_and_tag(panel, demo_session):
     tab.select(ids)
     tab._compare_button.click()
     assert tab._compare_view.layout.display is None
-    grid = tab._compare_view.children[1]
-    assert isinstance(grid, widgets.GridBox) and "512x512" in str([c.value for c in grid.children[:3]])
-    compared = {w.model_id for w in walk(grid) if isinstance(w, widgets.Image)}
-    assert compared == {small.images[0].model_id, large.images[0].model_id}  # the gallery's own Images
+    slider = tab._compare_view.children[1]  # two results: one over the other (a grid for three or more)
+    assert type(slider).__name__ == "CompareSlider"
+    assert "512x512" in slider.label_a and "1024x1024" in slider.label_b and slider.a and slider.b
 
     tab._stars.value = 4
     tab._rate_button.click()
@@ -269,6 +268,19 @@ def test_history_tab_compare_rerun_rate_and_tag(panel, demo_session):
     assert rerun.state == "ok" and rerun.record.id not in ids
     assert (rerun.record.prompt, rerun.record.size, rerun.record.source) == ("a lighthouse", "512x512", "panel")
     assert "re-run of" in rerun._header.value
+
+
+def test_history_tab_compares_three_records_in_a_grid(panel, demo_session):
+    slots = [generate(panel, "a lighthouse", size=size) for size in ("512x512", "1024x1024", "1536x1024")]
+    panel.wait(20)
+    tab = panel._history_tab
+    panel._tabs.selected_index = 1
+    tab.select([s.record.id for s in slots])
+    tab._compare_button.click()
+    grid = tab._compare_view.children[1]
+    assert isinstance(grid, widgets.GridBox) and "512x512" in str([c.value for c in grid.children[:4]])
+    compared = {w.model_id for w in walk(grid) if isinstance(w, widgets.Image)}
+    assert compared == {s.images[0].model_id for s in slots}  # the gallery's own Images
 
 
 def test_compare_needs_two_records(panel):

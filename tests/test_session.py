@@ -27,8 +27,9 @@ def test_exported_names_are_pinned():
         "BudgetExceededError", "ConfigurationError", "ContentPolicyError", "Generation", "History",
         "InternalServerError", "NotFoundError", "PermissionDeniedError", "QuotaExceededError", "RateLimitError",
         "ResponseFormatError",
-        "WisGate", "WisGateError", "__version__", "agenerate", "configure", "edit", "generate", "history",
-        "load_ipython_extension", "panel", "sweep", "templates", "unload_ipython_extension",
+        "WisGate", "WisGateError", "__version__", "agenerate", "compare_slider", "configure", "edit", "generate",
+        "history", "load_ipython_extension", "mask_painter", "panel", "provenance", "sweep", "templates",
+        "unload_ipython_extension",
     ])
     for name in wisgate_nb.__all__:
         assert hasattr(wisgate_nb, name), name
@@ -46,7 +47,7 @@ def test_error_tree():
 
 
 def test_import_is_light():
-    code = ("import sys, wisgate_nb; heavy = [m for m in ('pandas', 'ipywidgets', 'starlette', 'PIL', 'httpx') "
+    code = ("import sys, wisgate_nb; heavy = [m for m in ('pandas', 'ipywidgets', 'anywidget', 'starlette', 'PIL', 'httpx') "
             "if m in sys.modules]; print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""

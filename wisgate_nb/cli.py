@@ -1,4 +1,5 @@
-"""The ``wisgate-nb`` command: generate or edit images from a terminal, run the demo server or the classroom gateway."""
+"""The ``wisgate-nb`` command: generate or edit images from a terminal, read a file's provenance, run the demo
+server or the classroom gateway."""
 
 from __future__ import annotations
 
@@ -35,6 +36,10 @@ def _parser() -> argparse.ArgumentParser:
     edit.add_argument("prompt", help="what to change")
     edit.add_argument("--mask", help="PNG mask of the first image's size: transparent areas are edited")
     _image_options(edit, "edits")
+
+    info = sub.add_parser("info", help="print where image files came from (the provenance wisgate_nb wrote in them)")
+    info.add_argument("file", nargs="+", help="PNG, JPEG or WebP files")
+    info.add_argument("--json", action="store_true", help="print the JSON, one object per file")
 
     emu = sub.add_parser("emulator", help="run the demo server (an OpenAI-compatible images API) on a port",
                          description="Run the demo server. The proxy options make it answer like an "
@@ -94,7 +99,40 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wisgate-nb demo server{proxied} on http://{args.host}:{args.port}/v1 (Ctrl-C to stop)", flush=True)
         run(host=args.host, port=args.port, config=config)
         return 0
+    if args.command == "info":
+        return _info(args.file, as_json=args.json)
     return _send(args)
+
+
+def _info(files: list[str], *, as_json: bool) -> int:
+    """Each file's provenance; exit status 1 if a file has none (or cannot be read)."""
+    import json
+
+    from .history.provenance import read
+
+    status = 0
+    for name in files:
+        try:
+            facts = read(name)
+        except OSError as exc:
+            print(f"error: cannot read {name}: {exc.strerror or exc}", file=sys.stderr)
+            status = 1
+            continue
+        if not facts:
+            print(f"{name}: no wisgate_nb provenance in this file", file=sys.stderr)
+            status = 1
+            continue
+        if as_json:
+            print(json.dumps(facts, ensure_ascii=False))
+            continue
+        print(name)
+        for key, value in facts.items():
+            if isinstance(value, dict):
+                value = ", ".join(f"{k}={v}" for k, v in value.items() if v is not None)
+            elif isinstance(value, list):
+                value = ", ".join(map(str, value))
+            print(f"  {key + ':':<16}{value}")
+    return status
 
 
 def _send(args) -> int:
@@ -124,7 +162,7 @@ def _send(args) -> int:
         return 130
     finally:
         session.close()
-    for path in copy_out(generation.paths, args.out):
+    for path in copy_out(generation.paths, args.out, record=generation.record):
         print(path)
     if generation.record.demo:
         print("(demo images: drawn by the embedded demo server)", file=sys.stderr)

@@ -10,7 +10,7 @@ import asyncio
 import time
 
 from ..errors import WisGateError
-from ..history import Generation, Record
+from ..history import Generation, Record, now_iso, provenance
 from ..history import files as history_files
 from ..history.reuse import link_result
 from ..output.thumbnails import thumbnail_bytes, thumbnail_mime
@@ -25,7 +25,7 @@ def base_fields(request, record_id: str, session_name: str, started_at: str) -> 
                 quality=request.body.get("quality"), params=request.options, tags=request.tags,
                 source=request.source, demo=request.target.demo, profile=request.target.profile,
                 group=request.group, template=request.template, inputs=request.input_digests,
-                cache_key=request.cache_key())
+                mask=request.mask_digest, cache_key=request.cache_key())
 
 
 async def save_result(history, request, base: dict, response, latency: float, thumb_px: int) -> Generation:
@@ -34,12 +34,27 @@ async def save_result(history, request, base: dict, response, latency: float, th
     names = [history_files.image_name(base["id"], i, blob.format) for i, blob in enumerate(blobs)]
     thumbs = [history_files.thumbnail_name(name, _thumbnail_mime(blob)) for name, blob in zip(names, blobs)]
     history.ensure_folder()
+    created = now_iso()
+
+    def stamped(i: int) -> bytes:
+        """The file's bytes with its provenance (history/provenance.py); the pixels are not re-encoded."""
+        b = blobs[i]
+        return provenance.embed(b.data, provenance.facts(base, index=i, width=b.width, height=b.height,
+                                                         revised_prompt=b.revised_prompt,
+                                                         request_id=response.request_id, created=created))
 
     def thumbnail(i: int) -> None:
         data, _ = thumbnail_bytes(blobs[i].decoded or blobs[i].data, thumb_px)
         history_files.write(history, thumbs[i], data)
 
-    await asyncio.to_thread(lambda: [history_files.write(history, n, b.data) for n, b in zip(names, blobs)])
+    def full_files() -> list[bytes]:
+        datas = [stamped(i) for i in range(len(blobs))]
+        for name, data in zip(names, datas):
+            history_files.write(history, name, data)
+        history_files.write_inputs(history, request.images, request.mask)
+        return datas
+
+    datas = await asyncio.to_thread(full_files)
     # The record may only name image files that exist; the thumbnails (which a view can always make again
     # from the image) are drawn meanwhile, while the record line is fsynced.
     usage = response.usage if isinstance(response.usage, dict) else None
@@ -58,7 +73,7 @@ async def save_result(history, request, base: dict, response, latency: float, th
                          *(asyncio.to_thread(thumbnail, i) for i in range(len(blobs))))
     folder = history.folder_of(record)
     return Generation(record, tuple(folder / n for n in names), tuple(folder / t for t in thumbs),
-                      tuple(b.data for b in blobs), full=request.full)
+                      tuple(datas), full=request.full)
 
 
 def _thumbnail_mime(blob) -> str:
@@ -69,6 +84,7 @@ def _thumbnail_mime(blob) -> str:
 def reuse_result(history, request, old: Record, base: dict, t0: float) -> Generation:
     """A new record whose images are those of an identical earlier result (nothing is sent)."""
     paths, thumbs = link_result(history, old, base["id"])
+    history_files.write_inputs(history, request.images, request.mask)
     record = Record(**{**base, "size": old.size, "quality": old.quality}, status="ok",
                     latency_s=time.perf_counter() - t0, images=old.images, paths=paths, thumbs=thumbs,
                     request_id=old.request_id, usage=old.usage, total_tokens=0,

@@ -121,7 +121,7 @@ class RecordedRequest:
     timestamp: float
     request_id: str
     json: Any = None  # the parsed JSON body, if the request had one
-    form: dict[str, Any] | None = None  # multipart fields; files as {"filename", "size", "content_type"}
+    form: dict[str, Any] | None = None  # multipart fields; files as {"filename", "size", "content_type", "sha256"}
     status: int | None = None  # the status the emulator answered with
     fault: str | None = None  # the kind of fault injected into this request, if any
 

@@ -90,7 +90,22 @@ class Comparison:
             table.append((label, tiles))
         differs = ", ".join(self.keys) if self.keys else "nothing but the prompt"
         note = f"{len(self.records)} results · columns differ in: {differs}"
+        if len(self.records) == 2:
+            note += " · .slider() lays the two one over the other, with a divider to drag"
         return html.rows_html(columns, table, title=self.title, note=note)
+
+    def slider(self, position: float = 50.0):
+        """The two results one over the other with a divider to drag (output/slider.py): two results only."""
+        from ..errors import ConfigurationError
+        from ..output.slider import CompareSlider
+
+        shown = [r for r in self.records if r.status == "ok" and r.paths]
+        if len(self.records) != 2 or len(shown) != 2:
+            raise ConfigurationError(f"a slider lays two results one over the other; this comparison has "
+                                     f"{len(shown)} result(s) with images (of {len(self.records)})")
+        paths = [self.history.full_paths(r)[0] for r in shown]
+        labels = [f"{self._column(r)} · {r.id}" if self.keys else r.id for r in shown]
+        return CompareSlider(*paths, labels=tuple(labels), position=position)
 
     def __repr__(self) -> str:
         return f"<Comparison of {len(self.records)} results by {', '.join(self.keys) or 'prompt'}>"

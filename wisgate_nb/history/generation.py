@@ -126,9 +126,14 @@ class Generation:
         return data, {"text/html": {"wisgate_nb": self.metadata()}}
 
     def metadata(self) -> dict[str, Any]:
+        """The output's metadata: the facts its files carry (provenance.py), never the key."""
+        from .provenance import facts
+
         r = self.record
-        return {"id": r.id, "model": r.model, "prompt": r.prompt, "params": r.params, "request_id": r.request_id,
-                "latency_s": r.latency_s, "paths": [p.name for p in self.paths], "demo": r.demo, "reused": r.reused}
+        found = facts(r.to_json())
+        found.pop("index")
+        return {**found, "params": r.params, "latency_s": r.latency_s, "paths": [p.name for p in self.paths],
+                "demo": r.demo, "reused": r.reused}
 
     def __repr__(self) -> str:
         latency = f", {self.latency_s:.2f} s" if self.latency_s is not None else ""

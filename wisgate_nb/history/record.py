@@ -60,7 +60,8 @@ class Record:
     profile: str | None = None
     group: str | None = None
     template: dict | None = None
-    inputs: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()  # sha256 digests (16 hex) of an edit's images, in order; files in inputs/
+    mask: str | None = None  # the same for its mask
     attempts: int = 1
     cache_key: str | None = None
     attempt_statuses: str = ""  # one word per attempt, e.g. "429,429,200" ("timeout", "connection", "cancelled")

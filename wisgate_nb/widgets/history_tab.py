@@ -127,7 +127,10 @@ class HistoryTab(widgets.VBox):
         note.layout.flex = "1 1 auto"
         close = widgets.Button(description="Close", icon="times", layout=widgets.Layout(width="auto", flex="0 0 auto"))
         close.on_click(guarded(lambda _b: self._hide_compare(), self._report))
-        self._compare_view.children = (widgets.HBox([note, close]), grid)
+        shown: widgets.Widget = grid
+        if len(comparison.records) == 2 and all(r.status == "ok" and r.paths for r in comparison.records):
+            shown = comparison.slider()  # two results: one over the other, with a divider to drag
+        self._compare_view.children = (widgets.HBox([note, close]), shown)
         self._compare_view.layout.display = None
 
     def _compare_cell(self, history, record) -> widgets.Widget:
