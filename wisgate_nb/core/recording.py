@@ -54,9 +54,10 @@ async def save_result(history, request, base: dict, response, latency: float, th
         history_files.write_inputs(history, request.images, request.mask)
         return datas
 
+    # The thumbnails are drawn while the full-size files are stamped and written and the record line is
+    # fsynced: the record may only name image files that exist, but a view can always make a thumbnail again.
+    drawing = asyncio.gather(*(asyncio.to_thread(thumbnail, i) for i in range(len(blobs))))
     datas = await asyncio.to_thread(full_files)
-    # The record may only name image files that exist; the thumbnails (which a view can always make again
-    # from the image) are drawn meanwhile, while the record line is fsynced.
     usage = response.usage if isinstance(response.usage, dict) else None
     total_tokens = usage.get("total_tokens") if usage else None
     size = base["size"] or response.meta.get("size")
@@ -69,8 +70,7 @@ async def save_result(history, request, base: dict, response, latency: float, th
                     revised_prompts=tuple(b.revised_prompt for b in blobs), attempts=response.attempts,
                     attempt_statuses=",".join(response.attempt_statuses),
                     request_id_header=response.request_id_header, stream_fallback=response.stream_fallback)
-    await asyncio.gather(asyncio.to_thread(history.append, record),
-                         *(asyncio.to_thread(thumbnail, i) for i in range(len(blobs))))
+    await asyncio.gather(asyncio.to_thread(history.append, record), drawing)
     folder = history.folder_of(record)
     return Generation(record, tuple(folder / n for n in names), tuple(folder / t for t in thumbs),
                       tuple(datas), full=request.full)
