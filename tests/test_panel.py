@@ -230,8 +230,9 @@ def test_history_tab_compare_rerun_rate_and_tag(panel, demo_session):
     tab.select(ids)
     tab._compare_button.click()
     assert tab._compare_view.layout.display is None
-    grid = tab._compare_view.children[1]
-    assert isinstance(grid, widgets.GridBox) and "512x512" in str([c.value for c in grid.children[:3]])
+    grid = tab._compare_view.children[1]  # one prompt: a column per result, side by side, in the order chosen
+    labels = [c.children[0].value for c in grid.children]
+    assert len(labels) == 2 and "size=512x512" in labels[0] and "size=1024x1024" in labels[1]
     compared = {w.model_id for w in walk(grid) if isinstance(w, widgets.Image)}
     assert compared == {small.images[0].model_id, large.images[0].model_id}  # the gallery's own Images
 

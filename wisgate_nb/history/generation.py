@@ -90,7 +90,6 @@ class Generation:
         return None
 
     def _tiles(self) -> list[html.Tile]:
-        caption = html.record_caption(self.record)
         tiles = []
         for i, path in enumerate(self.paths):
             if self.full:
@@ -101,17 +100,17 @@ class Generation:
             else:
                 blob = self.data[i] if i < len(self.data) else path.read_bytes()
                 src = data_uri(*thumbnail_bytes(blob, THUMB_PX))
-            tiles.append(html.Tile(src, caption if i == 0 else (), href=html.link_for(path), alt=self.prompt[:200]))
+            tiles.append(html.Tile(src, href=html.link_for(path), alt=self.prompt[:200]))
         return tiles
 
     def _repr_html_(self) -> str:
         return self.html()
 
     def html(self) -> str:
+        """The images side by side (512 px for one, 360 px each for two or four, else 256 px), one caption."""
         note = DEMO_NOTE if self.record.demo else None
-        # one image shows at thumbnail size; several sit side by side, two or more to a row
-        width = THUMB_PX if len(self.paths) == 1 or self.full else 360
-        return html.grid_html(self._tiles(), note=note, px=width)
+        result = html.Result(self._tiles(), html.record_caption(self.record))
+        return html.grid_html([result], note=note, px=html.display_px(len(self.paths)))
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         data = {"text/html": self.html(), "text/plain": repr(self)}

@@ -7,6 +7,7 @@
     edit.py         EditBox: prompt + optional mask for an edit of a result image
     picker.py       TemplatePicker: saved templates and their fields
     thumbs.py       one shared Image widget per thumbnail
+    reload.py       ReloadNote: what the cell still says when reopened without a kernel
     words.py        errors in plain words, elapsed times, totals
 """
 
