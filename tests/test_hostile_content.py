@@ -204,7 +204,7 @@ def _html_widgets(root) -> list[widgets.Widget]:
 
 def _assert_panel_inert(panel, shown=()) -> None:
     everything = _html_widgets(panel)
-    hider = render.hidden_style_html(panel._note.css_class)  # the panel's one style: it hides its reload note
+    hider = render.panel_style_html(panel._note.css_class)  # the panel's one style: it hides its reload note
     html_values = [w.value for w in everything if isinstance(w, (widgets.HTML, widgets.HTMLMath)) and w.value
                    and w.value != hider]
     assert [w.value for w in everything if getattr(w, "value", None) == hider] == [hider]

@@ -551,4 +551,4 @@ def test_a_reopened_notebook_still_says_what_the_panel_made(panel, demo_session)
     last = updates[-1]["data"]["text/html"]
     assert "a remembered lighthouse" in last and slot.record.id in last and "History.load(" in last
     assert f'load(&quot;{html.link_for(demo_session.history.folder)}&quot;)' in last  # relative, like the links
-    assert panel._note.hider.value == html.hidden_style_html(panel._note.css_class)
+    assert panel._note.hider.value == html.panel_style_html(panel._note.css_class)

@@ -104,8 +104,9 @@ def result_html(result: Result, px: int) -> str:
 
 
 def _image(tile: Tile, px: int) -> str:
-    img = (f'<img src="{tile.src}" alt="{escape(tile.alt)}" style="display:block;max-width:min({px}px, 100%);'
-           f'max-height:{px}px;width:auto;height:auto;border:1px solid {BORDER};border-radius:4px"/>')
+    img = (f'<img src="{tile.src}" alt="{escape(tile.alt)}" style="display:block;box-sizing:border-box;'
+           f'max-width:min({px}px, 100%);max-height:{px}px;width:auto;height:auto;border:1px solid {BORDER};'
+           'border-radius:4px"/>')
     return f'<a href="{escape(tile.href)}" target="_blank">{img}</a>' if tile.href else img
 
 
@@ -162,7 +163,7 @@ def table_html(head: Sequence[str], rows: Sequence[tuple[Sequence[str], Sequence
         tds = "".join(f'<td style="{_CELL}{_colour(tone) if i == status_at else ""}">{escape(c)}</td>'
                       for i, c in enumerate(cells))
         imgs = "".join(f'<img src="{escape(src)}" style="max-height:{px}px;margin-right:3px"/>' for src in srcs)
-        body.append(f'<tr style="background:transparent">{tds}<td style="{_CELL}">{imgs}</td></tr>')
+        body.append(f'<tr style="background:transparent">{tds}<td style="{_CELL};white-space:nowrap">{imgs}</td></tr>')
     return _frame(f'<table style="border-collapse:collapse"><tr style="background:transparent">{ths}</tr>'
                   f'{"".join(body)}</table>', None, note)
 
@@ -223,11 +224,14 @@ def key_value_html(rows: Sequence[tuple[str, str]]) -> str:
     return f'<table class="wisgate-nb" style="{_FONT};border-collapse:collapse">{body}</table>'
 
 
-def hidden_style_html(css_class: str) -> str:
-    """A style element that hides elements of one class of ours (a live panel hides its reload note)."""
-    if not css_class.replace("-", "").isalnum():
-        raise ValueError(f"not a CSS class of ours: {css_class!r}")
-    return f"<style>.{css_class}{{display:none !important}}</style>"
+def panel_style_html(note_class: str) -> str:
+    """The live panel's own style: it hides the panel's reload note (reload.py), and gives the panel's
+    unselected tab titles the theme's main text colour (ipywidgets' own grey is below 4.5:1)."""
+    if not note_class.replace("-", "").isalnum():
+        raise ValueError(f"not a CSS class of ours: {note_class!r}")
+    return (f"<style>.{note_class}{{display:none !important}}"
+            ".wisgate-panel .jupyter-widget-tab > .lm-TabBar .lm-TabBar-tab:not(.lm-mod-current)"
+            "{color:var(--jp-ui-font-color1, inherit)}</style>")
 
 
 # -- captions and links -------------------------------------------------------------------------------

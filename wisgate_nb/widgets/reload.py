@@ -24,7 +24,7 @@ class ReloadNote:
 
     def __init__(self):
         self.css_class = f"wisgate-reload-note-{secrets.token_hex(4)}"
-        self.hider = widgets.HTML(html.hidden_style_html(self.css_class),
+        self.hider = widgets.HTML(html.panel_style_html(self.css_class),
                                   layout=widgets.Layout(display="none"))  # in the live panel only
         self._handles: list = []
         self._records: list = []
