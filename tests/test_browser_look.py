@@ -24,7 +24,7 @@ MIN_CONTRAST = 4.5
 PROMPTS = ["zebra crossing at night", "apple orchard in fog", "mango market at noon"]  # not alphabetical
 CELLS = [
     "import wisgate_nb as wg\nwg.configure(demo=True, demo_latency=0.2)\n%load_ext wisgate_nb",
-    "%%wisgate_image -s 512x512 -n 3\nthree lighthouses on a cliff",
+    "%%wisgate_image -s 1536x1024 -n 3\nthree lighthouses on a cliff",
     "%%wisgate_image -s 256x256\n" + "\n---\n".join(PROMPTS),
     'a = wg.generate("a red fox", size="256x256")\nb = wg.generate("a blue fox", size="256x256", n=2)\n'
     "wg.history().compare([a.id, b.id])",
@@ -146,7 +146,7 @@ def check_layout(page) -> None:
     caption = page.evaluate(BOXES, [1, "figure.wisgate-result figcaption"])
     assert len(figures) == 1 and len(images) == 3 and all(i["decoded"] for i in images)
     assert caption[0]["top"] >= max(i["bottom"] for i in images) - 1
-    assert max(i["top"] for i in images) - min(i["top"] for i in images) < 2  # one row of three at 256 px
+    assert max(i["top"] for i in images) - min(i["top"] for i in images) < 2  # one row of three (landscape) at 256 px
     assert all(abs((i["right"] - i["left"]) - 256) <= 1 for i in images)
     assert "three lighthouses" in caption[0]["text"]
     # several prompts: in the order typed, side by side on one row, each with its own caption

@@ -81,11 +81,11 @@ def test_a_pure_noise_result_costs_under_100_kb_in_a_saved_notebook(demo_session
 
 @pytest.mark.parametrize(("n", "px"), [(1, 512), (2, 360), (3, 256), (4, 360)])
 def test_a_result_is_one_figure_with_its_images_then_its_caption(demo_session, n, px):
-    g = wisgate_nb.generate("a row of lighthouses", size="256x256", n=n)
+    g = wisgate_nb.generate("a row of lighthouses", size="1536x1024", n=n)
     page = g.html()
     assert page.count("<figure") == 1 and page.count("<img") == n and page.count("<figcaption") == 1
     assert page.index("<figcaption") > page.rindex("<img")  # the caption comes after every image
-    assert f"max-width:min({px}px, 100%)" in page
+    assert page.count(f"width:{px}px;height:auto") == n  # a landscape thumbnail fills the width it is shown at
     columns = html.columns_for(n)
     assert f"max-width:{columns * px + (columns - 1) * html.GAP}px" in page  # rows of 1, 2, 3 or 2 x 2
 

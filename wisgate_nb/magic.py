@@ -138,7 +138,8 @@ class WisGateMagics(Magics):
     def _fill_in(self, future, area, out: str | None, shown=lambda result: result) -> None:
         """A --bg cell's output when its job ends (on the engine thread: display-handle updates only)."""
         if future.cancelled():
-            area.update(html.error_card_html("Cancelled", "cancelled before it finished (recorded in the history)"))
+            area.update(html.error_card_html("Cancelled", "cancelled before it finished (recorded in the history)",
+                                             tone="warn"))
             return
         exc = future.exception()
         if exc is not None:

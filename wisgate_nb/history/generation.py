@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..output import html
-from ..output.thumbnails import THUMB_PX, data_uri, file_data_uri, mime_of, thumbnail_bytes
+from ..output.thumbnails import THUMB_PX, data_uri, image_size, mime_of, thumbnail_bytes
 from .record import Record
 
 DEMO_NOTE = "demo image: drawn by the embedded demo server (no key, no network)"
@@ -94,13 +94,14 @@ class Generation:
         for i, path in enumerate(self.paths):
             if self.full:
                 blob = self.data[i] if i < len(self.data) else path.read_bytes()
-                src = data_uri(blob, mime_of(path))
+                shown, mime = blob, mime_of(path)
             elif i < len(self.thumbs) and self.thumbs[i].exists():
-                src = file_data_uri(self.thumbs[i])
+                shown, mime = self.thumbs[i].read_bytes(), mime_of(self.thumbs[i])
             else:
                 blob = self.data[i] if i < len(self.data) else path.read_bytes()
-                src = data_uri(*thumbnail_bytes(blob, THUMB_PX))
-            tiles.append(html.Tile(src, href=html.link_for(path), alt=self.prompt[:200]))
+                shown, mime = thumbnail_bytes(blob, THUMB_PX)
+            tiles.append(html.Tile(data_uri(shown, mime), href=html.link_for(path), alt=self.prompt[:200],
+                                   size=image_size(shown)))
         return tiles
 
     def _repr_html_(self) -> str:

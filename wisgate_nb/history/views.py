@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..output import html
-from ..output.thumbnails import THUMB_PX, data_uri, mime_of, thumbnail_bytes
+from ..output.thumbnails import THUMB_PX, data_uri, image_size, mime_of, thumbnail_bytes
 from .usage import totals
 
 
@@ -26,12 +26,6 @@ def thumbnail(history, record, index: int, px: int = THUMB_PX) -> tuple[bytes, s
     return None
 
 
-def thumbnail_src(history, record, index: int, px: int = THUMB_PX) -> str | None:
-    """A data URI of image ``index`` of a record at ``px``."""
-    found = thumbnail(history, record, index, px)
-    return data_uri(*found) if found else None
-
-
 def record_result(history, record, px: int = THUMB_PX, caption: Sequence[str] | None = None,
                   label: str | None = None) -> html.Result:
     """One history record as a result: every image it has (or its error), with one caption."""
@@ -41,11 +35,12 @@ def record_result(history, record, px: int = THUMB_PX, caption: Sequence[str] | 
                            tone=html.STATUS_TONES.get(record.status, "error"))
     tiles, missing = [], []
     for i, path in enumerate(history.full_paths(record)):
-        src = thumbnail_src(history, record, i, px)
-        if src is None:
+        found = thumbnail(history, record, i, px)
+        if found is None:
             missing.append(path.name)
         else:
-            tiles.append(html.Tile(src, href=html.link_for(path), alt=record.prompt[:200]))
+            tiles.append(html.Tile(data_uri(*found), href=html.link_for(path), alt=record.prompt[:200],
+                                   size=image_size(found[0])))
     if missing:
         caption.append(f"image file missing: {', '.join(missing)}")
     if not tiles:

@@ -40,9 +40,10 @@ BORDER = "var(--jp-border-color2, rgba(128, 128, 128, 0.4))"
 # A record's status has one tone everywhere: gallery, history table, comparisons, the panel.
 STATUS_TONES = {"ok": "ok", "error": "error", "cancelled": "warn", "running": "muted"}
 
-_FONT = "font-family:var(--jp-ui-font-family, sans-serif);font-size:12px"
+_FAMILY = "font-family:var(--jp-ui-font-family, sans-serif)"
+_FONT = f"{_FAMILY};font-size:12px"
 _CELL = "text-align:left;vertical-align:top;padding:4px 8px"  # JupyterLab right-aligns table cells
-_NOTE = f"color:{COLOURS['muted']};font-family:var(--jp-ui-font-family, sans-serif);font-size:11px;margin:4px 0 6px 0"
+_NOTE = f"color:{COLOURS['muted']};{_FAMILY};font-size:11px;margin:4px 0 6px 0"
 GAP = 8
 
 
@@ -62,6 +63,7 @@ class Tile:
     src: str
     href: str | None = None
     alt: str = ""
+    size: tuple[int, int] | None = None  # the embedded image's pixels: it is shown at a known size
 
 
 @dataclass(frozen=True)
@@ -104,10 +106,15 @@ def result_html(result: Result, px: int) -> str:
 
 
 def _image(tile: Tile, px: int) -> str:
-    img = (f'<img src="{tile.src}" alt="{escape(tile.alt)}" style="display:block;box-sizing:border-box;'
-           f'max-width:min({px}px, 100%);max-height:{px}px;width:auto;height:auto;border:1px solid {BORDER};'
-           'border-radius:4px"/>')
-    return f'<a href="{escape(tile.href)}" target="_blank">{img}</a>' if tile.href else img
+    """An image in a box of px x px (never enlarged), at a width the browser knows before it decodes it."""
+    if tile.size and min(tile.size) > 0:
+        scale = min(1.0, px / max(tile.size))
+        size = f"width:{max(1, round(tile.size[0] * scale))}px;height:auto;max-width:100%"
+    else:
+        size = f"width:{px}px;height:auto;max-width:100%"
+    img = (f'<img src="{tile.src}" alt="{escape(tile.alt)}" style="display:block;box-sizing:border-box;{size};'
+           f'border:1px solid {BORDER};border-radius:4px"/>')
+    return f'<a href="{escape(tile.href)}" target="_blank" style="display:block">{img}</a>' if tile.href else img
 
 
 def _frame(body: str, title: str | None, note: str | None) -> str:
@@ -195,7 +202,7 @@ def text_html(*lines: Piece | Sequence[Piece], tone: str | None = None, size: in
     for line in lines:
         pieces = [line] if isinstance(line, (str, tuple)) else list(line)
         rendered.append("".join(_piece(p) for p in pieces))
-    style = f"{_FONT};font-size:{size}px" + (f";{_TONES[tone]}" if tone else "")
+    style = f"{_FAMILY};font-size:{size}px" + (f";{_TONES[tone]}" if tone else "")
     klass = f' class="{escape(cls)}"' if cls else ""
     return f'<div{klass} style="{style}">{"<br>".join(rendered)}</div>'
 

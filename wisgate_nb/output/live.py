@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from . import html
-from .thumbnails import THUMB_PX, data_uri, thumbnail_bytes
+from .thumbnails import THUMB_PX, data_uri, image_size, thumbnail_bytes
 
 TICK_S = 1.0  # how often a waiting line's elapsed time moves on
 
@@ -123,7 +123,7 @@ class Waiting:
     def on_partial(self, index: int, blob) -> None:
         """A partial image: shown above the line, in place of the previous one."""
         data, mime = thumbnail_bytes(blob.data, THUMB_PX)
-        result = html.Result((html.Tile(data_uri(data, mime)),), (f"preview {index + 1}",))
+        result = html.Result((html.Tile(data_uri(data, mime), size=image_size(data)),), (f"preview {index + 1}",))
         self._preview = html.grid_html([result])
         self._refresh()
 
@@ -142,7 +142,8 @@ def preview_callback(live: Live, prompt: str, px: int = THUMB_PX) -> Callable:
 
     def on_partial(index: int, blob) -> None:
         data, mime = thumbnail_bytes(blob.data, px)
-        result = html.Result((html.Tile(data_uri(data, mime)),), (f"preview {index + 1} · {prompt[:80]}",))
+        tile = html.Tile(data_uri(data, mime), size=image_size(data))
+        result = html.Result((tile,), (f"preview {index + 1} · {prompt[:80]}",))
         live.update(html.grid_html([result]))
 
     return on_partial

@@ -73,6 +73,17 @@ def _has_alpha(im) -> bool:
     return im.getchannel("A").getextrema()[0] < 255
 
 
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) of an encoded image, read from its header; None if it cannot be read."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return im.size
+    except Exception:  # not an image Pillow knows: the browser may still show it
+        return None
+
+
 def data_uri(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
@@ -81,8 +92,3 @@ def mime_of(path: str | Path) -> str:
     """The image MIME type of a file, by its suffix."""
     return {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp", ".gif": "image/gif"}.get(
         Path(path).suffix.lower(), "image/png")
-
-
-def file_data_uri(path: str | Path) -> str:
-    """A data URI of an image file on disk."""
-    return data_uri(Path(path).read_bytes(), mime_of(path))

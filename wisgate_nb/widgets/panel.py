@@ -162,8 +162,12 @@ class Panel(widgets.VBox):
         self._unseen += 1
         self._history_tab.mark_stale(self._unseen)
         self._refresh_totals()
+        self._update_note()
+
+    def _update_note(self) -> None:
+        folder = self._session.history.folder
         self._note.update([s.record for s in self.slots if s.record is not None and s.state == "ok"],
-                          html.link_for(self._session.history.folder) if self._session.history.folder else None)
+                          html.link_for(folder) if folder else None)
 
     def _tick(self) -> bool:
         """Refresh elapsed times; True while something is still running."""
@@ -227,6 +231,7 @@ class Panel(widgets.VBox):
         deadline = None if timeout is None else time.monotonic() + timeout
         for slot in self.slots:
             slot.settled.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        self._update_note()  # from the main thread too: an executed notebook keeps only this cell's updates
         return self.slots
 
     def snapshot(self, title: str | None = None):

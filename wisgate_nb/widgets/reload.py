@@ -42,7 +42,8 @@ class ReloadNote:
             where = f'"{self._folder}"' if self._folder else '"wisgate_runs"'
             lines.append(["See them again: ", (f"wisgate_nb.History.load({where}).compare(ids={ids!r})", "code")])
         else:
-            lines.append("It had generated nothing yet when the notebook was saved.")
+            lines.append(["What it generates is kept in the session's history (", ("wisgate_nb.history()", "code"),
+                          "); ", ("panel.snapshot()", "code"), " in a cell keeps a static copy in the notebook."])
         return html.text_html(*lines, tone="muted", cls=f"wisgate-nb wisgate-reload-note {self.css_class}")
 
     def text(self) -> str:
