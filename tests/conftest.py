@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from secrets_scan import files_holding, key_needles
 
 from wisgate_nb.config import WisGate
 from wisgate_nb.core.session import Session, set_current
 from wisgate_nb.emulator import EmulatorConfig, serve
 
 TEST_KEY = "sk-wisgate-test-KEY-0123456789-do-not-leak"
+_REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """After the last test, whatever the order: no file the run wrote holds the test key.
+
+    Scans the run's whole temporary folder and the repository's notebooks, artifacts and history folder.
+    A leak fails the run and names the file.
+    """
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    roots = [_REPO / "notebooks", _REPO / "test-artifacts", _REPO / "wisgate_runs", _REPO / "binder"]
+    if factory is not None:
+        try:
+            roots.append(factory.getbasetemp())
+        except (OSError, ValueError):
+            pass
+    leaks = files_holding(roots, key_needles(TEST_KEY))
+    if leaks:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        text = "\n".join(f"  {leak}" for leak in leaks)
+        message = f"a file this run wrote holds the test key:\n{text}"
+        reporter.write_line(message, red=True) if reporter else print(message)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import logging
 import time
 
 import pytest
+from bounds import CANCEL_S, NO_HANG_S
 from conftest import TEST_KEY
 from PIL import Image
 
@@ -94,7 +96,8 @@ def test_edit_with_one_image_and_a_mask_is_accepted(srv):
     result = run(srv, "edit", fields, [image], mask)
     (request,) = srv.emulator.image_requests
     assert request.path == "/v1/images/edits" and request.status == 200
-    assert request.form["image"] == {"filename": "image.jpg", "size": len(image[1]), "content_type": "image/jpeg"}
+    assert request.form["image"] == {"filename": "image.jpg", "size": len(image[1]), "content_type": "image/jpeg",
+                                     "sha256": hashlib.sha256(image[1]).hexdigest()[:16]}
     assert request.form["mask"]["filename"] == "mask.png"
     assert request.form["prompt"] == "add a boat"
     assert len(result.images) == 1
@@ -181,20 +184,23 @@ def test_dropped_connections_exhaust_into_a_connection_error(srv):
     assert len(srv.emulator.image_requests) == 3
 
 
+SLOW_S = 3.0  # a slow answer's delay: a test that ends sooner proves the timeout cut the wait short
+
+
 def test_read_timeout_is_retried(srv):
-    srv.emulator.schedule(Fault("slow", delay=3))
+    srv.emulator.schedule(Fault("slow", delay=SLOW_S))
     started = time.monotonic()
     result, sleeps = run(srv, "generate", payload(), timeout=0.5, fast_sleep=True)
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < SLOW_S  # the timeout ended the first attempt
     assert result.attempts == 2 and len(sleeps) == 1
 
 
 def test_timeouts_exhaust_into_api_timeout_error(srv):
-    srv.emulator.schedule(Fault("slow", delay=3), Fault("slow", delay=3))
+    srv.emulator.schedule(Fault("slow", delay=SLOW_S), Fault("slow", delay=SLOW_S))
     started = time.monotonic()
     with pytest.raises(errors.APITimeoutError, match=r"no answer within 0\.4 s"):
         run(srv, "generate", payload(), timeout=0.4, max_retries=1, fast_sleep=True)
-    assert time.monotonic() - started < 2.5 and len(srv.emulator.image_requests) == 2
+    assert time.monotonic() - started < SLOW_S and len(srv.emulator.image_requests) == 2  # neither answer awaited
 
 
 # ---- errors that are never retried ------------------------------------------------------------
@@ -248,7 +254,7 @@ def test_a_200_megabyte_body_is_refused_without_reading_it(srv):
     started = time.monotonic()
     with pytest.raises(errors.ResponseFormatError, match="over the 104,857,600-byte cap"):
         run(srv, "generate", payload())
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < NO_HANG_S  # refused from its Content-Length, never read
 
 
 def test_stream_without_completed_event(srv):
@@ -286,7 +292,7 @@ def test_cancel_aborts_the_request_promptly(srv):
         finally:
             await client.aclose()
 
-    assert asyncio.run(main()) < 1.0
+    assert asyncio.run(main()) < CANCEL_S
     assert len(srv.emulator.image_requests) == 1
 
 

@@ -1,7 +1,8 @@
 """The client against real recorded OpenAI Images API traffic and the OpenAPI contract.
 
-The recordings live in ``shared/contract/recorded`` beside the repository (see its README for
-what each holds and how it was sanitised); ``WISGATE_CONTRACT_DIR`` may point there instead.
+The recordings are data kept in the repository, ``tests/fixtures/recorded`` (its README names the
+public test suites they come from, their commits and licences, and how they were sanitised), beside
+the OpenAPI schemas in ``tests/fixtures/openai-images-openapi.yaml``: a plain clone runs every test.
 Each recording is replayed through ``httpx.MockTransport``: the request we build must equal the
 recorded one, and the recorded answer must come out as the right result or error.
 """
@@ -14,40 +15,25 @@ import email
 import email.policy
 import io
 import json
-import os
 from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from PIL import Image
 
 from wisgate_nb import errors
 from wisgate_nb import options as params
 from wisgate_nb.http.client import ImagesClient, load_image_input, parse_images_body
 
-yaml = pytest.importorskip("yaml")  # PyYAML comes with the Jupyter dev stack (jupyter-events)
-
 BASE = "https://api.openai.com/v1"
 KEY = "sk-recorded-test-key"
 _HOP_HEADERS = {"content-length", "transfer-encoding", "content-encoding", "connection"}
 
 
-def _recorded_dir() -> Path:
-    candidates = [Path(__file__).resolve().parents[2] / "shared" / "contract" / "recorded"]
-    if os.environ.get("WISGATE_CONTRACT_DIR"):
-        env = Path(os.environ["WISGATE_CONTRACT_DIR"])
-        candidates += [env, env / "recorded", env / "contract" / "recorded"]
-    for candidate in candidates:
-        if (candidate / "README.md").is_file():
-            return candidate
-    message = f"recorded contract not found (looked in {[str(c) for c in candidates]}); set WISGATE_CONTRACT_DIR"
-    if os.environ.get("CI"):
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message, allow_module_level=True)
-
-
-RECORDED = _recorded_dir()
-OPENAPI = RECORDED.parent / "openai-images-openapi.yaml"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+RECORDED = FIXTURES / "recorded"
+OPENAPI = FIXTURES / "openai-images-openapi.yaml"
 
 
 class _VcrLoader(yaml.SafeLoader):

@@ -17,6 +17,7 @@ import zlib
 
 import httpx
 import pytest
+from bounds import CANCEL_S
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
@@ -171,6 +172,27 @@ def test_retry_delay(attempt, headers, rng, expected):
     assert retry_delay(attempt, headers, now=NOW, rng=lambda: rng) == pytest.approx(expected)
 
 
+@pytest.mark.parametrize(
+    ("headers", "message", "expected"),
+    [
+        ({}, "No deployments available. Try again in 5 seconds.", 5.0),
+        ({}, "Rate limit reached. Please try again in 1.5s.", 1.5),
+        ({}, "Please try again in 20ms.", 0.02),
+        ({}, "retry again in 3 secs", 3.0),
+        ({}, "Try again in 1 second", 1.0),
+        ({}, "try again in 2 minutes", 60.0),  # capped
+        ({}, "Try again in 90 seconds", 60.0),
+        ({}, "Try again later.", 0.5),  # no number: the backoff
+        ({}, "Try again in 0 seconds", 0.5),
+        ({}, None, 0.5),
+        ({"retry-after": "2"}, "Try again in 5 seconds", 2.0),  # the header comes first
+        ({"retry-after": "300"}, "Try again in 5 seconds", 5.0),  # a header too long to honour, then the words
+    ],
+)
+def test_retry_delay_takes_a_wait_named_in_the_message(headers, message, expected):
+    assert retry_delay(0, headers, now=NOW, rng=lambda: 0.0, message=message) == pytest.approx(expected)
+
+
 @given(st.integers(min_value=-5, max_value=10**6),
        st.dictionaries(st.sampled_from(["retry-after", "Retry-After-Ms", "x"]), st.text(max_size=40)),
        st.floats(min_value=0, max_value=1))
@@ -201,6 +223,20 @@ def envelope(message="went wrong", code=None, type_="invalid_request_error") -> 
         (500, envelope(type_="server_error"), errors.InternalServerError, None),
         (503, b"", errors.InternalServerError, None),
         (418, envelope(), errors.APIStatusError, None),
+        # behind proxies that rewrite or drop the code, the message says what it was
+        (400, envelope("Your request was rejected by the safety system.", code="400"), errors.ContentPolicyError, "400"),
+        (400, envelope("Flagged by moderation", type_=None), errors.ContentPolicyError, None),
+        (422, envelope("violates our content policy"), errors.ContentPolicyError, None),
+        (400, envelope("Invalid size '13x13'", code="400"), errors.BadRequestError, "400"),
+        (429, envelope("You exceeded your current quota, please check your plan", code="429"),
+         errors.QuotaExceededError, "429"),
+        (429, envelope("insufficient_quota: credits used up"), errors.QuotaExceededError, None),
+        (429, envelope("Rate limit reached. Please try again in 2s.", code="429"), errors.RateLimitError, "429"),
+        # a telling code wins over the words
+        (429, envelope("You exceeded your current quota.", code="rate_limit_exceeded"), errors.RateLimitError,
+         "rate_limit_exceeded"),
+        (400, envelope("moderation settings: low or auto", code="invalid_value"), errors.BadRequestError,
+         "invalid_value"),
     ],
 )
 def test_error_from_response_maps_status_and_code(status, body, cls, code):
@@ -239,6 +275,91 @@ def test_error_from_response_carries_retry_after_and_masks_the_key():
     exc = error_from_response(429, envelope(f"key {KEY} is over quota"), {"retry-after": "7"}, redact=KEY)
     assert exc.retry_after == 7.0
     assert KEY not in str(exc) and "***" in str(exc)
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "request_id", "source"),
+    [
+        ({"X-Request-ID": "req_1"}, envelope(), "req_1", "x-request-id"),
+        ({"request-id": "r2"}, envelope(), "r2", "request-id"),
+        ({"x-litellm-call-id": "c3"}, envelope(), "c3", "x-litellm-call-id"),
+        ({"apim-request-id": "a4"}, envelope(), "a4", "apim-request-id"),
+        ({"x-ms-request-id": "m5"}, envelope(), "m5", "x-ms-request-id"),
+        ({"CF-Ray": "8c1d2e3f4a5b6c7d-IAD"}, envelope(), "8c1d2e3f4a5b6c7d-IAD", "cf-ray"),
+        ({"x-amzn-RequestId": "z7"}, envelope(), "z7", "x-amzn-requestid"),
+        ({"cf-ray": "ray", "x-request-id": "first"}, envelope(), "first", "x-request-id"),  # most specific wins
+        ({"x-request-id": "  "}, envelope(), None, None),
+        ({}, json.dumps({"error": {"message": "m", "request_id": "in-body"}}).encode(), "in-body", "body"),
+        ({}, json.dumps({"error": {"message": "m"}, "request_id": "top"}).encode(), "top", "body"),
+        ({}, envelope(), None, None),
+    ],
+)
+def test_request_ids_come_from_every_common_header_or_the_body(headers, body, request_id, source):
+    exc = error_from_response(500, body, headers)
+    assert (exc.request_id, exc.request_id_header) == (request_id, source)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "text", "hint"),
+    [
+        (500, envelope("boom", code="500"), "HTTP 500: boom", "the server failed; try again in a moment"),
+        (429, envelope("slow", code="429"), "HTTP 429: slow", "slow down: too many requests or quota reached"),
+        (400, envelope("bad size", code="invalid_value"), "HTTP 400 (invalid_value): bad size",
+         "check the options and the prompt"),
+        (400, envelope("Invalid API key provided", code="400"), "HTTP 400: Invalid API key provided",
+         errors.KEY_HINT),
+        (400, envelope("Authentication Error, no credentials"), "HTTP 400: Authentication Error", errors.KEY_HINT),
+        (403, envelope("Unauthorized: bearer token rejected"), "HTTP 403: Unauthorized", errors.KEY_HINT),
+        (403, envelope("model not allowed"), "HTTP 403: model not allowed",
+         "the key is not allowed to use this model or endpoint"),
+    ],
+)
+def test_messages_say_the_status_once_and_give_the_key_hint_when_it_is_about_the_key(status, body, text, hint):
+    exc = error_from_response(status, body, {})
+    assert str(exc).startswith(text) and exc.hint == hint
+    assert str(exc).count(str(status)) == 1
+
+
+def _b64(size: int) -> str:
+    return base64.b64encode(bytes(range(256)) * (size // 256 + 1)).decode()[:size]
+
+
+@pytest.mark.parametrize(
+    ("body", "starts"),
+    [
+        # a proxy's JSON error that quotes a whole stream: bigger than the old 64 KiB cap
+        (json.dumps({"error": {"message": "Received: " + _b64(76_000), "code": "500"}}).encode(), "Received: [base64"),
+        # bigger than the 1 MiB cap: read that far, the message salvaged from the start
+        (json.dumps({"error": {"message": "Upstream said no: " + _b64(1_300_000), "code": "500"}}).encode(),
+         "Upstream said no: [base64"),
+        (b"<html>" + _b64(90_000).encode() + b"</html>", "the server sent an HTML page instead of JSON ([base64"),
+    ],
+)
+def test_big_error_bodies_are_read_and_quoted_short_without_base64(body, starts):
+    client, _ = make_client(Server(httpx.Response(500, content=body, headers={"content-type": "application/json"})),
+                            max_retries=0)
+    with pytest.raises(errors.InternalServerError) as info:
+        run(client.generate({"model": "m", "prompt": "p"}))
+    message = info.value.message
+    assert message.startswith(starts), message[:200]
+    assert len(message) <= 301 and not re.search(r"[A-Za-z0-9+/]{40,}", str(info.value))
+
+
+@pytest.mark.parametrize(
+    ("text", "quoted"),
+    [
+        ("plain words stay", "plain words stay"),
+        ("a" * 400, "a" * 300 + "…"),
+        ("x " + "-" * 100, "x " + "-" * 100),  # not base64: no digits, no letters of both cases
+        ("img " + _b64(100) + " end", "img [base64 data] end"),
+        ("key sk-SECRET-KEY-1 here", "key *** here"),
+        ("two\nlines\t and   spaces", "two lines and spaces"),
+    ],
+)
+def test_quote_masks_the_key_drops_base64_and_cuts(text, quoted):
+    from wisgate_nb.http.messages import quote
+
+    assert quote(text, redact="sk-SECRET-KEY-1") == quoted
 
 
 @given(st.integers(min_value=100, max_value=599), st.binary(max_size=300),
@@ -538,6 +659,59 @@ def test_quota_refusals_are_never_retried(code):
     assert info.value.code == code and isinstance(info.value, errors.RateLimitError)
 
 
+@pytest.mark.parametrize(
+    ("status", "should", "requests"),
+    [(400, "true", 3), (409, "false", 1), (503, "false", 1), (503, "FALSE", 1), (503, "maybe", 3), (429, "true", 3)],
+)
+def test_x_should_retry_is_honoured(status, should, requests):
+    server = Server(httpx.Response(status, headers={"x-should-retry": should}, json={"error": {"message": "no"}}))
+    client, sleeps = make_client(server)
+    with pytest.raises(errors.APIStatusError) as info:
+        run(client.generate({"model": "m", "prompt": "p"}))
+    assert len(server.requests) == requests and len(sleeps) == requests - 1
+    assert info.value.attempt_statuses == (str(status),) * requests
+
+
+def test_quota_refusals_are_not_retried_even_if_a_header_says_so():
+    server = Server(httpx.Response(429, headers={"x-should-retry": "true"},
+                                   json={"error": {"message": "used up", "code": "insufficient_quota"}}))
+    client, sleeps = make_client(server)
+    with pytest.raises(errors.QuotaExceededError):
+        run(client.generate({"model": "m", "prompt": "p"}))
+    assert len(server.requests) == 1 and sleeps == []
+
+
+def test_a_429_that_names_its_wait_is_waited_for():
+    server = Server(httpx.Response(429, json={"error": {"message": "Cooling down. Try again in 5 seconds.",
+                                                        "code": "429"}}),
+                    httpx.Response(200, json=ok_body()))
+    client, sleeps = make_client(server)
+    result = run(client.generate({"model": "m", "prompt": "p"}))
+    assert sleeps == [5.0] and result.attempt_statuses == ("429", "200")
+
+
+@pytest.mark.parametrize(
+    ("answers", "statuses", "cls"),
+    [
+        ([httpx.ConnectError("refused")], ("connection",) * 3, errors.APIConnectionError),
+        ([httpx.ReadTimeout("slow")], ("timeout",) * 3, errors.APITimeoutError),
+        ([httpx.Response(500, json={}), httpx.ConnectError("x"), httpx.Response(502, text="bad")],
+         ("500", "connection", "502"), errors.InternalServerError),
+        ([httpx.Response(200, text="{oops")], ("200",), errors.ResponseFormatError),
+        ([httpx.Response(200, json={"data": [{"b64_json": "bm90IGFuIGltYWdl"}]})], ("200",),
+         errors.ResponseFormatError),
+    ],
+)
+def test_errors_carry_every_attempt_and_its_status(answers, statuses, cls):
+    server = Server(*answers)
+    client, _ = make_client(server)
+    log: list[str] = []
+    with pytest.raises(cls) as info:
+        run(client.generate({"model": "m", "prompt": "p"}, attempt_log=log))
+    assert info.value.attempt_statuses == statuses == tuple(log)
+    assert info.value.attempts == len(statuses)
+
+
 @pytest.mark.parametrize(("status", "cls"), [(400, errors.BadRequestError), (401, errors.AuthenticationError),
                                              (403, errors.PermissionDeniedError), (404, errors.NotFoundError),
                                              (422, errors.BadRequestError)])
@@ -602,7 +776,7 @@ def test_cancellation_aborts_at_once_and_is_not_retried():
             await task
         return time.monotonic() - started
 
-    assert run(main()) < 1.0
+    assert run(main()) < CANCEL_S
     assert len(calls) == 1 and sleeps == []
 
 
@@ -788,6 +962,7 @@ def test_stream_request_answered_with_json_falls_back():
     client, _ = make_client(Server(httpx.Response(200, json=ok_body())))
     result = run(client.generate({"model": "m", "prompt": "p", "stream": True}))
     assert not result.streamed and len(result.images) == 1
+    assert result.stream_fallback == "the endpoint answered without streaming"
 
 
 def test_stream_is_retried_before_the_first_event_only():
@@ -796,12 +971,105 @@ def test_stream_is_retried_before_the_first_event_only():
             yield sse(partial(0))
             raise httpx.ReadError("connection reset")
 
-    server = Server(httpx.Response(503, json={"error": {"message": "busy"}}),
+    server = Server(httpx.Response(429, json={"error": {"message": "busy"}}),
                     httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=DiesAfterOneEvent()))
     client, sleeps = make_client(server)
     with pytest.raises(errors.APIConnectionError):
         run(client.generate({"model": "m", "prompt": "p", "stream": True}, on_partial=lambda i, b: None))
     assert len(server.requests) == 2 and len(sleeps) == 1
+
+
+STREAMED = {"model": "m", "prompt": "p", "stream": True, "partial_images": 2}
+
+
+@pytest.mark.parametrize(
+    ("first", "reason"),
+    [
+        (httpx.Response(500, json={"error": {"message": "x" * 10, "code": "500"}}), "HTTP 500 to a streamed request"),
+        (httpx.Response(502, text="<html>Bad Gateway</html>"), "HTTP 502 to a streamed request"),
+        (httpx.Response(200, text="not an event stream"), "not an event stream"),
+        (httpx.Response(400, json={"error": {"message": "Streaming is not supported for this model"}}),
+         "does not stream"),
+        (httpx.Response(422, json={"error": {"message": "this deployment does not support stream=true"}}),
+         "does not stream"),
+        (event_stream(sse(("error", {"error": {"message": "stream not supported", "type": "invalid_request_error"}}))),
+         "does not stream"),
+        (event_stream(b""), "not an event stream"),
+    ],
+)
+def test_a_stream_that_fails_before_any_image_is_asked_once_without_streaming(first, reason):
+    server = Server(first, httpx.Response(200, json=ok_body()))
+    client, sleeps = make_client(server, max_retries=0)
+    said: list[str] = []
+    result = run(client.generate(STREAMED, on_partial=lambda i, b: None, on_status=said.append))
+    streamed, plain = server.requests
+    assert json.loads(streamed.content)["stream"] is True and streamed.headers["accept"] == "text/event-stream"
+    assert json.loads(plain.content) == {"model": "m", "prompt": "p"} and plain.headers["accept"] == "application/json"
+    assert reason in result.stream_fallback and not result.streamed
+    assert result.attempts == 2 and sleeps == [] and "without streaming" in said[0]
+
+
+@pytest.mark.parametrize(
+    "first",
+    [httpx.Response(429, json={"error": {"message": "slow"}}), httpx.ConnectError("refused"),
+     httpx.Response(400, json={"error": {"message": "Invalid size"}})],
+)
+def test_other_stream_failures_do_not_fall_back(first):
+    server = Server(first, event_stream(sse(partial(0), completed())))
+    client, _ = make_client(server)
+    try:
+        result = run(client.generate(STREAMED, on_partial=lambda i, b: None))
+    except errors.BadRequestError:
+        assert len(server.requests) == 1
+        return
+    assert result.streamed and result.stream_fallback is None
+    assert all(json.loads(r.content).get("stream") is True for r in server.requests)
+
+
+def test_the_fallback_happens_once_then_the_usual_retries():
+    server = Server(httpx.Response(500, json={}), httpx.Response(503, json={}), httpx.Response(503, json={}),
+                    httpx.Response(200, json=ok_body()))
+    client, sleeps = make_client(server, max_retries=2)
+    result = run(client.generate(STREAMED))
+    assert [json.loads(r.content).get("stream") for r in server.requests] == [True, None, None, None]
+    assert result.attempt_statuses == ("500", "503", "503", "200") and len(sleeps) == 2
+
+
+def test_an_edit_stream_falls_back_without_its_stream_fields():
+    server = Server(httpx.Response(500, json={}), httpx.Response(200, json=ok_body()))
+    client, _ = make_client(server)
+    fields = params.build_edit_fields("p", model="m", stream=True, partial_images=2)
+    result = run(client.edit(fields, [("a.png", PNG, "image/png")]))
+    names = [[name for name, *_ in multipart_parts(r)] for r in server.requests]
+    assert "stream" in names[0] and "partial_images" in names[0]
+    assert "stream" not in names[1] and "partial_images" not in names[1] and "image" in names[1]
+    assert result.stream_fallback == "HTTP 500 to a streamed request"
+
+
+def test_a_client_told_the_endpoint_does_not_stream_asks_for_the_final_image():
+    server = Server(httpx.Response(200, json=ok_body()))
+    client, _ = make_client(server, streaming=False)
+    result = run(client.generate(STREAMED))
+    (request,) = server.requests
+    assert "stream" not in json.loads(request.content) and request.headers["accept"] == "application/json"
+    assert result.stream_fallback and result.attempts == 1
+
+
+def test_a_first_event_that_is_another_error_is_not_replayed():
+    server = Server(event_stream(sse(("error", {"error": {"message": "worker crashed", "type": "server_error"}}))))
+    client, sleeps = make_client(server)
+    with pytest.raises(errors.InternalServerError):
+        run(client.generate(STREAMED, on_partial=lambda i, b: None))
+    assert len(server.requests) == 1 and sleeps == []
+
+
+def test_an_error_after_a_partial_is_neither_retried_nor_fallen_back():
+    server = Server(event_stream(sse(partial(0), ("error", {"error": {"message": "stream not supported",
+                                                                      "type": "server_error"}}))))
+    client, sleeps = make_client(server)
+    with pytest.raises(errors.InternalServerError) as info:
+        run(client.generate(STREAMED, on_partial=lambda i, b: None))
+    assert len(server.requests) == 1 and sleeps == [] and info.value.attempt_statuses == ("200",)
 
 
 def test_oversized_stream_is_cut_at_the_cap():
@@ -862,3 +1130,35 @@ def test_aclose_leaves_a_borrowed_client_open():
         return inner.is_closed
 
     assert run(own())
+
+
+def test_decoding_never_touches_the_process_wide_warnings_filters(monkeypatch):
+    """Images decode in several threads at once; warnings.catch_warnings() is not thread-safe (before
+    Python 3.14) and would leave or drop filters of other threads."""
+    import threading
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("decoding changed the warnings filters")
+
+    data = image_bytes((64, 64), "PNG")
+    before = list(warnings.filters)
+    monkeypatch.setattr(warnings, "catch_warnings", refuse)
+    monkeypatch.setattr(warnings, "simplefilter", refuse)
+    monkeypatch.setattr(warnings, "filterwarnings", refuse)
+    failures = []
+
+    def decode_many():
+        try:
+            for _ in range(50):
+                decode_image(data, max_pixels=10**6)
+            with pytest.raises(errors.ResponseFormatError, match="too many pixels"):
+                decode_image(png_header(10_000, 10_000), max_pixels=10**12)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=decode_many) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == [] and warnings.filters == before

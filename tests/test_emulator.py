@@ -17,6 +17,7 @@ import time
 import httpx
 import openai
 import pytest
+from bounds import concurrent
 from PIL import Image, ImageChops, ImageStat
 
 from wisgate_nb.emulator import FAULT_KINDS, Emulator, EmulatorConfig, Fault, create_app, run, serve
@@ -660,7 +661,7 @@ def test_fault_validation():
         Fault("gremlins")
     with pytest.raises(TypeError):
         Emulator().schedule("status")  # type: ignore[arg-type]
-    assert "drop" in FAULT_KINDS and len(FAULT_KINDS) == 15
+    assert "drop" in FAULT_KINDS and "quota" in FAULT_KINDS and len(FAULT_KINDS) == 16
 
 
 # -- streaming is really streamed; in-process; no leaked thread ------------------------------------
@@ -700,7 +701,7 @@ def test_requests_are_served_concurrently(srv):
             assert [r.status_code for r in replies] == [200] * 4
             return time.perf_counter() - start
 
-    assert asyncio.run(four()) < 2.5 * 0.4  # one after the other would take 4 x 0.4
+    assert asyncio.run(four()) < concurrent(4, 0.4)  # one after the other would take 4 x 0.4
 
 
 def test_in_process_demo_mode():

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 import pytest
+from bounds import LOAD_S, NO_HANG_S
 from conftest import TEST_KEY
 from reliability_helpers import (
     assert_readable,
@@ -82,20 +83,24 @@ def _twice(fault: Fault) -> tuple[Fault, Fault]:
 CASES = [
     Case("429-retry-after", _twice(Fault("status", 429, retry_after=0.2)), RateLimitError,
          r"^HTTP 429 \(rate_limit_exceeded\): Rate limit reached.* wait 0\.2 s", attempts=2),
-    Case("500", _twice(Fault("status", 500)), InternalServerError, r"^HTTP 500: The server had an error", attempts=2),
-    Case("502", _twice(Fault("status", 502)), InternalServerError, r"^HTTP 502: Bad gateway", attempts=2),
+    # A streamed request that meets a 5xx or a body that is not an event stream before any event is asked
+    # once more without streaming (tests/test_proxies.py): these faults fail as below for JSON requests.
+    Case("500", _twice(Fault("status", 500)), InternalServerError, r"^HTTP 500: The server had an error", attempts=2,
+         modes=JSON_MODES),
+    Case("502", _twice(Fault("status", 502)), InternalServerError, r"^HTTP 502: Bad gateway", attempts=2,
+         modes=JSON_MODES),
     Case("503", _twice(Fault("status", 503)), InternalServerError, r"^HTTP 503: The engine is currently overloaded",
-         attempts=2),
+         attempts=2, modes=JSON_MODES),
     Case("html-error-page", _twice(Fault("html")), InternalServerError,
-         r"^HTTP 502: the server sent an HTML page instead of JSON \(502 Bad Gateway", attempts=2),
+         r"^HTTP 502: the server sent an HTML page instead of JSON \(502 Bad Gateway", attempts=2, modes=JSON_MODES),
     Case("dropped-mid-body", _twice(Fault("drop")), APIConnectionError,
          r"^connection failed: .*(closed|incomplete|without sending complete)", attempts=2, request_id=None),
     Case("read-timeout", _twice(Fault("slow", delay=1.5)), APITimeoutError, r"^no answer within 0\.5 s",
          attempts=2, request_id=False, timeout=0.5),
     Case("malformed-json", (Fault("bad_json"),), ResponseFormatError,
-         r"^the server answered 200 with a body that is not JSON"),
+         r"^the server answered 200 with a body that is not JSON", modes=JSON_MODES),
     Case("200-MB-body", (Fault("huge", size_mb=200),), ResponseFormatError,
-         r"^the response is 209,715,200 bytes, over the 104,857,600-byte cap"),
+         r"^the response is 209,715,200 bytes, over the 104,857,600-byte cap", modes=JSON_MODES),
     Case("json-without-images", (Fault("no_images"),), ResponseFormatError, r"^the response holds no images",
          modes=JSON_MODES),
     Case("truncated-base64", (Fault("truncated_b64"),), ResponseFormatError,
@@ -135,7 +140,7 @@ def test_fault_ends_in_its_error_class_with_a_history_record(case, mode, session
     assert re.search(case.words, message), message
     assert_readable(message)
     assert TEST_KEY not in message
-    assert took < 8, f"the call took {took:.1f} s"  # no hung cell
+    assert took < NO_HANG_S, f"the call took {took:.1f} s"  # no hung cell
 
     sent = server.emulator.image_requests
     assert len(sent) == case.attempts, [r.fault for r in sent]
@@ -144,6 +149,8 @@ def test_fault_ends_in_its_error_class_with_a_history_record(case, mode, session
 
     (record,) = session.history.records  # one request, one record, however many attempts
     assert record.status == "error"
+    assert record.attempts == exc.attempts == case.attempts  # every attempt counted, on failures too
+    assert len(record.attempt_statuses.split(",")) == case.attempts
     assert record.error_type == case.error.__name__
     assert record.error == message
     assert record.endpoint == ("edits" if mode.startswith("edit") else "generations")
@@ -173,7 +180,7 @@ def test_connection_refused(mode, session, server, input_png):
     message = str(info.value)
     assert message.startswith("connection failed:"), message
     assert_readable(message)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < NO_HANG_S
     (record,) = session.history.records
     assert (record.status, record.error_type, record.error, record.request_id) == (
         "error", "APIConnectionError", message, None)
@@ -311,7 +318,7 @@ def test_no_thread_or_socket_is_left_after_faults_and_close(server, tmp_path, in
     port = server.port
     _run_faults(server, tmp_path / "warm-up", input_png)  # warms lazy imports and the server's own pools
     assert wait_until(lambda: not client_sockets(port), timeout=10)
-    time.sleep(1.6)  # the server finishes the slow handler it was still running
+    assert wait_until(lambda: server.emulator.in_flight == 0, timeout=10)  # its slow handlers have finished
     threads_before = set(threading.enumerate())
     sockets_before = non_server_sockets(port)
 
@@ -324,7 +331,7 @@ def test_no_thread_or_socket_is_left_after_faults_and_close(server, tmp_path, in
     wait_until(lambda: not new_threads(), timeout=10)
     leaked = new_threads()
     assert not [t for t in leaked if t.name.startswith("wisgate")], thread_names(leaked)
-    assert len(leaked) <= 1, f"threads left behind: {thread_names(leaked)}"  # one for the shared server's pool
+    assert leaked == [], f"threads left behind: {thread_names(leaked)}"
     assert wait_until(lambda: not client_sockets(port), timeout=10), "a client connection stayed open"
     assert wait_until(lambda: non_server_sockets(port) <= sockets_before, timeout=10), (
         f"sockets left behind: {non_server_sockets(port) - sockets_before}")
@@ -382,7 +389,8 @@ def test_load_300_requests_at_concurrency_16_with_10_percent_faults(session, ser
     assert sum(isinstance(r, (RateLimitError, InternalServerError)) for r in results) == len(failed)
 
     # Nothing was lost or sent twice: every attempt is accounted for, one 200 per successful record.
-    assert len(sent) == sum(r.attempts for r in ok) + len(failed) * 3
+    assert len(sent) == sum(r.attempts for r in records)
+    assert all(r.attempts == 3 and r.attempt_statuses.count(",") == 2 for r in failed)
     assert sum(r.status == 200 for r in sent) == len(ok)
     prompts_ok = [r.json["prompt"] for r in sent if r.status == 200]
     assert len(set(prompts_ok)) == len(prompts_ok)
@@ -400,4 +408,4 @@ def test_load_300_requests_at_concurrency_16_with_10_percent_faults(session, ser
     del results, generations, records, ok, failed, on_disk
     growth = rss_mb() - baseline
     assert growth < 60, f"memory grew by {growth:.0f} MiB over the batch"
-    assert took < 120
+    assert took < LOAD_S

@@ -59,8 +59,8 @@ def test_dataframe_columns_and_dtypes(session):
     required = ["id", "started_at", "prompt", "model", "size", "n", "quality", "status", "latency_s", "images",
                 "paths", "request_id", "error", "total_tokens", "tags"]
     assert list(df.columns[: len(required)]) == required
-    assert str(df["started_at"].dtype) == "datetime64[ms, UTC]" or str(df["started_at"].dtype).startswith(
-        "datetime64[")
+    assert str(df["started_at"].dt.tz) == "UTC"  # aware times, in UTC: never a naive local time
+    assert (df["started_at"] - pd.Timestamp.now(tz="UTC")).abs().max() < pd.Timedelta(minutes=5)
     assert df["n"].dtype == "int64" and df["images"].dtype == "int64"
     assert df["latency_s"].dtype == "float64"
     assert str(df["total_tokens"].dtype) == "Int64"

@@ -5,14 +5,14 @@
     A lighthouse on a cliff at dusk
 
 or from Python: ``wisgate_nb.generate("a lighthouse", size="1024x1024")``.
-Importing this package loads neither pandas, ipywidgets nor starlette; they load when first needed.
+Importing this package loads neither pandas, ipywidgets, anywidget nor starlette; they load when first needed.
 """
 
 from __future__ import annotations
 
 from . import templates
 from ._version import __version__
-from .api import agenerate, configure, edit, generate, history, panel, sweep
+from .api import agenerate, compare_slider, configure, edit, generate, history, mask_painter, panel, provenance, sweep
 from .config import WisGate
 from .errors import (
     APIConnectionError,
@@ -54,12 +54,15 @@ __all__ = [
     "WisGateError",
     "__version__",
     "agenerate",
+    "compare_slider",
     "configure",
     "edit",
     "generate",
     "history",
     "load_ipython_extension",
+    "mask_painter",
     "panel",
+    "provenance",
     "sweep",
     "templates",
     "unload_ipython_extension",

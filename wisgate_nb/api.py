@@ -1,9 +1,11 @@
-"""The Python API: generate, agenerate, edit, sweep, history, configure, panel."""
+"""The Python API: generate, agenerate, edit, sweep, history, configure, panel; mask_painter, compare_slider,
+provenance."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from .config import apply_settings
@@ -12,6 +14,7 @@ from .core.session import current
 from .errors import ConfigurationError
 from .history import Generation
 from .history.compare import ids_in_order
+from .options import FRONT_DOOR
 from .output import live
 
 
@@ -94,3 +97,54 @@ def sweep(prompts: Sequence[str] | str | None = None, *, template: str | None = 
     with live.progress(len(requests), enabled=show_progress) as on_done:
         results = session.run_many(requests, on_done=on_done)
     return session.history.compare(ids_in_order(results))  # the order asked for, not the order finished
+
+
+def mask_painter(image: Any, brush: int = 40):
+    """Paint the area of an image to change; ``painter.mask`` is the mask, and ``edit(..., mask=painter)`` works.
+
+    ``image`` is a result, a PIL image, a path or bytes; ``brush`` is the brush's diameter in the image's pixels.
+    """
+    from .widgets.painter import MaskPainter  # anywidget loads with the first painter, not with the package
+
+    return MaskPainter(image, brush=brush)
+
+
+def compare_slider(a: Any, b: Any, *, labels: Sequence[str] | None = None, position: float = 50.0):
+    """Two images (results, PIL images or paths) one over the other, with a divider to drag (or move with the keys)."""
+    from .output.slider import CompareSlider  # anywidget loads with the first slider, not with the package
+
+    def image_of(x: Any) -> Any:
+        return (x.paths[0] if x.paths else x.data[0]) if isinstance(x, Generation) else x
+
+    def label_of(x: Any, letter: str) -> str:
+        if isinstance(x, Generation):
+            return f"{letter}: {x.prompt if len(x.prompt) <= 40 else x.prompt[:39] + '…'}"
+        return f"{letter}: {Path(x).name}" if isinstance(x, (str, Path)) else letter
+
+    if labels is None:
+        labels = (label_of(a, "A"), label_of(b, "B"))
+    chosen = labels if isinstance(labels, str) else tuple(labels)  # a lone string is refused by the slider
+    return CompareSlider(image_of(a), image_of(b), labels=chosen, position=position)
+
+
+def provenance(path) -> dict:
+    """What an image file written by wisgate_nb says of itself: prompt, model, params, request_id, created, ...
+
+    {} for a file without it; a damaged record gives what can be read, with a warning.
+    """
+    from .history.provenance import read
+
+    return read(path)
+
+
+def _options_help(endpoint: str) -> str:
+    """The registry's image options as a help section, one line each."""
+    lines = [f"    {o.name}: {o.help}" for o in FRONT_DOOR if endpoint in o.endpoints]
+    return "\n\n    Image options (absent or None: the session's setting or the server's default):\n" + "\n".join(lines)
+
+
+# Every image option of the registry, in the functions' help (help(wisgate_nb.generate), Shift-Tab).
+generate.__doc__ += _options_help("generations")
+agenerate.__doc__ += _options_help("generations")
+edit.__doc__ += _options_help("edits")
+sweep.__doc__ += _options_help("generations")

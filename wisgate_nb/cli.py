@@ -1,4 +1,5 @@
-"""The ``wisgate-nb`` command: generate or edit images from a terminal, or run the demo server."""
+"""The ``wisgate-nb`` command: generate or edit images from a terminal, read a file's provenance, run the demo
+server or the classroom gateway."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ def _image_options(parser: argparse.ArgumentParser, endpoint: str) -> None:
     parser.add_argument("--demo", action="store_true", help="use the embedded demo server: no key, no network")
     parser.add_argument("--profile", help="a profile from pyproject.toml / wisgate_nb.toml")
     parser.add_argument("--tag", action="append", default=[], help="tag the history record")
+    parser.add_argument("--dry-run", action="store_true", help="print the request that would be sent; send nothing")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,27 +37,106 @@ def _parser() -> argparse.ArgumentParser:
     edit.add_argument("--mask", help="PNG mask of the first image's size: transparent areas are edited")
     _image_options(edit, "edits")
 
-    emu = sub.add_parser("emulator", help="run the demo server (an OpenAI-compatible images API) on a port")
+    info = sub.add_parser("info", help="print where image files came from (the provenance wisgate_nb wrote in them)")
+    info.add_argument("file", nargs="+", help="PNG, JPEG or WebP files")
+    info.add_argument("--json", action="store_true", help="print the JSON, one object per file")
+
+    emu = sub.add_parser("emulator", help="run the demo server (an OpenAI-compatible images API) on a port",
+                         description="Run the demo server. The proxy options make it answer like an "
+                                     "OpenAI-compatible proxy in front of the API, to try a client behind one.")
     emu.add_argument("--host", default="127.0.0.1")
     emu.add_argument("--port", type=int, default=8000)
     emu.add_argument("--latency", type=float, default=0.0, help="seconds per request")
     emu.add_argument("--require-key", default=None, help="answer 401 unless this key is sent")
+    proxy = emu.add_argument_group("proxy behaviours")
+    proxy.add_argument("--proxy", action="store_true",
+                       help="all of the usual ones: --request-id-header x-litellm-call-id --codes-as-status "
+                            "--no-retry-after --stream-500 --cooldown 5 (the options below override)")
+    proxy.add_argument("--request-id-header", metavar="NAME", default=None,
+                       help="send the request id under this header instead of x-request-id; 'none': no id header")
+    proxy.add_argument("--codes-as-status", action="store_true", default=None,
+                       help="rewrite every error's code to the HTTP status as a string (\"400\", \"429\", \"500\")")
+    proxy.add_argument("--no-retry-after", dest="retry_after", action="store_false", default=None,
+                       help="strip Retry-After and retry-after-ms from every answer")
+    proxy.add_argument("--stream-500", action="store_true", default=None,
+                       help="draw streamed requests, then answer HTTP 500 with a ~76 KB JSON error")
+    proxy.add_argument("--cooldown", type=float, metavar="SECONDS", default=None,
+                       help="after a 429 or 5xx, refuse every image request for this long (429, the wait "
+                            "only in the message)")
+    proxy.add_argument("--quota", type=int, metavar="IMAGES", dest="quota_images", default=None,
+                       help="after this many images, answer 429 insufficient_quota with x-should-retry: false")
+
+    from .gateway.cli import add_parser as add_gateway_parser
+
+    add_gateway_parser(sub)
     return parser
+
+
+def emulator_config(args):
+    """The EmulatorConfig the emulator options ask for (--proxy first, then each option given)."""
+    from .emulator import PROXY, EmulatorConfig
+
+    settings = dict(PROXY) if args.proxy else {}
+    for name in ("request_id_header", "codes_as_status", "retry_after", "stream_500", "cooldown", "quota_images"):
+        if getattr(args, name) is not None:
+            settings[name] = getattr(args, name)
+    if str(settings.get("request_id_header", "")).lower() == "none":
+        settings["request_id_header"] = None
+    return EmulatorConfig(latency=args.latency, require_key=args.require_key, **settings)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "emulator":
-        from .emulator import EmulatorConfig, run
+    if args.command == "gateway":
+        from .gateway.cli import main as gateway_main
 
-        print(f"wisgate-nb demo server on http://{args.host}:{args.port}/v1 (Ctrl-C to stop)", flush=True)
-        run(host=args.host, port=args.port, config=EmulatorConfig(latency=args.latency, require_key=args.require_key))
+        return gateway_main(args)
+    if args.command == "emulator":
+        from .emulator import run
+
+        config = emulator_config(args)
+        proxied = " behind an emulated proxy" if config.proxied or config.request_id_header != "x-request-id" else ""
+        print(f"wisgate-nb demo server{proxied} on http://{args.host}:{args.port}/v1 (Ctrl-C to stop)", flush=True)
+        run(host=args.host, port=args.port, config=config)
         return 0
+    if args.command == "info":
+        return _info(args.file, as_json=args.json)
     return _send(args)
 
 
+def _info(files: list[str], *, as_json: bool) -> int:
+    """Each file's provenance; exit status 1 if a file has none (or cannot be read)."""
+    import json
+
+    from .history.provenance import read
+
+    status = 0
+    for name in files:
+        try:
+            facts = read(name)
+        except OSError as exc:
+            print(f"error: cannot read {name}: {exc.strerror or exc}", file=sys.stderr)
+            status = 1
+            continue
+        if not facts:
+            print(f"{name}: no wisgate_nb provenance in this file", file=sys.stderr)
+            status = 1
+            continue
+        if as_json:
+            print(json.dumps(facts, ensure_ascii=False))
+            continue
+        print(name)
+        for key, value in facts.items():
+            if isinstance(value, dict):
+                value = ", ".join(f"{k}={v}" for k, v in value.items() if v is not None)
+            elif isinstance(value, list):
+                value = ", ".join(map(str, value))
+            print(f"  {key + ':':<16}{value}")
+    return status
+
+
 def _send(args) -> int:
-    from .core.plans import plan
+    from .core.plans import DryRun, plan
     from .core.session import current
     from .history.files import copy_out
 
@@ -69,6 +150,9 @@ def _send(args) -> int:
     try:
         request = plan(session, args.prompt, endpoint=endpoint, source="cli", tags=args.tag,
                        demo=True if args.demo else None, **inputs, **options)
+        if args.dry_run:
+            print(DryRun.of(request))
+            return 0
         generation = session.run(request, on_partial=_say_preview if request.streamed else None)
     except WisGateError as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -78,10 +162,12 @@ def _send(args) -> int:
         return 130
     finally:
         session.close()
-    for path in copy_out(generation.paths, args.out):
+    for path in copy_out(generation.paths, args.out, record=generation.record):
         print(path)
     if generation.record.demo:
         print("(demo images: drawn by the embedded demo server)", file=sys.stderr)
+    if generation.notice:
+        print(f"({generation.notice})", file=sys.stderr)
     return 0
 
 

@@ -63,6 +63,58 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def env_base_url() -> str:
+    """$WISGATE_BASE_URL, else WisGate's API."""
+    return os.environ.get("WISGATE_BASE_URL", "").strip() or "https://api.wisgate.ai/v1"
+
+
+def env_demo() -> bool:
+    """$WISGATE_DEMO=1: the embedded demo server."""
+    return _env_flag("WISGATE_DEMO")
+
+
+def _env_secret(name: str) -> Secret | None:
+    value = os.environ.get(name, "").strip()
+    return Secret(value) if value else None
+
+
+def hub_api_token() -> Secret | None:
+    """$JUPYTERHUB_API_TOKEN: a JupyterHub server's (or a hub service's) own token."""
+    return _env_secret("JUPYTERHUB_API_TOKEN")
+
+
+def gateway_admin_token() -> Secret | None:
+    """$WISGATE_GATEWAY_ADMIN_TOKEN: the teacher's token for the gateway's /admin pages."""
+    return _env_secret("WISGATE_GATEWAY_ADMIN_TOKEN")
+
+
+def hub_service_env() -> dict[str, str] | None:
+    """The JupyterHub service environment (name, api_url, prefix, url), or None outside a hub service."""
+    name = os.environ.get("JUPYTERHUB_SERVICE_NAME", "").strip()
+    if not name or hub_api_token() is None:
+        return None
+    return {
+        "name": name,
+        "api_url": os.environ.get("JUPYTERHUB_API_URL", "").strip() or "http://127.0.0.1:8081/hub/api",
+        "prefix": os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "").strip() or f"/services/{name}/",
+        "url": os.environ.get("JUPYTERHUB_SERVICE_URL", "").strip(),
+    }
+
+
+_GATEWAY_PATHS = ("WISGATE_GATEWAY_CONFIG", "WISGATE_GATEWAY_DB")
+
+
+def gateway_paths() -> tuple[str | None, str | None]:
+    """The config file and database URL handed to gateway worker processes (see export_gateway_paths)."""
+    return tuple(os.environ.get(name, "").strip() or None for name in _GATEWAY_PATHS)  # type: ignore[return-value]
+
+
+def export_gateway_paths(config: str, db: str) -> None:
+    """Hand the config file and database URL to the worker processes that uvicorn starts."""
+    for name, value in zip(_GATEWAY_PATHS, (config, db)):
+        os.environ[name] = value
+
+
 class WisGate(Configurable):
     """wisgate_nb settings. Set with ``%config WisGate.NAME = value`` or ``wisgate_nb.configure(NAME=value)``."""
 
@@ -104,6 +156,10 @@ class WisGate(Configurable):
     cache = Bool(False, help="Reuse an identical earlier result from the history instead of sending.").tag(
         config=True
     )
+    hub_auth = Bool(help="On JupyterHub, send this server's $JUPYTERHUB_API_TOKEN as the key, for a classroom "
+                    "gateway run as a hub service (default: $WISGATE_HUB_AUTH=1). A key set explicitly wins.").tag(
+        config=True
+    )
 
     @default("api_key")
     def _default_api_key(self):
@@ -111,7 +167,7 @@ class WisGate(Configurable):
 
     @default("base_url")
     def _default_base_url(self):
-        return os.environ.get("WISGATE_BASE_URL", "").strip() or "https://api.wisgate.ai/v1"
+        return env_base_url()
 
     @default("model")
     def _default_model(self):
@@ -119,7 +175,11 @@ class WisGate(Configurable):
 
     @default("demo")
     def _default_demo(self):
-        return _env_flag("WISGATE_DEMO")
+        return env_demo()
+
+    @default("hub_auth")
+    def _default_hub_auth(self):
+        return _env_flag("WISGATE_HUB_AUTH")
 
     @default("history_dir")
     def _default_history_dir(self):
@@ -161,7 +221,8 @@ class WisGate(Configurable):
     def key_source(self) -> str:
         """Where the key comes from, in words (never the key itself)."""
         if self.api_key is None:
-            return "no key"
+            hub = hub_api_token() if self.hub_auth else None
+            return f"$JUPYTERHUB_API_TOKEN, the hub's token for this server ({hub.masked()})" if hub else "no key"
         env_value, name = env_key()
         if env_value is not None and env_value == self.api_key:
             return f"${name} ({self.api_key.masked()})"

@@ -8,18 +8,24 @@
      │    └── APITimeoutError      the server did not answer in time
      └── APIStatusError            the server answered 4xx/5xx (status_code, code, message, request_id)
           ├── BadRequestError      400 (and 422)
-          │    └── ContentPolicyError  moderation_blocked / content_policy_violation
+          │    └── ContentPolicyError  moderation_blocked / content_policy_violation, or a moderation-like message
           ├── AuthenticationError  401
           ├── PermissionDeniedError 403
           ├── NotFoundError        404
           ├── RateLimitError       429
-          │    └── QuotaExceededError  quota_exceeded / insufficient_quota / billing_hard_limit_reached: never retried
+          │    └── QuotaExceededError  quota_exceeded / insufficient_quota / billing_hard_limit_reached
+          │                            (or a quota-like message): never retried
           └── InternalServerError  5xx
 
 Low-level httpx exceptions are translated in exactly one place (client.py), always ``from exc``.
+Errors the client raises after sending say how it went: ``attempts``, ``attempt_statuses`` (one word per
+attempt: the HTTP status, "timeout", "connection" or "cancelled") and ``request_id_header`` (where the
+request id came from: a header name, or "body").
 """
 
 from __future__ import annotations
+
+import re
 
 __all__ = [
     "WisGateError",
@@ -44,6 +50,10 @@ __all__ = [
 class WisGateError(Exception):
     """Base class of every wisgate_nb error."""
 
+    attempts: int = 0  # requests sent for this call (set by the client on the errors it raises)
+    attempt_statuses: tuple[str, ...] = ()
+    request_id_header: str | None = None
+
     def _render_traceback_(self) -> list[str]:
         # IPython shows these lines instead of a wall of traceback; the cell still fails.
         return [f"\x1b[31m{type(self).__name__}\x1b[0m: {self}"]
@@ -60,26 +70,29 @@ class BudgetExceededError(ConfigurationError):
 class ResponseFormatError(WisGateError):
     """The server answered, but not with what the images contract says."""
 
-    def __init__(self, message: str, *, request_id: str | None = None):
+    def __init__(self, message: str, *, request_id: str | None = None, request_id_header: str | None = None):
         super().__init__(message)
         self.request_id = request_id
+        self.request_id_header = request_id_header
 
 
 class APIConnectionError(WisGateError):
     """The server could not be reached (refused, reset, DNS, dropped mid-body)."""
 
-    def __init__(self, message: str, *, request_id: str | None = None):
+    def __init__(self, message: str, *, request_id: str | None = None, request_id_header: str | None = None):
         super().__init__(message)
         self.request_id = request_id  # set when the server answered before the connection broke
+        self.request_id_header = request_id_header
 
 
 class APITimeoutError(APIConnectionError):
     """The server did not answer within the timeout."""
 
 
+KEY_HINT = "check the API key (WISGATE_API_KEY, %wisgate_key) or use demo mode"
 _HINTS = {
     400: "check the options and the prompt",
-    401: "check the API key (WISGATE_API_KEY, %wisgate_key) or use demo mode",
+    401: KEY_HINT,
     403: "the key is not allowed to use this model or endpoint",
     404: "check base_url and model",
     429: "slow down: too many requests or quota reached",
@@ -100,18 +113,22 @@ class APIStatusError(WisGateError):
         request_id: str | None = None,
         retry_after: float | None = None,
         hint: str | None = None,
+        request_id_header: str | None = None,
+        should_retry: bool | None = None,
     ):
         self.status_code = status_code
         self.message = message
         self.code = code
         self.request_id = request_id
+        self.request_id_header = request_id_header
         self.retry_after = retry_after
-        self.hint = hint if hint is not None else _hint_for(status_code, retry_after)
+        self.should_retry = should_retry  # the server's x-should-retry header, if it sent one
+        self.hint = hint if hint is not None else _hint_for(status_code, retry_after, message)
         super().__init__(self._text())
 
     def _text(self) -> str:
         text = f"HTTP {self.status_code}"
-        if self.code:
+        if self.code and self.code != str(self.status_code):  # proxies send the status as the code: say it once
             text += f" ({self.code})"
         text += f": {self.message}"
         if self.hint:
@@ -121,7 +138,9 @@ class APIStatusError(WisGateError):
         return text
 
 
-def _hint_for(status_code: int, retry_after: float | None) -> str | None:
+def _hint_for(status_code: int, retry_after: float | None, message: str = "") -> str | None:
+    if status_code in (400, 403) and _AUTH_WORDS.search(message or ""):
+        return KEY_HINT  # proxies answer a bad key with 400 or 403 as often as with 401
     if status_code == 429 and retry_after:
         return f"slow down: wait {retry_after:g} s and try again"
     if status_code >= 500:
@@ -171,15 +190,26 @@ class InternalServerError(APIStatusError):
 
 _POLICY_CODES = {"moderation_blocked", "content_policy_violation"}
 QUOTA_CODES = frozenset({"quota_exceeded", "insufficient_quota", "billing_hard_limit_reached"})
+# What a message says when a proxy dropped (or rewrote to the status) the code that would have said it.
+_AUTH_WORDS = re.compile(r"(?i)\b(api[ _-]?key|authenticat\w*|unauthori[sz]ed|credentials?|bearer|access token)\b")
+_POLICY_WORDS = re.compile(r"(?i)safety system|moderation|content[ _-]?policy")
+_QUOTA_WORDS = re.compile(r"(?i)insufficient[ _]quota|quota[ _]exceeded|exceeded your (current )?quota|"
+                          r"billing[ _]hard[ _]limit")
 
 
-def status_error_for(status_code: int, code: str | None = None) -> type[APIStatusError]:
-    """The error class for an HTTP error status and the server's error code."""
+def status_error_for(status_code: int, code: str | None = None, message: str = "") -> type[APIStatusError]:
+    """The error class for an HTTP error status, the server's error code and (without a telling code) its message.
+
+    The message's words count only when there is no code or the code is the status again (a proxy dropped or
+    rewrote it): a server that says ``rate_limit_exceeded`` means a rate limit, whatever its words.
+    """
+    untold = code in (None, "", str(status_code))
     if status_code in (400, 422):
-        return ContentPolicyError if code in _POLICY_CODES else BadRequestError
+        policy = code in _POLICY_CODES or (untold and bool(_POLICY_WORDS.search(message or "")))
+        return ContentPolicyError if policy else BadRequestError
     if status_code >= 500:
         return InternalServerError
-    if code in QUOTA_CODES:
+    if code in QUOTA_CODES or (status_code == 429 and untold and _QUOTA_WORDS.search(message or "")):
         return QuotaExceededError
     return {
         401: AuthenticationError,

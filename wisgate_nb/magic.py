@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class, no_var_expand
@@ -35,8 +36,10 @@ class WisGateMagics(Magics):
     @no_var_expand
     @magic_arguments()
     @registry_arguments
-    @argument("--edit", metavar="IMAGE", help="edit an image: a path, a variable (PIL image or result) or _ (last result)")
-    @argument("--mask", metavar="MASK", help="PNG mask for --edit: transparent areas are edited")
+    @argument("--edit", metavar="IMAGE", action="append", default=None,
+              help="edit an image: a path, a variable (PIL image or result) or _ (last result); repeat for up to 16")
+    @argument("--mask", metavar="MASK", help="mask for --edit: a variable holding a mask painter or a PIL image, or a "
+                                             "PNG path (transparent areas are edited)")
     @argument("--out", metavar="NAME", help="bind the result to this variable")
     @argument("--bg", action="store_true", help="return at once; the output fills in when done")
     @argument("--no-display", action="store_true", help="do not show the images")
@@ -85,9 +88,9 @@ class WisGateMagics(Magics):
         if args.edit is not None:
             if len(prompts) != 1 or varied:
                 raise ConfigurationError("--edit takes exactly one prompt and no --vary")
-            image = self._resolve_image(args.edit, "--edit")
+            images = [self._resolve_image(name, "--edit") for name in args.edit]
             mask = self._resolve_image(args.mask, "--mask") if args.mask else None
-            requests = [plan(session, prompts[0], endpoint="edits", images=[image], mask=mask, source="magic",
+            requests = [plan(session, prompts[0], endpoint="edits", images=images, mask=mask, source="magic",
                              full=args.full, **common, **options)]
         elif args.mask:
             raise ConfigurationError("--mask goes with --edit IMAGE")
@@ -193,6 +196,9 @@ class WisGateMagics(Magics):
             return last
         if name.isidentifier() and name in self.shell.user_ns:
             return self.shell.user_ns[name]
+        if name.isidentifier() and not os.path.exists(name):
+            raise ConfigurationError(f"{option} {name}: there is no variable or file named {name!r} (give a variable "
+                                     "holding an image, a result or a mask painter, or a file path)")
         return name  # a path; checked when loaded
 
     @line_magic

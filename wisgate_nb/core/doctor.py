@@ -41,16 +41,18 @@ def checks(session) -> list[tuple[str, str]]:
         rows.append(("profile", f"problem: {exc}"))
     rows.append(("demo mode", "on: embedded demo server, no key, no network" if cfg.demo else "off"))
     rows.append(("API key", cfg.key_source()))
+    target = None
     try:
         target = session.target()
         rows.append(("endpoint", target.base_url + " (in-process)" if target.demo else target.base_url))
         rows.append(("model", cfg.model))
         rows.append(("endpoint answers", session.check_endpoint(target)))
+        if not target.demo:
+            left = session.quota(target)
+            rows.append(("quota", left.text if left else "none reported (not a classroom gateway)"))
     except WisGateError as exc:
         rows.append(("endpoint", f"not checked: {exc}"))
-    streamed = [r for r in session.history.records if r.params.get("stream") and r.status == "ok"]
-    rows.append(("streaming", "yes (a streamed request succeeded this session)" if streamed
-                 else "not tried yet this session (try %%wisgate_image --stream)"))
+    rows.append(("streaming", streaming(session, target)))
     folder = session.history.folder or cfg.history_dir
     rows.append(("history folder", os.path.relpath(folder) if not os.path.isabs(cfg.history_dir) else str(folder)))
     totals = session.history.totals(cfg.prices or None)
@@ -59,6 +61,27 @@ def checks(session) -> list[tuple[str, str]]:
         spent += f", estimated cost {totals['cost']:.2f}"
     rows.append(("this session", spent))
     return rows
+
+
+def streaming(session, target) -> str:
+    """What this session saw of streamed requests to the endpoint, in words."""
+    why = session.stream_fallback(target) if target is not None else None
+    if why is not None:
+        return (f"no: this endpoint did not stream ({why}); streamed requests are sent without streaming "
+                "this session and show the final images only")
+    asked = [r for r in session.history.records if r.params.get("stream")]
+    if any(r.status == "ok" and not r.stream_fallback for r in asked):
+        return "yes (a streamed request succeeded this session)"
+    fell_back = [r for r in asked if r.stream_fallback]
+    if fell_back:
+        return f"no: streamed requests came without streaming this session ({fell_back[-1].stream_fallback})"
+    failed = [r for r in asked if r.status == "error"]
+    if failed:
+        last = failed[-1]
+        words = "request" if len(failed) == 1 else "requests"
+        return (f"failing: {len(failed)} streamed {words} failed this session "
+                f"(last: {last.error_type}: {html.short(last.error or '', 160)})")
+    return "not tried yet this session (try %%wisgate_image --stream)"
 
 
 def _version() -> str:

@@ -80,6 +80,7 @@ class Engine:
             asyncio.set_event_loop(loop)
             loop.call_soon(ready.set)
             loop.run_forever()
+            loop.run_until_complete(loop.shutdown_default_executor())  # joins the to_thread() workers
             loop.close()
 
         self._thread = threading.Thread(target=run, name=self._name, daemon=True)

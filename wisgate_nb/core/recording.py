@@ -10,10 +10,12 @@ import asyncio
 import time
 
 from ..errors import WisGateError
-from ..history import Generation, Record
+from ..history import Generation, Record, now_iso, provenance
 from ..history import files as history_files
 from ..history.reuse import link_result
-from ..output.thumbnails import thumbnail_bytes
+from ..output.thumbnails import thumbnail_bytes, thumbnail_mime
+
+MAX_ERROR_CHARS = 1000  # the history keeps this much of an error message: the start says what happened
 
 
 def base_fields(request, record_id: str, session_name: str, started_at: str) -> dict:
@@ -23,27 +25,38 @@ def base_fields(request, record_id: str, session_name: str, started_at: str) -> 
                 quality=request.body.get("quality"), params=request.options, tags=request.tags,
                 source=request.source, demo=request.target.demo, profile=request.target.profile,
                 group=request.group, template=request.template, inputs=request.input_digests,
-                cache_key=request.cache_key())
+                mask=request.mask_digest, cache_key=request.cache_key())
 
 
 async def save_result(history, request, base: dict, response, latency: float, thumb_px: int) -> Generation:
     """Write a response's images, thumbnails and record; the Generation the user gets back."""
     blobs = response.images
     names = [history_files.image_name(base["id"], i, blob.format) for i, blob in enumerate(blobs)]
+    thumbs = [history_files.thumbnail_name(name, _thumbnail_mime(blob)) for name, blob in zip(names, blobs)]
     history.ensure_folder()
+    created = now_iso()
 
-    async def thumbnail(i: int) -> str:
-        data, mime = await asyncio.to_thread(thumbnail_bytes, blobs[i].decoded or blobs[i].data, thumb_px)
-        name = history_files.thumbnail_name(names[i], mime)
-        await asyncio.to_thread(history_files.write, history, name, data)
-        return name
+    def stamped(i: int) -> bytes:
+        """The file's bytes with its provenance (history/provenance.py); the pixels are not re-encoded."""
+        b = blobs[i]
+        return provenance.embed(b.data, provenance.facts(base, index=i, width=b.width, height=b.height,
+                                                         revised_prompt=b.revised_prompt,
+                                                         request_id=response.request_id, created=created))
 
-    async def full_files() -> None:
-        await asyncio.to_thread(lambda: [history_files.write(history, n, b.data) for n, b in zip(names, blobs)])
+    def thumbnail(i: int) -> None:
+        data, _ = thumbnail_bytes(blobs[i].decoded or blobs[i].data, thumb_px)
+        history_files.write(history, thumbs[i], data)
 
-    thumbs_task = asyncio.gather(*(thumbnail(i) for i in range(len(blobs))))
-    await full_files()  # the record line may only name files that exist
-    thumbs = await thumbs_task
+    def full_files() -> list[bytes]:
+        datas = [stamped(i) for i in range(len(blobs))]
+        for name, data in zip(names, datas):
+            history_files.write(history, name, data)
+        history_files.write_inputs(history, request.images, request.mask)
+        return datas
+
+    datas = await asyncio.to_thread(full_files)
+    # The record may only name image files that exist; the thumbnails (which a view can always make again
+    # from the image) are drawn meanwhile, while the record line is fsynced.
     usage = response.usage if isinstance(response.usage, dict) else None
     total_tokens = usage.get("total_tokens") if usage else None
     size = base["size"] or response.meta.get("size")
@@ -53,16 +66,25 @@ async def save_result(history, request, base: dict, response, latency: float, th
                     status="ok", latency_s=latency, images=len(blobs), paths=tuple(names), thumbs=tuple(thumbs),
                     request_id=response.request_id, usage=usage,
                     total_tokens=total_tokens if isinstance(total_tokens, int) else None,
-                    revised_prompts=tuple(b.revised_prompt for b in blobs), attempts=response.attempts)
-    await asyncio.to_thread(history.append, record)
+                    revised_prompts=tuple(b.revised_prompt for b in blobs), attempts=response.attempts,
+                    attempt_statuses=",".join(response.attempt_statuses),
+                    request_id_header=response.request_id_header, stream_fallback=response.stream_fallback)
+    await asyncio.gather(asyncio.to_thread(history.append, record),
+                         *(asyncio.to_thread(thumbnail, i) for i in range(len(blobs))))
     folder = history.folder_of(record)
     return Generation(record, tuple(folder / n for n in names), tuple(folder / t for t in thumbs),
-                      tuple(b.data for b in blobs), full=request.full)
+                      tuple(datas), full=request.full)
+
+
+def _thumbnail_mime(blob) -> str:
+    """The thumbnail's type, known before it is drawn (its name is in the record)."""
+    return thumbnail_mime(blob.decoded if blob.decoded is not None else blob.to_pil())
 
 
 def reuse_result(history, request, old: Record, base: dict, t0: float) -> Generation:
     """A new record whose images are those of an identical earlier result (nothing is sent)."""
     paths, thumbs = link_result(history, old, base["id"])
+    history_files.write_inputs(history, request.images, request.mask)
     record = Record(**{**base, "size": old.size, "quality": old.quality}, status="ok",
                     latency_s=time.perf_counter() - t0, images=old.images, paths=paths, thumbs=thumbs,
                     request_id=old.request_id, usage=old.usage, total_tokens=0,
@@ -72,13 +94,18 @@ def reuse_result(history, request, old: Record, base: dict, t0: float) -> Genera
     return Generation(record, tuple(folder / p for p in paths), tuple(folder / t for t in thumbs), full=request.full)
 
 
-def record_failure(history, base: dict, t0: float, status: str, exc: BaseException | None) -> None:
-    """The record of a request that failed or was cancelled."""
+def record_failure(history, base: dict, t0: float, status: str, exc: BaseException | None,
+                   attempts: tuple[str, ...] = ()) -> None:
+    """The record of a request that failed or was cancelled; ``attempts``: one word per attempt sent."""
     if exc is None:
         message, error_type, request_id = "cancelled by the user", "Cancelled", None
     elif isinstance(exc, WisGateError):
         message, error_type, request_id = str(exc), type(exc).__name__, getattr(exc, "request_id", None)
     else:  # a bug of ours: still recorded, with its class in the message
         message, error_type, request_id = f"{type(exc).__name__}: {exc}", type(exc).__name__, None
+    if len(message) > MAX_ERROR_CHARS:
+        message = message[:MAX_ERROR_CHARS].rstrip() + "…"
     history.append(Record(**base, status=status, latency_s=time.perf_counter() - t0, error=message,
-                          error_type=error_type, request_id=request_id))
+                          error_type=error_type, request_id=request_id, attempts=len(attempts),
+                          attempt_statuses=",".join(attempts),
+                          request_id_header=getattr(exc, "request_id_header", None) if request_id else None))

@@ -55,6 +55,10 @@ class Request:
     def input_digests(self) -> tuple[str, ...]:
         return tuple(hashlib.sha256(f[1]).hexdigest()[:16] for f in self.images)
 
+    @property
+    def mask_digest(self) -> str | None:
+        return hashlib.sha256(self.mask[1]).hexdigest()[:16] if self.mask else None
+
     def cache_key(self) -> str:
         inputs = [f[1] for f in (*self.images, *((self.mask,) if self.mask else ()))]
         return cache_key(self.endpoint, self.target.where, self.model, self.prompt, self.options, inputs)

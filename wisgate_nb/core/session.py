@@ -42,6 +42,7 @@ class Session:
         self._demo_announced = False
         self._semaphore: asyncio.Semaphore | None = None
         self._semaphore_key: tuple | None = None
+        self._no_stream: dict[str, str] = {}  # base URL -> why it did not stream (then it is not asked to)
 
     # -- state ---------------------------------------------------------------------------
     @property
@@ -62,6 +63,10 @@ class Session:
         self._demo_announced = True
         return ("wisgate_nb demo mode: images are drawn by the embedded demo server, "
                 "with no key and no network. Set a key and demo=False for real images.")
+
+    def stream_fallback(self, target: Target) -> str | None:
+        """Why streamed requests to this target are sent without streaming this session, if they are."""
+        return self._no_stream.get(target.base_url)
 
     def prepare(self, prompt: str, **kwargs: Any) -> Request:
         """Validate everything and build a Request (see ``requests.build_request``); nothing is sent."""
@@ -122,6 +127,7 @@ class Session:
         history = self.history
         base = base_fields(request, new_id(), history.session or "", now_iso())
         t0 = time.perf_counter()
+        attempts: list[str] = []  # the client adds a word per attempt as it ends, whatever the outcome
         try:
             if request.cache:
                 reused = find_reusable(history, base["cache_key"])
@@ -131,18 +137,21 @@ class Session:
             client = self._client(request.target)
             async with self._slots():  # at most max_concurrency requests in flight per session
                 if request.endpoint == "generations":
-                    response = await client.generate(request.body, on_partial=on_partial, on_status=on_status)
+                    response = await client.generate(request.body, on_partial=on_partial, on_status=on_status,
+                                                     attempt_log=attempts)
                 else:
                     response = await client.edit(request.body, list(request.images), request.mask,
-                                                 on_partial=on_partial, on_status=on_status)
+                                                 on_partial=on_partial, on_status=on_status, attempt_log=attempts)
+            if response.stream_fallback:  # later cells and the panel do not ask this endpoint to stream
+                self._no_stream.setdefault(request.target.base_url, response.stream_fallback)
             latency = time.perf_counter() - t0
             self.last = await save_result(history, request, base, response, latency, self.config.thumbnail_px)
             return self.last
         except asyncio.CancelledError:
-            record_failure(history, base, t0, "cancelled", None)
+            record_failure(history, base, t0, "cancelled", None, tuple(attempts))
             raise
         except Exception as exc:  # a WisGateError, or a bug of ours: recorded, then surfaced as is
-            record_failure(history, base, t0, "error", exc)
+            record_failure(history, base, t0, "error", exc, tuple(attempts))
             if isinstance(exc, WisGateError):
                 exc.record_id = base["id"]  # lets a front door point at the history row
             raise
@@ -166,7 +175,8 @@ class Session:
                 self._pool = httpx.AsyncClient(limits=LIMITS)
             http_client = self._pool
         return ImagesClient(base_url=target.base_url, api_key=target.api_key.get() if target.api_key else None,
-                            timeout=target.timeout, max_retries=target.max_retries, http_client=http_client)
+                            timeout=target.timeout, max_retries=target.max_retries, http_client=http_client,
+                            streaming=target.base_url not in self._no_stream)
 
     def _demo_client(self, target: Target):
         """The in-process demo server, reached without a socket; its latency follows the setting."""
@@ -191,6 +201,20 @@ class Session:
             return wait(self.engine.submit(check()))
         except WisGateError as exc:
             return f"no: {type(exc).__name__}: {exc}"
+
+    def quota(self, target: Target | None = None):
+        """What a classroom gateway says is left today (``QuotaLeft``), or None elsewhere; never raises."""
+        try:
+            target = target or self.target()
+        except WisGateError:
+            return None
+        if target.demo:
+            return None
+
+        async def ask():
+            return await self._client(target).quota()
+
+        return wait(self.engine.submit(ask()))
 
     def close(self) -> None:
         """Close the connection pools and stop the engine thread."""

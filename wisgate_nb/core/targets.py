@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .._secret import Secret
+from ..config import hub_api_token
 from ..errors import ConfigurationError
 from ..http.checks import check_settings
 from .profiles import active_profile
@@ -15,6 +16,11 @@ NO_KEY_MESSAGE = (
     "  1. set WISGATE_API_KEY (or WISDOM_GATE_KEY) in the environment before starting Jupyter;\n"
     "  2. run %wisgate_key in a cell and paste the key (kept in memory only);\n"
     "  3. use demo mode, no key needed: WISGATE_DEMO=1, wisgate_nb.configure(demo=True) or --demo."
+)
+
+HUB_AUTH_MESSAGE = (
+    "hub_auth is on (WISGATE_HUB_AUTH=1) but $JUPYTERHUB_API_TOKEN is not set: it works only inside a "
+    "JupyterHub server. Set a key with %wisgate_key, or %config WisGate.hub_auth = False."
 )
 
 
@@ -52,6 +58,10 @@ def resolve_target(config, *, demo: bool | None = None, profile: str | None = No
     if chosen is not None:
         key = chosen.key(config)
         url = chosen.base_url or url
+    if key is None and config.hub_auth:  # a classroom gateway run as a JupyterHub service
+        key = hub_api_token()
+        if key is None:
+            raise ConfigurationError(HUB_AUTH_MESSAGE)
     if key is None:
         raise ConfigurationError(NO_KEY_MESSAGE)
     base_url, _ = check_settings(url, key.get(), config.timeout, config.max_retries)

@@ -1,8 +1,8 @@
 """An OpenAI-compatible images server that draws deterministic procedural pictures, offline.
 
-Used in-process for demo mode (``httpx.ASGITransport(app=create_app())``: no port, no key, no
-network), on a loopback port in tests (``with serve() as srv: ... srv.base_url``) and from the
-command line (``wisgate-nb emulator`` calls :func:`run`).
+Used in-process for demo mode (``transport.StreamingASGITransport(create_app())``, which streams
+partial images as they are drawn: no port, no key, no network), on a loopback port in tests
+(``with serve() as srv: ... srv.base_url``) and from the command line (``wisgate-nb emulator`` calls :func:`run`).
 
 Routes: ``POST /v1/images/generations`` (JSON), ``POST /v1/images/edits`` (multipart ``image`` /
 ``image[]`` / ``image[0]`` + ``mask``, or JSON with data: URLs), both streaming with ``stream=true``;
@@ -32,20 +32,27 @@ Fault kinds for :meth:`Emulator.schedule` (one per following /images/* request, 
     url_scheme          200 with {"url": "file:///etc/passwd"}
     stream_no_complete  an event stream of partial images that ends without a completed event
     stream_error        one partial image, then "event: error" with the error envelope
+    quota               429 insufficient_quota with x-should-retry: false (a used-up quota or balance)
 
-status, html, drop, bad_json and huge answer before the request is validated; the others apply to
+status, html, drop, bad_json, huge and quota answer before the request is validated; the others apply to
 a request that passed validation (an invalid request still uses up its fault). Requests refused
 with 401 use up no fault. Faults answer without the configured latency (plus their own delay).
+
+Proxy behaviours (EmulatorConfig fields; ``EmulatorConfig(**PROXY)`` for the usual set, see proxy.py):
+another request-id header or none, error codes rewritten to the status, no Retry-After, streamed
+requests answered 500 after being drawn, a cooldown after upstream failures, a quota of images.
+``Emulator.generations`` counts the requests the upstream drew images for: what a real API bills.
 """
 
 from __future__ import annotations
 
 from .app import create_app
 from .server import ServerHandle, run, serve
-from .state import FAULT_KINDS, Emulator, EmulatorConfig, Fault, RecordedRequest
+from .state import FAULT_KINDS, PROXY, Emulator, EmulatorConfig, Fault, RecordedRequest
 
 __all__ = [
     "FAULT_KINDS",
+    "PROXY",
     "Emulator",
     "EmulatorConfig",
     "Fault",

@@ -24,14 +24,15 @@ from . import draw
 from .faults import EARLY_FAULTS, early_response
 from .inputs import fit, open_inputs, read_edit, read_json
 from .params import ApiError, check_moderation, error_body, mask_key, parse_image_params
+from .proxy import ProxyLayer, proxy_headers
 from .respond import Job, answer
-from .state import Emulator, EmulatorConfig, Fault, RecordedRequest
+from .state import RECORD_KEY, Emulator, EmulatorConfig, Fault, RecordedRequest
 
 __all__ = ["create_app"]
 
 logger = logging.getLogger("wisgate_nb.emulator")
 _T = TypeVar("_T")
-_RECORD = "wisgate_nb.emulator.record"  # scope key of the request's RecordedRequest
+_RECORD = RECORD_KEY
 _MODELS = (
     "gpt-image-2",
     "gpt-image-2-2026-04-21",
@@ -44,7 +45,7 @@ _MODELS = (
 
 
 class _RequestLog:
-    """Records every request, stamps x-request-id on every response, turns crashes into a 500 envelope."""
+    """Records every request, stamps the request id on every response, turns crashes into a 500 envelope."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -66,11 +67,12 @@ class _RequestLog:
                 response_started = True
                 record.status = message["status"]
                 headers = MutableHeaders(scope=message)
-                headers["x-request-id"] = request_id
+                proxy_headers(headers, request_id, emulator.config)  # x-request-id, unless a proxy renames it
                 headers["openai-version"] = "2020-10-01"
                 headers["openai-processing-ms"] = str(round((time.perf_counter() - started) * 1000))
             await send(message)
 
+        emulator.in_flight += 1  # one event loop: no lock needed
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
@@ -79,6 +81,8 @@ class _RequestLog:
             logger.exception("demo server error on %s %s", scope["method"], scope["path"])
             body = error_body("The server had an error while processing your request.", type="server_error")
             await JSONResponse(body, status_code=500)(scope, receive, send_with_id)
+        finally:
+            emulator.in_flight -= 1
 
 
 def _emulator(request: Request) -> Emulator:
@@ -246,7 +250,7 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
             Route("/v1/models", models, methods=["GET"]),
             Route("/v1/demo-files/{name}", demo_file, methods=["GET"]),
         ],
-        middleware=[Middleware(_RequestLog)],
+        middleware=[Middleware(_RequestLog), Middleware(ProxyLayer)],  # the log sees what the client sees
         exception_handlers={ApiError: _on_api_error, _Early: _on_early_fault, HTTPException: _on_http_error},
     )
     app.state.emulator = Emulator(config)

@@ -19,9 +19,10 @@ from .draw import NOT_AN_IMAGE, bomb_png
 from .params import error_body
 from .state import Fault
 
-__all__ = ["BODY_FAULTS", "EARLY_FAULTS", "STREAM_FAULTS", "early_response", "fault_body", "trickle"]
+__all__ = ["BODY_FAULTS", "EARLY_FAULTS", "STREAM_FAULTS", "early_response", "fault_body", "quota_response",
+           "trickle"]
 
-EARLY_FAULTS = frozenset({"status", "html", "drop", "bad_json", "huge"})
+EARLY_FAULTS = frozenset({"status", "html", "drop", "bad_json", "huge", "quota"})
 BODY_FAULTS = frozenset({"no_images", "truncated_b64", "undecodable", "bomb", "url_404", "url_scheme"})
 STREAM_FAULTS = frozenset({"stream_no_complete", "stream_error"})
 _MIB = 1024 * 1024
@@ -68,6 +69,16 @@ def status_response(fault: Fault) -> JSONResponse:
     return JSONResponse(error_body(message, type=kind, code=code), status_code=status, headers=headers)
 
 
+QUOTA_MESSAGE = ("You exceeded your current quota, please check your plan and billing details. For more "
+                 "information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes.")
+
+
+def quota_response() -> JSONResponse:
+    """A used-up quota as the API words it, with ``x-should-retry: false``: waiting will not help."""
+    body = error_body(QUOTA_MESSAGE, type="insufficient_quota", code="insufficient_quota")
+    return JSONResponse(body, status_code=429, headers={"x-should-retry": "false"})
+
+
 class _DroppedResponse(Response):
     """Starts a 200 JSON answer, sends half of it, then returns: the server closes the connection."""
 
@@ -99,6 +110,8 @@ def early_response(fault: Fault) -> Response:
     """The answer for a fault that pre-empts the request."""
     if fault.kind == "status":
         return status_response(fault)
+    if fault.kind == "quota":
+        return quota_response()
     if fault.kind == "html":
         status = 502 if fault.status == 500 else fault.status
         page = _HTML_PAGE.format(status=status, reason=_REASONS.get(status, "Error"))

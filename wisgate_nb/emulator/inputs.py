@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -78,7 +79,8 @@ async def _read_form(
                     _add(
                         recorded,
                         key,
-                        {"filename": value.filename, "size": len(data), "content_type": value.content_type},
+                        {"filename": value.filename, "size": len(data), "content_type": value.content_type,
+                         "sha256": hashlib.sha256(data).hexdigest()[:16]},  # which bytes, never the bytes
                     )
                 else:
                     fields[key] = value

@@ -133,6 +133,7 @@ async def answer(
     job: Job, fault: Fault | None, *, emulator: Emulator, record: RecordedRequest, base_url: str
 ) -> Response:
     """Wait the configured latency, draw, and answer as JSON or as an event stream, bent by ``fault``."""
+    emulator.count_generation(job.params.n)
     latency = emulator.latency()
     kind = None if fault is None else fault.kind
     if fault is not None and kind == "slow":

@@ -9,7 +9,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FAULT_KINDS", "Emulator", "EmulatorConfig", "Fault", "RecordedRequest"]
+__all__ = ["FAULT_KINDS", "PROXY", "Emulator", "EmulatorConfig", "Fault", "RecordedRequest"]
 
 FAULT_KINDS = frozenset(
     {
@@ -28,8 +28,11 @@ FAULT_KINDS = frozenset(
         "url_scheme",
         "stream_no_complete",
         "stream_error",
+        "quota",
     }
 )
+
+RECORD_KEY = "wisgate_nb.emulator.record"  # ASGI scope key of the request's RecordedRequest
 
 # Header names whose values never reach the record (the API key above all).
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "api-key", "x-api-key", "cookie"})
@@ -49,14 +52,41 @@ class EmulatorConfig:
     noise: bool = False  # incompressible images (random noise texture) for benchmarks
     fault_rate: float = 0.0  # probability per image request of a random 429/500/503 (seeded rng)
     demo_mark: bool = True
+    # What an OpenAI-compatible proxy in front of the API does (see proxy.py; PROXY turns them all on):
+    request_id_header: str | None = "x-request-id"  # the header carrying the request id; None: no id header
+    codes_as_status: bool = False  # error envelopes' "code" rewritten to the status as a string ("500")
+    retry_after: bool = True  # False: Retry-After and retry-after-ms are stripped from every answer
+    stream_500: bool = False  # streamed requests are drawn (and billed) upstream, then answered 500, ~76 KB JSON
+    cooldown: float = 0.0  # seconds every image request is refused (429) after a 429 or 5xx from upstream
+    quota_images: int | None = None  # images the key may make; past that: 429 insufficient_quota
 
     def __repr__(self) -> str:
         key = None if self.require_key is None else "'***'"
         return (
             f"EmulatorConfig(latency={self.latency!r}, seed={self.seed!r}, require_key={key}, "
             f"moderation_words={self.moderation_words!r}, noise={self.noise!r}, "
-            f"fault_rate={self.fault_rate!r}, demo_mark={self.demo_mark!r})"
+            f"fault_rate={self.fault_rate!r}, demo_mark={self.demo_mark!r}, "
+            f"request_id_header={self.request_id_header!r}, codes_as_status={self.codes_as_status!r}, "
+            f"retry_after={self.retry_after!r}, stream_500={self.stream_500!r}, cooldown={self.cooldown!r}, "
+            f"quota_images={self.quota_images!r})"
         )
+
+    @property
+    def proxied(self) -> bool:
+        """True when a proxy behaviour bends answers (the proxy layer is skipped otherwise)."""
+        return self.codes_as_status or self.stream_500 or self.cooldown > 0 or self.quota_images is not None
+
+
+# A widely used open-source OpenAI-compatible proxy, as met in front of the API (issue 15): its own call
+# id header instead of x-request-id, the status as the error code, no Retry-After, 500 to streamed
+# requests, and a 5 s cooldown after an upstream failure. ``EmulatorConfig(**PROXY)``, ``--proxy``.
+PROXY = {
+    "request_id_header": "x-litellm-call-id",
+    "codes_as_status": True,
+    "retry_after": False,
+    "stream_500": True,
+    "cooldown": 5.0,
+}
 
 
 @dataclass(frozen=True)
@@ -91,7 +121,7 @@ class RecordedRequest:
     timestamp: float
     request_id: str
     json: Any = None  # the parsed JSON body, if the request had one
-    form: dict[str, Any] | None = None  # multipart fields; files as {"filename", "size", "content_type"}
+    form: dict[str, Any] | None = None  # multipart fields; files as {"filename", "size", "content_type", "sha256"}
     status: int | None = None  # the status the emulator answered with
     fault: str | None = None  # the kind of fault injected into this request, if any
 
@@ -124,6 +154,10 @@ class Emulator:
         self._lock = threading.Lock()
         self._rng = random.Random(self.config.seed)
         self._files: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
+        self.generations = 0  # requests the upstream drew images for (each one billed by a real API)
+        self.images_generated = 0
+        self._cooldown_until = 0.0
+        self.in_flight = 0  # requests whose handler has not returned yet (tests wait for 0)
 
     def __repr__(self) -> str:
         return f"<Emulator requests={len(self.requests)} pending_faults={len(self._faults)} {self.config!r}>"
@@ -143,6 +177,8 @@ class Emulator:
             self._faults.clear()
             self._files.clear()
             self._rng = random.Random(self.config.seed)
+            self.generations = self.images_generated = 0
+            self._cooldown_until = 0.0
 
     @property
     def pending_faults(self) -> tuple[Fault, ...]:
@@ -173,6 +209,21 @@ class Emulator:
                     (Fault("status", 429, retry_after=1.0), Fault("status", 500), Fault("status", 503))
                 )
         return None
+
+    def count_generation(self, images: int) -> None:
+        """An accepted image request is being drawn: what a real API bills, whatever happens next."""
+        with self._lock:
+            self.generations += 1
+            self.images_generated += images
+
+    def start_cooldown(self, seconds: float) -> None:
+        with self._lock:
+            self._cooldown_until = max(self._cooldown_until, time.monotonic() + seconds)
+
+    def cooldown_left(self) -> float:
+        """Seconds the proxy still refuses every image request (0 when it lets them through)."""
+        with self._lock:
+            return max(0.0, self._cooldown_until - time.monotonic())
 
     def latency(self) -> float:
         """Seconds to wait before answering this request."""

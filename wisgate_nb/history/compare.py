@@ -129,6 +129,8 @@ class Comparison:
     def _repr_html_(self) -> str:
         differs = ", ".join((["prompt"] if self.prompts_vary else []) + self.keys) or "nothing (repeated runs)"
         note = f"{len(self.records)} results · differ in: {differs}"
+        if len(self.records) == 2:
+            note += " · .slider() lays the two one over the other, with a divider to drag"
         if not self.is_grid():
             results = [self.result(r) for r in self.records]
             return html.grid_html(results, title=self._heading(), note=note, px=CELL_PX)
@@ -136,6 +138,19 @@ class Comparison:
         table = [(label, [self.result(r, label=False) if r is not None else None for r in cells])
                  for label, cells in rows]
         return html.matrix_html(columns, table, title=self._heading(), note=note, px=CELL_PX)
+
+    def slider(self, position: float = 50.0):
+        """The two results one over the other with a divider to drag (output/slider.py): two results only."""
+        from ..errors import ConfigurationError
+        from ..output.slider import CompareSlider
+
+        shown = [r for r in self.records if r.status == "ok" and r.paths]
+        if len(self.records) != 2 or len(shown) != 2:
+            raise ConfigurationError(f"a slider lays two results one over the other; this comparison has "
+                                     f"{len(shown)} result(s) with images (of {len(self.records)})")
+        paths = [self.history.full_paths(r)[0] for r in shown]
+        labels = [f"{self.label(r)} · {r.id}" if self.label(r) else r.id for r in shown]
+        return CompareSlider(*paths, labels=tuple(labels), position=position)
 
     def __repr__(self) -> str:
         differs = ", ".join((["prompt"] if self.prompts_vary else []) + self.keys) or "nothing"

@@ -1,14 +1,19 @@
-"""A result's files in the history folder: full-size images and thumbnails; copies for the user."""
+"""A result's files in the history folder: full-size images, thumbnails, an edit's inputs; copies for the user."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..output.thumbnails import thumbnail_suffix
+from . import provenance
 
 _EXT = {"jpeg": "jpg", "png": "png", "webp": "webp", "gif": "gif"}
+_MIME_EXT = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+INPUTS = "inputs"
 
 
 def image_name(record_id: str, index: int, fmt: str) -> str:
@@ -21,6 +26,11 @@ def thumbnail_name(image: str, mime: str) -> str:
     return Path(image).stem + ".thumb" + thumbnail_suffix(mime)
 
 
+def input_name(data: bytes, mime: str) -> str:
+    """Where an edit's input image is kept: ``inputs/<digest>.<ext>``, the digest the record names."""
+    return f"{INPUTS}/{hashlib.sha256(data).hexdigest()[:16]}.{_MIME_EXT.get(mime, 'png')}"
+
+
 def write(history, name: str, data: bytes) -> Path:
     """Write one file into the session folder (created if needed); returns its path."""
     path = history.ensure_folder() / name
@@ -28,14 +38,30 @@ def write(history, name: str, data: bytes) -> Path:
     return path
 
 
-def copy_out(paths, folder: str | os.PathLike) -> list[Path]:
-    """Copy result files into a folder of the user's (the CLI's --out); returns the copies' paths."""
+def write_inputs(history, images: Sequence[tuple], mask: tuple | None = None) -> None:
+    """Keep an edit's input images and mask (once each: the same bytes are one file)."""
+    for _name, data, mime in (*images, *((mask,) if mask else ())):
+        path = history.ensure_folder() / input_name(data, mime)
+        if not path.exists():
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(data)
+
+
+def copy_out(paths, folder: str | os.PathLike, record=None) -> list[Path]:
+    """Copy result files into a folder of the user's (the CLI's --out); returns the copies' paths.
+
+    A copy carries its provenance: a file written before provenance existed gets it from ``record``.
+    """
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     copies = []
-    for path in paths:
+    for index, path in enumerate(paths):
         target = out / Path(path).name
         if target.resolve() != Path(path).resolve():
-            shutil.copyfile(path, target)
+            data = Path(path).read_bytes()
+            if record is not None and not provenance.read_bytes(data, Path(path).name):
+                target.write_bytes(provenance.embed(data, provenance.facts(record.to_json(), index=index)))
+            else:
+                shutil.copyfile(path, target)
         copies.append(target)
     return copies

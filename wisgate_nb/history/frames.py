@@ -14,6 +14,7 @@ COLUMNS = (
     "paths", "request_id", "error", "total_tokens", "tags",
     "endpoint", "error_type", "rating", "note", "source", "demo", "reused", "profile", "group",
     "template", "template_version", "revised_prompt", "attempts", "session", "params",
+    "attempt_statuses", "request_id_header", "stream_fallback",
 )
 
 
@@ -31,6 +32,8 @@ def records_frame(records: Sequence, history) -> pd.DataFrame:
             "template": template.get("name"), "template_version": template.get("version"),
             "revised_prompt": next((p for p in r.revised_prompts if p), None), "attempts": r.attempts,
             "session": r.session, "params": r.params,
+            "attempt_statuses": r.attempt_statuses, "request_id_header": r.request_id_header,
+            "stream_fallback": r.stream_fallback,
         })
     frame = pd.DataFrame.from_records(rows, columns=list(COLUMNS))
     frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True, format="ISO8601")

@@ -13,6 +13,7 @@ from ..output.thumbnails import THUMB_PX, data_uri, image_size, mime_of, thumbna
 from .record import Record
 
 DEMO_NOTE = "demo image: drawn by the embedded demo server (no key, no network)"
+STREAM_FALLBACK_NOTE = "this endpoint did not stream; showing the final image"
 
 
 @dataclass(frozen=True)
@@ -107,9 +108,16 @@ class Generation:
     def _repr_html_(self) -> str:
         return self.html()
 
+    @property
+    def notice(self) -> str | None:
+        """What to tell the user besides the images (a stream that fell back), or None."""
+        if not self.record.stream_fallback:
+            return None
+        return STREAM_FALLBACK_NOTE + ("s" if len(self.paths) > 1 else "")
+
     def html(self) -> str:
         """The images side by side (512 px for one, 360 px each for two or four, else 256 px), one caption."""
-        note = DEMO_NOTE if self.record.demo else None
+        note = "; ".join(n for n in (DEMO_NOTE if self.record.demo else None, self.notice) if n) or None
         result = html.Result(self._tiles(), html.record_caption(self.record))
         return html.grid_html([result], note=note, px=html.display_px(len(self.paths)))
 
@@ -118,9 +126,14 @@ class Generation:
         return data, {"text/html": {"wisgate_nb": self.metadata()}}
 
     def metadata(self) -> dict[str, Any]:
+        """The output's metadata: the facts its files carry (provenance.py), never the key."""
+        from .provenance import facts
+
         r = self.record
-        return {"id": r.id, "model": r.model, "prompt": r.prompt, "params": r.params, "request_id": r.request_id,
-                "latency_s": r.latency_s, "paths": [p.name for p in self.paths], "demo": r.demo, "reused": r.reused}
+        found = facts(r.to_json())
+        found.pop("index")
+        return {**found, "params": r.params, "latency_s": r.latency_s, "paths": [p.name for p in self.paths],
+                "demo": r.demo, "reused": r.reused}
 
     def __repr__(self) -> str:
         latency = f", {self.latency_s:.2f} s" if self.latency_s is not None else ""

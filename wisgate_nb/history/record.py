@@ -60,9 +60,13 @@ class Record:
     profile: str | None = None
     group: str | None = None
     template: dict | None = None
-    inputs: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()  # sha256 digests (16 hex) of an edit's images, in order; files in inputs/
+    mask: str | None = None  # the same for its mask
     attempts: int = 1
     cache_key: str | None = None
+    attempt_statuses: str = ""  # one word per attempt, e.g. "429,429,200" ("timeout", "connection", "cancelled")
+    request_id_header: str | None = None  # where request_id came from: a header name, or "body"
+    stream_fallback: str | None = None  # a stream was asked for, the images came without one: why
 
     def to_json(self) -> dict:
         data = dataclasses.asdict(self)

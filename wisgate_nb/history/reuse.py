@@ -36,12 +36,22 @@ def find_reusable(history, key: str):
 
 
 def link_result(history, old, new_id: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Files of a new record that reuses ``old``'s images: hard links (copies where links fail)."""
+    """Files of a new record that reuses ``old``'s images: hard links (copies where links fail).
+
+    A full-size file written before files carried provenance is copied with it instead of linked.
+    """
+    from . import provenance
+
     folder = history.ensure_folder()
     names = []
-    for src in history.full_paths(old) + history.thumb_paths(old):
+    full = history.full_paths(old)
+    for index, src in enumerate(full + history.thumb_paths(old)):
         names.append(src.name.replace(old.id, new_id, 1))
-        _link_or_copy(src, folder / names[-1])
+        dest = folder / names[-1]
+        if index < len(full) and not dest.exists() and not provenance.read_bytes(data := src.read_bytes(), src.name):
+            dest.write_bytes(provenance.embed(data, provenance.facts(old.to_json(), index=index)))
+        else:
+            _link_or_copy(src, dest)
     return tuple(names[: len(old.paths)]), tuple(names[len(old.paths):])
 
 

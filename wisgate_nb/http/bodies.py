@@ -8,7 +8,9 @@ import httpx
 
 from .. import errors
 
-ERROR_BODY_LIMIT = 64 * 1024  # an error body is read only this far: enough for any message
+# An error body is read this far, then parsed: a proxy may wrap a whole event stream (tens of KB of
+# base64) into its JSON error, and JSON cut short is not JSON. Past the cap, messages.salvage reads it.
+ERROR_BODY_LIMIT = 1024 * 1024
 
 
 async def read_body(response: httpx.Response, limit: int) -> bytes:
@@ -29,7 +31,7 @@ async def capped_bytes(response: httpx.Response, limit: int) -> AsyncIterator[by
 
 
 async def read_error_body(response: httpx.Response) -> bytes:
-    """At most ERROR_BODY_LIMIT bytes of an error body: the message is near the start."""
+    """At most ERROR_BODY_LIMIT bytes of an error body (the rest is not read)."""
     chunks, total = [], 0
     async for chunk in response.aiter_bytes():
         chunks.append(chunk)

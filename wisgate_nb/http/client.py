@@ -11,24 +11,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from httpx_sse import EventSource, SSEError
+from httpx_sse import SSEError
 
 from .. import errors
 from .._version import __version__
 from ..options import check_edit_images
-from . import wire
-from .bodies import capped_bytes, read_body, read_error_body
+from . import quota, wire
+from .attempt import Progress, Raw, call_safely, consume_events, without_stream
+from .bodies import read_body, read_error_body
 from .checks import check_settings, safe_url
 from .images import DEFAULT_MAX_PIXELS, ImageBlob, ImageInput, b64decode, decode_image, load_image_input
+from .messages import mask_secret, request_id_from
 from .wire import error_from_response, parse_images_body, request_id_of, retry_delay, should_retry
 
 __all__ = [
@@ -64,23 +65,12 @@ class ImagesResponse:
     meta: dict
     attempts: int
     streamed: bool
+    attempt_statuses: tuple[str, ...] = ()  # one word per attempt: "500", "200", "timeout", ...
+    request_id_header: str | None = None  # where the request id came from
+    stream_fallback: str | None = None  # why a streamed request's images came without streaming
 
 
-@dataclass
-class _Progress:
-    """What one attempt learned so far: decides whether it may be retried and how long to wait."""
-
-    events: int = 0
-    headers: Mapping[str, str] | None = None
-    request_id: str | None = None
-
-
-@dataclass
-class _Raw:
-    items: list[dict]
-    top: dict
-    request_id: str | None
-    streamed: bool
+REMEMBERED = "an earlier streamed request to this endpoint did not stream"
 
 
 class ImagesClient:
@@ -89,8 +79,9 @@ class ImagesClient:
     def __init__(self, *, base_url: str, api_key: str | None = None, timeout: float = 120.0,
                  max_retries: int = 2, http_client: httpx.AsyncClient | None = None,
                  max_body_bytes: int = 100 * 2**20, max_pixels: int = DEFAULT_MAX_PIXELS,
-                 sleep: Callable[[float], Any] = asyncio.sleep):
+                 sleep: Callable[[float], Any] = asyncio.sleep, streaming: bool = True):
         self.base_url, self._api_key = check_settings(base_url, api_key, timeout, max_retries)
+        self.streaming = streaming  # False: this endpoint is known not to stream; ask for the final images
         self.timeout = float(timeout)
         self.max_retries = max_retries
         self.max_body_bytes = max_body_bytes
@@ -122,7 +113,7 @@ class ImagesClient:
         An HTTP error is described, not raised; a connection failure raises APIConnectionError.
         """
         url, started = self.base_url + "/models", time.perf_counter()
-        with self._translate_errors(_Progress()):
+        with self._translate_errors(Progress()):
             async with self._http().stream("GET", url, headers=self._headers(False),
                                            timeout=httpx.Timeout(min(10.0, self.timeout))) as response:
                 rid = request_id_of(response.headers)
@@ -135,19 +126,33 @@ class ImagesClient:
             return f"it answers HTTP {status} to GET /models{suffix} (image requests may still work)"
         return f"yes: HTTP {status} in {(time.perf_counter() - started) * 1000:.0f} ms{suffix}"
 
-    async def generate(self, payload: dict, *, on_partial=None, on_status=None) -> ImagesResponse:
-        """``POST /images/generations`` with the JSON ``payload`` (from ``options.build_generation_payload``)."""
+    async def quota(self):
+        """A classroom gateway's ``GET /quota`` (images left today), or None; never raises."""
+        try:
+            response = await self._http().get(quota.quota_url(self.base_url), headers=self._headers(False),
+                                              timeout=quota.QUOTA_TIMEOUT_S)
+            return quota.from_response(response)
+        except Exception as exc:  # a status line, not a request that matters
+            logger.debug("quota not available: %s", type(exc).__name__)
+            return None
+
+    async def generate(self, payload: dict, *, on_partial=None, on_status=None,
+                       attempt_log: list[str] | None = None) -> ImagesResponse:
+        """``POST /images/generations`` with the JSON ``payload`` (from ``options.build_generation_payload``).
+
+        ``attempt_log`` (a list) receives one word per attempt as it ends, whatever the outcome.
+        """
         body = {key: value for key, value in payload.items() if value is not None}
         try:
             json.dumps(body, allow_nan=False)
         except (TypeError, ValueError) as exc:  # an unknown extra option that JSON cannot carry
             raise errors.ConfigurationError(f"the options cannot be sent as JSON: {exc}") from exc
         return await self._run("/images/generations", body.get("stream") is True, on_partial, on_status,
-                               {"json": body})
+                               {"json": body}, attempt_log)
 
     async def edit(self, fields: dict[str, str], images: list[tuple[str, bytes, str]],
                    mask: tuple[str, bytes, str] | None = None, *, on_partial=None,
-                   on_status=None) -> ImagesResponse:
+                   on_status=None, attempt_log: list[str] | None = None) -> ImagesResponse:
         """``POST /images/edits`` as multipart: ``image`` (one) or ``image[]`` (several), ``mask``."""
         check_edit_images(len(images), has_mask=mask is not None)
         part = "image" if len(images) == 1 else "image[]"
@@ -157,19 +162,28 @@ class ImagesClient:
         data = {key: str(value).lower() if isinstance(value, bool) else str(value)
                 for key, value in fields.items() if value is not None}
         stream = data.get("stream", "").lower() == "true"
-        return await self._run("/images/edits", stream, on_partial, on_status, {"data": data, "files": files})
+        return await self._run("/images/edits", stream, on_partial, on_status, {"data": data, "files": files},
+                               attempt_log)
 
-    async def _run(self, path: str, stream: bool, on_partial, on_status, content: dict) -> ImagesResponse:
-        raw, attempts = await self._send_with_retries(self.base_url + path, stream, on_partial, on_status,
-                                                      content)
-        async def checked(item: dict) -> ImageBlob:
-            with self._translate_errors(_Progress(request_id=raw.request_id)):
-                data = await self._image_bytes(item)
-                # Decoding takes tens of ms per image: off the loop, all images at once.
-                return await asyncio.to_thread(decode_image, data, max_pixels=self.max_pixels,
-                                               revised_prompt=item.get("revised_prompt"))
+    async def _run(self, path: str, stream: bool, on_partial, on_status, content: dict,
+                   log: list[str] | None) -> ImagesResponse:
+        log = [] if log is None else log
+        try:
+            raw, fallback = await self._send_with_retries(self.base_url + path, stream, on_partial, on_status,
+                                                          content, log)
 
-        images = await asyncio.gather(*(checked(item) for item in raw.items))
+            async def checked(item: dict) -> ImageBlob:
+                with self._translate_errors(Progress(request_id=raw.request_id,
+                                                      request_id_header=raw.request_id_header)):
+                    data = await self._image_bytes(item)
+                    # Decoding takes tens of ms per image: off the loop, all images at once.
+                    return await asyncio.to_thread(decode_image, data, max_pixels=self.max_pixels,
+                                                   revised_prompt=item.get("revised_prompt"))
+
+            images = await asyncio.gather(*(checked(item) for item in raw.items))
+        except errors.WisGateError as exc:  # every outcome says how many attempts it took, and how each went
+            exc.attempts, exc.attempt_statuses = len(log), tuple(log)
+            raise
         top = raw.top
         usage, created = top.get("usage"), top.get("created")
         return ImagesResponse(
@@ -177,66 +191,65 @@ class ImagesClient:
             usage=usage if isinstance(usage, dict) else None,
             created=int(created) if isinstance(created, int) and not isinstance(created, bool) else None,
             meta={key: value for key, value in top.items() if key not in ("usage", "created")},
-            attempts=attempts, streamed=raw.streamed)
+            attempts=len(log), streamed=raw.streamed, attempt_statuses=tuple(log),
+            request_id_header=raw.request_id_header, stream_fallback=fallback)
 
-    async def _send_with_retries(self, url, stream, on_partial, on_status, content) -> tuple[_Raw, int]:
-        for attempt in range(1, self.max_retries + 2):
-            progress = _Progress()
+    async def _send_with_retries(self, url, stream, on_partial, on_status, content,
+                                 log: list[str]) -> tuple[Raw, str | None]:
+        """(the answer, why it came without streaming if a stream was asked for and none came)."""
+        retries, fallback = 0, None
+        if stream and not self.streaming:
+            stream, content, fallback = False, without_stream(content), REMEMBERED
+        while True:
+            progress = Progress()
             try:
                 with self._translate_errors(progress):
-                    return await self._send_once(url, stream, on_partial, progress, attempt, content), attempt
-            except (errors.APIConnectionError, errors.APIStatusError) as exc:
-                # A stream that already delivered an event is never replayed: it would bill twice.
-                if attempt > self.max_retries or progress.events or not wire.is_retryable(exc):
+                    raw = await self._send_once(url, stream, on_partial, progress, len(log) + 1, content)
+            except asyncio.CancelledError:
+                log.append("cancelled")
+                raise
+            except (errors.APIConnectionError, errors.APIStatusError, errors.ResponseFormatError) as exc:
+                log.append(progress.word(exc))
+                # A stream that failed before any image is asked for once without streaming (a proxy
+                # that cannot pass streams through); one that delivered an event is never replayed.
+                reason = (wire.stream_fallback_reason(exc, events=progress.events)
+                          if stream and not progress.images else None)
+                if reason is not None:
+                    stream, content, fallback = False, without_stream(content), reason
+                    logger.debug("%s: %s; asking once without streaming", safe_url(url), reason)
+                    await call_safely(on_status, f"{reason}: asking once more, without streaming")
+                    continue
+                if retries >= self.max_retries or progress.events or not wire.is_retryable(exc):
                     raise
-                delay = retry_delay(attempt - 1, progress.headers)
-                words = wire.retry_words(exc, delay, attempt, self.max_retries)
+                delay = retry_delay(retries, progress.headers, message=getattr(exc, "message", None))
+                retries += 1
+                words = wire.retry_words(exc, delay, retries, self.max_retries)
                 logger.debug("retrying %s: %s", safe_url(url), words)
-                await _call_safely(on_status, words)
+                await call_safely(on_status, words)
                 await self._sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+                continue
+            log.append(progress.word())
+            if stream and not raw.streamed:
+                fallback = "the endpoint answered without streaming"
+            return raw, fallback
 
-    async def _send_once(self, url, stream, on_partial, progress: _Progress, attempt: int, content) -> _Raw:
+    async def _send_once(self, url, stream, on_partial, progress: Progress, attempt: int, content) -> Raw:
         logger.debug("POST %s (attempt %d)", safe_url(url), attempt)
         async with self._http().stream("POST", url, headers=self._headers(stream), timeout=self._timeout,
                                        **content) as response:
-            progress.headers, progress.request_id = response.headers, request_id_of(response.headers)
+            progress.headers, progress.status = response.headers, response.status_code
+            progress.request_id, progress.request_id_header = request_id_from(response.headers)
             logger.debug("POST %s -> HTTP %d (request id %s, attempt %d)", safe_url(url),
                          response.status_code, progress.request_id, attempt)
             if not 200 <= response.status_code < 300:
                 body = await read_error_body(response)
                 raise error_from_response(response.status_code, body, response.headers, redact=self._key())
-            if stream and "text/event-stream" in response.headers.get("content-type", ""):
-                return await self._consume_events(response, on_partial, progress)
+            if "text/event-stream" in response.headers.get("content-type", ""):  # even if not asked for
+                return await consume_events(response, on_partial, progress, max_body_bytes=self.max_body_bytes,
+                                            max_pixels=self.max_pixels, secret=self._key())
             body = await read_body(response, self.max_body_bytes)
         items, top = parse_images_body(body, response.headers, redact=self._key())
-        return _Raw(items, top, progress.request_id, streamed=False)
-
-    async def _consume_events(self, response: httpx.Response, on_partial, progress: _Progress) -> _Raw:
-        capped = httpx.Response(response.status_code, request=response.request,
-                                headers=[(k, v) for k, v in response.headers.multi_items()
-                                         if k.lower() not in ("content-encoding", "content-length")],
-                                content=capped_bytes(response, self.max_body_bytes))
-        completed: list[dict] = []
-        async for sse in EventSource(capped).aiter_sse():
-            event = wire.event_json(sse.data)
-            if event is None:
-                continue
-            progress.events += 1
-            kind = str(event.get("type") or sse.event or "")
-            if sse.event == "error" or kind == "error" or event.get("error"):
-                raise wire.stream_error(event, response.headers, self._key())
-            if kind.endswith("partial_image") and on_partial is not None:
-                blob = decode_image(b64decode(str(event.get("b64_json") or "")), max_pixels=self.max_pixels)
-                index = event.get("partial_image_index")
-                await _call_safely(on_partial, index if isinstance(index, int) else progress.events - 1, blob)
-            elif kind.endswith("completed"):
-                completed.append(event)
-        if not completed:
-            raise errors.ResponseFormatError("the stream ended without a completed image")
-        top = {k: v for k, v in completed[-1].items() if k not in ("type", "b64_json", "url", "revised_prompt")}
-        top.setdefault("created", top.pop("created_at", None))
-        return _Raw(wire.check_items(completed, progress.request_id), top, progress.request_id, streamed=True)
+        return Raw(items, top, progress.request_id, False, progress.request_id_header)
 
     async def _image_bytes(self, item: dict) -> bytes:
         if isinstance(item.get("b64_json"), str) and item["b64_json"]:
@@ -266,32 +279,22 @@ class ImagesClient:
         return self._api_key.get() if self._api_key else None
 
     @contextlib.contextmanager
-    def _translate_errors(self, progress: _Progress):
+    def _translate_errors(self, progress: Progress):
         """The one place where httpx (and httpx-sse) exceptions become wisgate_nb errors."""
         try:
             yield
-        except errors.ResponseFormatError as exc:
-            exc.request_id = exc.request_id or progress.request_id
+        except (errors.ResponseFormatError, errors.APIStatusError) as exc:
+            if exc.request_id is None:
+                exc.request_id, exc.request_id_header = progress.request_id, progress.request_id_header
             raise
         except httpx.TimeoutException as exc:
             raise errors.APITimeoutError(f"no answer within {self.timeout:g} s ({type(exc).__name__})",
-                                         request_id=progress.request_id) from exc
+                                         **progress.ids()) from exc
         except (httpx.TransportError, httpx.TooManyRedirects) as exc:
-            detail = wire.mask_secret(str(exc), self._key())[:200] or type(exc).__name__
-            raise errors.APIConnectionError(f"connection failed: {detail}",
-                                            request_id=progress.request_id) from exc
+            detail = mask_secret(str(exc), self._key())[:200] or type(exc).__name__
+            raise errors.APIConnectionError(f"connection failed: {detail}", **progress.ids()) from exc
         except (httpx.DecodingError, SSEError) as exc:
             raise errors.ResponseFormatError(f"the response cannot be decoded: {type(exc).__name__}",
-                                             request_id=progress.request_id) from exc
+                                             **progress.ids()) from exc
 
 
-async def _call_safely(callback, *args: Any) -> None:
-    """Call a user callback (sync or async); its failure is logged, never breaks the request."""
-    if callback is None:
-        return
-    try:
-        result = callback(*args)
-        if inspect.isawaitable(result):
-            await result
-    except Exception:
-        logger.warning("a wisgate_nb callback raised; the request goes on", exc_info=True)

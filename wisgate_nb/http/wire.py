@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
-import html
 import json
 import math
 import random
@@ -17,6 +16,18 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import errors
+from .messages import (
+    BODY,
+    body_request_id,
+    header,
+    loads,
+    quote,
+    request_id_from,
+    salvage,
+    should_retry_header,
+    snippet,
+    wait_in_message,
+)
 
 INITIAL_RETRY_DELAY, MAX_RETRY_DELAY, MAX_RETRY_AFTER = 0.5, 8.0, 60.0
 _RETRY_REASONS = {408: "request timeout", 409: "conflict", 429: "rate limit"}
@@ -29,6 +40,8 @@ _STATUS_BY_KIND = {
     "rate_limit_error": 429, "insufficient_quota": 429, "quota_exceeded": 429,
     "billing_hard_limit_reached": 429,
 }
+_NO_STREAM = re.compile(r"(?i)stream\w*\W+(\w+\W+){0,6}?(not|un)\s*(supported|available|allowed|implemented)|"
+                        r"(does not|doesn't|cannot|can't|not)\s+(support\s+)?stream")
 
 
 def should_retry(status_code: int | None, *, is_connection_error: bool = False) -> bool:
@@ -41,11 +54,18 @@ def should_retry(status_code: int | None, *, is_connection_error: bool = False) 
 
 
 def retry_delay(attempt: int, headers: Mapping[str, str] | None, *, now: float | None = None,
-                rng: Callable[[], float] = random.random) -> float:
-    """Seconds to wait before retry ``attempt`` (0 for the first retry)."""
+                rng: Callable[[], float] = random.random, message: str | None = None) -> float:
+    """Seconds to wait before retry ``attempt`` (0 for the first retry).
+
+    Retry-After first; else a wait the error message names ("try again in 5 seconds", capped at 60 s:
+    proxies that send no Retry-After refuse everything until then); else capped exponential backoff.
+    """
     retry_after = _retry_after_seconds(headers, now=now)
     if retry_after is not None and 0 < retry_after <= MAX_RETRY_AFTER:
         return retry_after
+    named = wait_in_message(message)
+    if named is not None:
+        return named
     backoff = min(INITIAL_RETRY_DELAY * 2.0 ** min(max(attempt, 0), 100), MAX_RETRY_DELAY)
     return backoff * (1 - 0.25 * rng())
 
@@ -69,91 +89,77 @@ def _retry_after_seconds(headers: Mapping[str, str] | None, *, now: float | None
     return None
 
 
-def header(headers: Mapping[str, str] | None, name: str) -> str | None:
-    """A header value, matching the name case-insensitively (recordings spell them every way)."""
-    if not headers:
-        return None
-    for key, value in headers.items():
-        if isinstance(key, str) and key.lower() == name:
-            return value
-    return None
-
-
 def request_id_of(headers: Mapping[str, str] | None) -> str | None:
-    return header(headers, "x-request-id") or None
+    """The request id from the first common id header (see messages.REQUEST_ID_HEADERS)."""
+    return request_id_from(headers)[0]
 
 
 def error_from_response(status_code: int, body: bytes, headers: Mapping[str, str], *,
                         redact: str | None = None) -> errors.APIStatusError:
     """The one mapping of an error response to an exception (``redact`` is masked in the message)."""
-    message, code = _error_fields(body, headers, redact)
+    message, code, body_id = _error_fields(body, headers, redact)
     retry_after = _retry_after_seconds(headers)
-    cls = errors.status_error_for(status_code, code)
-    return cls(mask_secret(message, redact), status_code=status_code, code=code,
-               request_id=request_id_of(headers),
-               retry_after=retry_after if retry_after and retry_after > 0 else None)
+    request_id, source = request_id_from(headers)
+    if request_id is None and body_id is not None:
+        request_id, source = body_id, BODY
+    cls = errors.status_error_for(status_code, code, message)
+    return cls(message, status_code=status_code, code=code, request_id=request_id, request_id_header=source,
+               retry_after=retry_after if retry_after and retry_after > 0 else None,
+               should_retry=should_retry_header(headers))
 
 
 def _error_fields(body: bytes, headers: Mapping[str, str] | None,
-                  redact: str | None = None) -> tuple[str, str | None]:
-    """(message, code) from the ``{"error": {...}}`` envelope or whatever else the body is."""
+                  redact: str | None = None) -> tuple[str, str | None, str | None]:
+    """(message, code, request id) from the ``{"error": {...}}`` envelope or whatever else the body is.
+
+    The message is quoted short (messages.quote): a proxy may put a whole event stream in it.
+    """
     doc = loads(body)
+    if doc is None:
+        doc = salvage(body)  # JSON cut short: its message and code are near the start
+        doc = {"error": doc} if doc is not None else None
     if isinstance(doc, dict):
         err = doc.get("error")
+        body_id = body_request_id(doc)
         if isinstance(err, dict):
             code = err.get("code")
             if code in (None, "") and err.get("type") in _POLICY_CODES:
                 code = err["type"]
             code = str(code) if isinstance(code, (str, int)) and not isinstance(code, bool) and code != "" else None
             message = err.get("message")
-            return (message if isinstance(message, str) and message.strip() else "no message"), code
+            text = quote(message, redact=redact) if isinstance(message, str) and message.strip() else "no message"
+            return text, (quote(code, 100) if code else None), body_id
         for candidate in (err, doc.get("message"), doc.get("detail")):
             if isinstance(candidate, str) and candidate.strip():
-                return candidate, None
-    return f"the server sent {_describe_body(body, headers, redact)}", None
+                return quote(candidate, redact=redact), None, body_id
+    return f"the server sent {_describe_body(body, headers, redact)}", None, None
 
 
 def _describe_body(body: bytes, headers: Mapping[str, str] | None, redact: str | None = None) -> str:
-    text = body.decode("utf-8", "replace")
+    text = body[:200_000].decode("utf-8", "replace")
     if not text.strip():
         return "an empty body"
     if "html" in (header(headers, "content-type") or "").lower() or text.lstrip().startswith("<"):
-        return f"an HTML page instead of JSON ({_snippet(text, redact=redact)})"
-    return f"a body that is not JSON ({_snippet(text, redact=redact)})"
-
-
-def _snippet(text: str, limit: int = 200, *, redact: str | None = None) -> str:
-    text = re.sub(r"(?is)<(script|style)\b.*?</\1\s*>", " ", text)
-    text = html.unescape(re.sub(r"(?s)<[^>]*>", " ", text))
-    # mask before the cut: a key across it would show its first characters
-    text = mask_secret(" ".join(text.split()), redact)
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def mask_secret(text: str, secret: str | None) -> str:
-    return text.replace(secret, "***") if secret else text
-
-
-def loads(body: bytes | str) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        return None
+        return f"an HTML page instead of JSON ({snippet(text, redact=redact)})"
+    return f"a body that is not JSON ({snippet(text, redact=redact)})"
 
 
 def parse_images_body(body: bytes, headers: Mapping[str, str] | None, *,
                       redact: str | None = None) -> tuple[list[dict], dict]:
     """(data items, the other top-level fields) of a 200 body; ResponseFormatError if not images."""
-    rid = request_id_of(headers)
+    rid, source = request_id_from(headers)
     doc = loads(body)
     if doc is None:
-        what = mask_secret(_describe_body(body, headers, redact), redact)
-        raise errors.ResponseFormatError(f"the server answered 200 with {what}", request_id=rid)
+        what = _describe_body(body, headers, redact)
+        raise errors.ResponseFormatError(f"the server answered 200 with {what}", request_id=rid,
+                                         request_id_header=source)
     if not isinstance(doc, dict):
-        raise errors.ResponseFormatError("the response is JSON but not an object", request_id=rid)
+        raise errors.ResponseFormatError("the response is JSON but not an object", request_id=rid,
+                                         request_id_header=source)
     if doc.get("error"):
-        message = mask_secret(_error_fields(body, headers, redact)[0], redact)
-        raise errors.ResponseFormatError(f"the server answered 200 with an error: {message}", request_id=rid)
+        message = _error_fields(body, headers, redact)[0]
+        raise errors.ResponseFormatError(f"the server answered 200 with an error: {message}", request_id=rid,
+                                         request_id_header=source)
     items = check_items(doc.get("data"), rid)
     return items, {key: value for key, value in doc.items() if key != "data"}
 
@@ -172,10 +178,29 @@ def check_items(data: Any, request_id: str | None) -> list[dict]:
 
 def is_retryable(exc: errors.WisGateError) -> bool:
     if isinstance(exc, errors.QuotaExceededError):
-        return False  # a used-up quota does not come back in a few seconds
+        return False  # a used-up quota does not come back in a few seconds, whatever a header says
     if isinstance(exc, errors.APIStatusError):
-        return should_retry(exc.status_code)
-    return should_retry(None, is_connection_error=True)
+        return exc.should_retry if exc.should_retry is not None else should_retry(exc.status_code)
+    return isinstance(exc, errors.APIConnectionError)  # a body not as the contract says is not retried
+
+
+def stream_fallback_reason(exc: errors.WisGateError, *, events: int = 0) -> str | None:
+    """Why a streamed attempt that failed before any image event is worth asking once without streaming.
+
+    A 5xx (a proxy that cannot pass a stream through answers 500 after the upstream streamed), a 200
+    that is not an event stream, or a refusal that says streaming is unsupported; None otherwise. After
+    ``events`` (an error event came first) only the refusal counts: any other stream is never replayed.
+    """
+    says = isinstance(exc, errors.APIStatusError) and bool(_NO_STREAM.search(exc.message or ""))
+    if events:
+        return "the server said it does not stream" if says else None
+    if isinstance(exc, errors.APIStatusError):
+        if exc.status_code >= 500:
+            return f"HTTP {exc.status_code} to a streamed request"
+        return "the server said it does not stream" if says and exc.status_code < 429 else None
+    if isinstance(exc, errors.ResponseFormatError):
+        return "the answer to a streamed request was not an event stream"
+    return None
 
 
 def retry_words(exc: errors.WisGateError, delay: float, retry: int, max_retries: int) -> str:

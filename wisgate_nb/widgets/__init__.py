@@ -4,7 +4,8 @@
     form.py         OptionsForm: one control per image option of the registry
     slot.py         ResultSlot: one generation's place, filled from the engine thread
     history_tab.py  HistoryTab: records as thumbnails; compare, re-run, rate, tag
-    edit.py         EditBox: prompt + optional mask for an edit of a result image
+    edit.py         EditBox: prompt, mask (painted or a file) and reference images for an edit of a result image
+    painter.py      MaskPainter: paint the area to change (an anywidget: painter.js + painter.css)
     picker.py       TemplatePicker: saved templates and their fields
     thumbs.py       one shared Image widget per thumbnail
     reload.py       ReloadNote: what the cell still says when reopened without a kernel

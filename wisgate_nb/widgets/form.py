@@ -2,7 +2,7 @@
 
 A control per kind: a Combobox for the model, a size dropdown with a custom ``WxH`` box, a slider
 for n, a dropdown for a choice ("server default" first), a text box for other numbers and texts, a
-checkbox for streaming. Options marked ``panel="main"`` sit in the first rows, the others under
+dropdown of partial previews per image for streaming. Options marked ``panel="main"`` sit in the first rows, the others under
 "more options". Values are checked by the registry when a request is built, never here.
 """
 
@@ -67,8 +67,6 @@ class OptionsForm:
             if not self.custom_size.value.strip():
                 raise ConfigurationError("type a custom size as WIDTHxHEIGHT, e.g. 1280x720")
             return self.custom_size.value.strip()
-        if option.kind == "stream":
-            return True if widget.value else None
         value = widget.value
         if isinstance(value, str):
             value = value.strip()
@@ -83,7 +81,9 @@ class OptionsForm:
         if name == "size" and value not in SIZES:
             widget.value, self.custom_size.value = CUSTOM, str(value)
             return
-        if isinstance(widget, widgets.Dropdown) and value not in [v for _, v in widget.options]:
+        offered = [o[1] if isinstance(o, tuple) else o for o in widget.options] if isinstance(
+            widget, widgets.Dropdown) else None
+        if offered is not None and value not in offered:
             registry.BY_NAME[name].check(value)  # the registry's own words for a bad value
             widget.options = [*widget.options, (str(value), value)]
         try:
@@ -109,7 +109,8 @@ def _control(option: registry.Option, default: Any) -> widgets.Widget:
             choices.append((default, default))
         return widgets.Dropdown(options=choices, value=default or "", description=label, layout=_WIDE)
     if option.kind == "stream":
-        return widgets.Checkbox(value=False, description="stream previews", indent=False)
+        counts = [(f"{k} per image", k) for k in range(1, registry.BY_NAME["partial_images"].high + 1)]
+        return widgets.Dropdown(options=[("off", ""), *counts], value="", description="previews", layout=_WIDE)
     hint = f"{option.low}-{option.high}, empty: server default" if option.kind == "int" else "empty: server default"
     return widgets.Text(value="" if default is None else str(default), placeholder=hint, description=label,
                         layout=_WIDE)

@@ -119,7 +119,11 @@ class HistoryTab(widgets.VBox):
         history = self._session.history
         comparison = history.compare(ids=list(ids))
         columns, rows = comparison.layout()
-        if comparison.is_grid():  # prompts across, combinations down
+        records = comparison.records
+        shown: widgets.Widget
+        if len(records) == 2 and all(r.status == "ok" and len(r.paths) == 1 for r in records):
+            shown = comparison.slider()  # two single images: one over the other, with a divider to drag
+        elif comparison.is_grid():  # prompts across, combinations down
             cells: list[widgets.Widget] = [widgets.HTML("")]
             cells += [widgets.HTML(html.text_html((html.short(c, 200), "b"))) for c in columns]
             for label, records in rows:

@@ -165,6 +165,8 @@ class ResultSlot(widgets.VBox):
         words = f"{shown} of {plural(len(self.images), 'image')} · {elapsed(self.ended - self.started)}"
         if record.reused:
             words += " · reused from the history (cache)"
+        if generation.notice:
+            words += f" · {generation.notice}"
         if extra > 0:
             words += f" · {extra} more in the history tab"
         self._say(words)

@@ -1,7 +1,8 @@
 """The API key leaks nowhere: not in saved notebooks, history files, logs, error messages, reprs or
 exported HTML; ``Authorization`` is redacted in everything the library logs.
 
-The file's name sorts last, so that its first test scans what the rest of the test run wrote.
+Every file the whole test run writes is scanned for the shared test key after the last test, whatever
+the order (conftest.py, ``pytest_sessionfinish``); the tests here produce their own outputs and scan those.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import subprocess
+import sys
 import traceback
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from conftest import TEST_KEY
 from IPython.utils.capture import capture_output
 from nbclient import NotebookClient
 from reliability_helpers import closed_port, write_image
+from secrets_scan import files_holding
 
 import wisgate_nb
 from wisgate_nb import (
@@ -45,38 +49,24 @@ NOTEBOOK_CORE = "1d2e3f4a5b6c"
 UNMASKED_BEARER = re.compile(r"(?i)authorization\W{1,6}bearer\s+(?!\*|\[redacted\]|\(none)[A-Za-z0-9_\-]{6,}")
 
 
-def _own_sources() -> set[bytes]:
-    """The repository's test sources: they name the test key, and the Binder test copies them."""
-    return {p.read_bytes() for p in (REPO / "tests").glob("*.py")}
+def test_the_end_of_run_scan_fails_a_run_that_wrote_the_key(tmp_path):
+    """The scan that conftest.py runs after the last test turns a leak into a failed run, naming the file."""
+    (tmp_path / "conftest.py").write_text((REPO / "tests" / "conftest.py").read_text())
+    (tmp_path / "test_leaky.py").write_text(
+        "from conftest import TEST_KEY\n\n"
+        "def test_writes_the_key(tmp_path):\n"
+        "    (tmp_path / 'notes.txt').write_text('key: ' + TEST_KEY)\n")
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(REPO / "tests")})
+    assert run.returncode != 0, run.stdout
+    assert "1 passed" in run.stdout and "notes.txt" in run.stdout and "holds the test key" in run.stdout
 
 
-def files_holding(roots, needles: list[bytes]) -> list[str]:
-    """Every file under ``roots`` whose bytes contain one of ``needles`` (as 'path: needle'),
-    except verbatim copies of the repository's own test sources."""
-    found = []
-    own = _own_sources()
-    for root in roots:
-        root = Path(root)
-        if not root.exists():
-            continue
-        for path in [root] if root.is_file() else root.rglob("*"):
-            if not path.is_file() or path.is_symlink():
-                continue
-            try:
-                data = path.read_bytes()
-            except OSError:
-                continue
-            if data in own:
-                continue
-            found += [f"{path}: {needle.decode()}" for needle in needles if needle in data]
-    return found
-
-
-def test_nothing_this_test_run_saved_holds_the_test_key(tmp_path_factory):
-    """Every file the test run wrote (its whole basetemp), the repository's notebooks and artifacts."""
-    roots = [tmp_path_factory.getbasetemp(), REPO / "notebooks", REPO / "test-artifacts", REPO / "wisgate_runs",
-             REPO / "binder"]
+def test_the_repository_holds_no_test_key():
+    """Notebooks, Binder files and docs as committed (what a clone gets) never hold the test key."""
     core = TEST_KEY[len("sk-wisgate-"):-len("-leak")].encode()
+    roots = [REPO / "notebooks", REPO / "binder", REPO / "docs", REPO / "README.md"]
     assert files_holding(roots, [TEST_KEY.encode(), core]) == []
 
 

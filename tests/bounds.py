@@ -1,0 +1,23 @@
+"""The time bounds that are themselves the behaviour under test. Every other wait in the suite waits on an
+event (a request reaching the demo server, a history row, a widget state), never on a clock.
+
+Each bound is generous — many times what this 2-core machine measures — so that a loaded machine does not
+fail it, and each still fails when the behaviour breaks: an interrupt that waits for the request, a cancel
+that waits for the server, a kernel blocked by a background generation, requests sent one after another.
+README, "Reliability and security", lists them.
+"""
+
+INTERRUPT_S = 0.5  # a kernel interrupt ends a blocking cell and cancels its request (measured 7-10 ms)
+CANCEL_S = 1.0  # cancelling an in-flight request aborts it, not waiting for the server (measured ~10 ms)
+KERNEL_FREE_S = 3.0  # a probe cell answers while the panel generates for 3 s (measured ~10 ms)
+NO_HANG_S = 8.0  # a request meeting a fault ends (timeouts and retries are bounded; measured < 2 s)
+LOAD_S = 120.0  # 300 requests at concurrency 16 with injected faults finish (measured ~25 s)
+RELEASE_S = 2.0  # the gateway gives back the reservation of a student who went away (measured 10-50 ms)
+QUOTA_LEFT_S = 5.0  # quota_left() gives up on a gateway that does not answer (its own timeout)
+PROXY_COOLDOWN_S = 2.0  # a lower bound: behind a proxy that names its wait only in the message ("Try again in
+# 2 seconds"), the retry comes after it; two default backoffs (0.5 s + 1 s) would land inside it
+
+
+def concurrent(count: int, latency: float) -> float:
+    """Halfway between ``count`` requests of ``latency`` s all at once and one after another."""
+    return (count + 1) / 2 * latency

@@ -1,0 +1,39 @@
+"""The classroom gateway (``wisgate-nb gateway``): the teacher's key on one server, a quota per student.
+
+Modules, top to bottom:
+
+- ``cli`` — ``wisgate-nb gateway`` / ``add-student`` / ``usage``;
+- ``server`` — uvicorn: ``run`` (blocking, workers) and ``serve`` (a background thread, for tests);
+- ``app`` — the Starlette app: routes, refusals, the shared ``Gateway`` state;
+- ``page`` — the teacher's page (the only HTML, escaped there);
+- ``intake`` — reading a student's request; ``relay`` — forwarding it and relaying the answer;
+  ``upstream`` — the httpx client with the teacher's key;
+- ``auth`` — student tokens, the admin token, JupyterHub tokens;
+- ``ledger`` — atomic reservations and settlements (``statements``: its SQL); ``usage`` — quota and usage
+  reports; ``db`` — tables;
+- ``settings`` — gateway.toml and the gateway's environment;
+
+Importing this package loads neither SQLAlchemy nor Starlette: they load with the app.
+"""
+
+from __future__ import annotations
+
+from ..http.quota import QuotaLeft, quota_left  # the student's side lives with the client
+
+__all__ = ["QuotaLeft", "create_app", "quota_left", "serve", "settings_from_environment"]
+
+
+def __getattr__(name: str):
+    if name == "create_app":
+        from .app import create_app
+
+        return create_app
+    if name == "serve":
+        from .server import serve
+
+        return serve
+    if name == "settings_from_environment":
+        from .settings import settings_from_environment
+
+        return settings_from_environment
+    raise AttributeError(name)

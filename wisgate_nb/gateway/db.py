@@ -1,0 +1,171 @@
+"""The gateway's tables (SQLAlchemy Core) and its database engine: SQLite by default, PostgreSQL for several processes.
+
+Tables:
+
+- ``gateway_students``: standalone students; the token is stored as a SHA-256 hash only.
+- ``gateway_state``: one row per student: requests in flight and this minute's request count.
+- ``gateway_days``: images used (reserved + settled) per student and day (UTC).
+- ``gateway_class_days``: images used by the whole class per day.
+- ``gateway_requests``: one row per request, from its reservation to its end (what the teacher sees).
+
+Every write that must not race is a single conditional statement (``INSERT ... ON CONFLICT DO UPDATE SET
+used = used + n WHERE used + n <= limit``) inside a short transaction opened with :func:`write`. On
+SQLite a write transaction is ``BEGIN IMMEDIATE`` (the write lock first: no read-to-write upgrade to
+fail), the writers of one process take turns on a lock (SQLite's own busy wait sleeps in coarse
+steps, which stalls a burst of requests), and WAL mode lets readers go on meanwhile.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+)
+from sqlalchemy.exc import DBAPIError
+
+__all__ = ["class_days", "connect", "days", "metadata", "requests", "state", "students", "upsert", "write"]
+
+metadata = MetaData()
+
+students = Table(
+    "gateway_students", metadata,
+    Column("name", String(128), primary_key=True),
+    Column("token_id", String(32), nullable=False, unique=True),  # the public half of the token: the lookup key
+    Column("token_hash", String(64), nullable=False),  # sha256 of the secret half
+    Column("created_at", Float, nullable=False),
+)
+
+state = Table(
+    "gateway_state", metadata,
+    Column("student", String(128), primary_key=True),
+    Column("in_flight", Integer, nullable=False, default=0),
+    Column("minute", Integer, nullable=False, default=0),  # epoch minute of minute_requests
+    Column("minute_requests", Integer, nullable=False, default=0),
+)
+
+days = Table(
+    "gateway_days", metadata,
+    Column("student", String(128), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("images", Integer, nullable=False, default=0),
+)
+
+class_days = Table(
+    "gateway_class_days", metadata,
+    Column("day", String(10), primary_key=True),
+    Column("images", Integer, nullable=False, default=0),
+)
+
+requests = Table(
+    "gateway_requests", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("student", String(128), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("route", String(16), nullable=False),  # generations | edits
+    Column("model", Text),
+    Column("size", Text),
+    Column("n", Integer, nullable=False, default=1),
+    Column("stream", Boolean, nullable=False, default=False),
+    Column("prompt", Text),  # NULL when store_prompts = false
+    # reserved (in flight) | ok | error | cancelled (the student went away) | expired (a crashed gateway's)
+    # | refused (over a quota) | invalid (refused by the gateway before any reservation)
+    Column("outcome", String(12), nullable=False),
+    Column("reserved", Integer, nullable=False, default=0),  # images held while in flight
+    Column("expires_at", Float),
+    Column("images", Integer, nullable=False, default=0),  # images the student received
+    Column("total_tokens", Integer),
+    Column("status", Integer),  # the HTTP status the student got
+    Column("latency_ms", Float),
+    Column("request_id", Text),  # the upstream's x-request-id, else the gateway's own
+    Column("error_code", Text),
+    Column("error", Text),
+    Index("ix_gateway_requests_student_started", "student", "started_at"),
+    Index("ix_gateway_requests_outcome_expires", "outcome", "expires_at"),
+)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event below issues BEGIN itself
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # with WAL: consistent after a crash, no fsync per commit
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(conn) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+
+
+_WRITE = "wisgate_write"
+_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def write(engine: Engine) -> Iterator[Connection]:
+    """A write transaction: committed at the end, rolled back by an exception."""
+    lock = _LOCKS.get(engine)
+    if lock is not None:
+        lock.acquire()
+    try:
+        with engine.connect() as conn:
+            conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                yield conn
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def connect(url: str) -> Engine:
+    """An engine for ``url`` with the tables created (safe when several processes start at once)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                               pool_size=8, max_overflow=16)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        _LOCKS[engine] = threading.Lock()
+    else:
+        engine = create_engine(url, pool_size=10, max_overflow=30, pool_pre_ping=True)
+    for attempt in range(5):
+        try:
+            metadata.create_all(engine)
+            break
+        except DBAPIError:  # another process created the same table a moment ago
+            if attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    return engine
+
+
+def _insert(engine: Engine):
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def upsert(engine: Engine, table: Table, values: dict, *, set_: dict, where):
+    """``INSERT ... ON CONFLICT (primary key) DO UPDATE SET ... WHERE ...``: one atomic statement, in the
+    engine's dialect. It changes one row (inserted, or updated because ``where`` held) or none."""
+    statement = _insert(engine)(table).values(**values)
+    return statement.on_conflict_do_update(index_elements=list(table.primary_key.columns), set_=set_, where=where)

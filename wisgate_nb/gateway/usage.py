@@ -1,0 +1,131 @@
+"""What was used: a student's quota (``GET /v1/quota``) and the class report (``/admin/usage``, the CLI table)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import Engine, case, func, select
+
+from . import db
+from .ledger import day_of, next_reset
+from .settings import GatewayConfig, Limits
+
+__all__ = ["iso", "quota_view", "recent_requests", "usage_report", "usage_table"]
+
+_POLICY_CODES = ("moderation_blocked", "content_policy_violation")
+
+
+def iso(t: float | None) -> str | None:
+    return None if t is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def quota_view(engine: Engine, student: str, limits: Limits, class_cap: int | None, now: float) -> dict[str, Any]:
+    """The caller's limits, what is used today and this minute, what is left, and when it resets."""
+    day, minute = day_of(now), int(now // 60)
+    with engine.connect() as conn:
+        used = conn.execute(select(db.days.c.images).where(db.days.c.student == student,
+                                                           db.days.c.day == day)).scalar() or 0
+        row = conn.execute(select(db.state).where(db.state.c.student == student)).one_or_none()
+        class_used = conn.execute(select(db.class_days.c.images).where(db.class_days.c.day == day)).scalar() or 0
+    in_flight = row.in_flight if row is not None else 0
+    this_minute = row.minute_requests if row is not None and row.minute == minute else 0
+    left = None if limits.images_per_day is None else max(0, limits.images_per_day - used)
+    class_left = None if class_cap is None else max(0, class_cap - class_used)
+    if class_left is not None:
+        left = class_left if left is None else min(left, class_left)
+    return {
+        "student": student,
+        "day": day,
+        "resets_at": iso(next_reset(now)),
+        "limits": {"images_per_day": limits.images_per_day, "requests_per_minute": limits.requests_per_minute,
+                   "max_concurrent": limits.max_concurrent},
+        "used": {"images_today": used, "requests_this_minute": this_minute, "in_flight": in_flight},
+        "remaining": {"images_today": left},
+        "class": {"images_per_day": class_cap, "used": class_used, "remaining": class_left},
+    }
+
+
+def usage_report(engine: Engine, config: GatewayConfig, now: float, *, day: str | None = None) -> dict[str, Any]:
+    """Per student: images used and their limit, requests, refusals, moderation blocks, errors, last request."""
+    day = day or day_of(now)
+    r = db.requests.c
+    counted = r.outcome.not_in(("invalid",))
+
+    def count(condition):
+        return func.sum(case((condition, 1), else_=0))
+
+    with engine.connect() as conn:
+        known = set(conn.execute(select(db.students.c.name)).scalars())
+        images = dict(conn.execute(select(db.days.c.student, db.days.c.images).where(db.days.c.day == day)).all())
+        class_used = conn.execute(select(db.class_days.c.images).where(db.class_days.c.day == day)).scalar() or 0
+        rows = conn.execute(
+            select(r.student, count(counted).label("requests"), count(r.outcome == "ok").label("ok"),
+                   count(r.outcome == "refused").label("refusals"),
+                   count(r.error_code.in_(_POLICY_CODES)).label("blocked"),
+                   count(r.outcome.in_(("error", "invalid", "expired"))).label("errors"),
+                   count(r.outcome == "reserved").label("in_flight"),
+                   func.coalesce(func.sum(r.total_tokens), 0).label("tokens"),
+                   func.max(r.started_at).label("last"))
+            .where(r.day == day).group_by(r.student)).all()
+    by_name = {row.student: row for row in rows}
+    students = []
+    for name in sorted(known | set(images) | set(by_name)):
+        row = by_name.get(name)
+        limits = config.limits_for(name)
+        students.append({
+            "student": name,
+            "images_today": images.get(name, 0),
+            "images_per_day": limits.images_per_day,
+            "requests_today": int(row.requests) if row else 0,
+            "ok_today": int(row.ok) if row else 0,
+            "refusals_today": int(row.refusals) if row else 0,
+            "moderation_blocks_today": int(row.blocked) if row else 0,
+            "errors_today": int(row.errors) if row else 0,
+            "in_flight": int(row.in_flight) if row else 0,
+            "tokens_today": int(row.tokens) if row else 0,
+            "last_request_at": iso(row.last) if row else None,
+            "registered": name in known,
+        })
+    return {
+        "day": day,
+        "resets_at": iso(next_reset(now)),
+        "class": {"images_today": class_used, "images_per_day": config.class_images_per_day},
+        "quota": {"images_per_day": config.quota.images_per_day,
+                  "requests_per_minute": config.quota.requests_per_minute,
+                  "max_concurrent": config.quota.max_concurrent},
+        "students": students,
+    }
+
+
+def recent_requests(engine: Engine, limit: int = 50) -> list[dict[str, Any]]:
+    """The latest requests, newest first (for the teacher page)."""
+    r = db.requests.c
+    with engine.connect() as conn:
+        rows = conn.execute(select(r.student, r.started_at, r.route, r.model, r.size, r.n, r.images, r.outcome,
+                                   r.status, r.latency_ms, r.request_id, r.error_code, r.error, r.prompt)
+                            .order_by(r.started_at.desc()).limit(limit)).all()
+    return [{**row._asdict(), "started_at": iso(row.started_at)} for row in rows]
+
+
+def _limit_text(value: int | None) -> str:
+    return "no limit" if value is None else str(value)
+
+
+def usage_table(report: dict[str, Any]) -> str:
+    """The report as a plain-text table (``wisgate-nb gateway usage``)."""
+    header = ("student", "images", "limit", "requests", "refused", "blocked", "errors", "last request (UTC)")
+    lines = [[s["student"], str(s["images_today"]), _limit_text(s["images_per_day"]), str(s["requests_today"]),
+              str(s["refusals_today"]), str(s["moderation_blocks_today"]), str(s["errors_today"]),
+              (s["last_request_at"] or "-").replace("T", " ").rstrip("Z")] for s in report["students"]]
+    widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(header)]
+
+    def fmt(cells) -> str:
+        return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths)).rstrip()
+
+    klass = report["class"]
+    out = [f"{report['day']} (resets {report['resets_at'].replace('T', ' ').rstrip('Z')} UTC); class: "
+           f"{klass['images_today']} images of {_limit_text(klass['images_per_day'])}", fmt(header),
+           fmt("-" * w for w in widths)]
+    out += [fmt(line) for line in lines] or ["(no students yet: wisgate-nb gateway add-student NAME)"]
+    return "\n".join(out)

@@ -1,0 +1,102 @@
+"""One attempt of the client's send loop: what it learned (Progress), what it got (Raw), and the reading
+of an event stream of partial images. Used by ``client.py`` only.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from httpx_sse import EventSource
+
+from .. import errors
+from . import wire
+from .bodies import capped_bytes
+from .images import b64decode, decode_image
+
+logger = logging.getLogger("wisgate_nb.http.client")  # the client's log: one place to look
+
+
+@dataclass
+class Progress:
+    """What one attempt learned so far: decides whether it may be retried and how long to wait."""
+
+    events: int = 0  # server-sent events of any kind: a stream that delivered one is never replayed
+    images: int = 0  # partial or completed image events
+    headers: Mapping[str, str] | None = None
+    request_id: str | None = None
+    request_id_header: str | None = None
+    status: int | None = None
+
+    def word(self, exc: BaseException | None = None) -> str:
+        """This attempt in the history's attempt_statuses: its HTTP status, else what went wrong."""
+        if self.status is not None:
+            return str(self.status)
+        return "timeout" if isinstance(exc, errors.APITimeoutError) else "connection"
+
+    def ids(self) -> dict:
+        return {"request_id": self.request_id, "request_id_header": self.request_id_header}
+
+
+@dataclass
+class Raw:
+    """An answer that holds images, before they are fetched and decoded."""
+
+    items: list[dict]
+    top: dict
+    request_id: str | None
+    streamed: bool
+    request_id_header: str | None = None
+
+
+async def consume_events(response: httpx.Response, on_partial, progress: Progress, *, max_body_bytes: int,
+                         max_pixels: int, secret: str | None) -> Raw:
+    """Read an event stream: partial images go to ``on_partial`` as they come; the completed events are kept."""
+    capped = httpx.Response(response.status_code, request=response.request,
+                            headers=[(k, v) for k, v in response.headers.multi_items()
+                                     if k.lower() not in ("content-encoding", "content-length")],
+                            content=capped_bytes(response, max_body_bytes))
+    completed: list[dict] = []
+    async for sse in EventSource(capped).aiter_sse():
+        event = wire.event_json(sse.data)
+        if event is None:
+            continue
+        progress.events += 1
+        kind = str(event.get("type") or sse.event or "")
+        if sse.event == "error" or kind == "error" or event.get("error"):
+            raise wire.stream_error(event, response.headers, secret)
+        progress.images += 1
+        if kind.endswith("partial_image") and on_partial is not None:
+            blob = decode_image(b64decode(str(event.get("b64_json") or "")), max_pixels=max_pixels)
+            index = event.get("partial_image_index")
+            await call_safely(on_partial, index if isinstance(index, int) else progress.events - 1, blob)
+        elif kind.endswith("completed"):
+            completed.append(event)
+    if not completed:
+        raise errors.ResponseFormatError("the stream ended without a completed image")
+    top = {k: v for k, v in completed[-1].items() if k not in ("type", "b64_json", "url", "revised_prompt")}
+    top.setdefault("created", top.pop("created_at", None))
+    return Raw(wire.check_items(completed, progress.request_id), top, progress.request_id, True,
+               progress.request_id_header)
+
+
+def without_stream(content: dict) -> dict:
+    """The same request, asking for the final images only (JSON body or multipart fields)."""
+    key = "json" if "json" in content else "data"
+    return {**content, key: {k: v for k, v in content[key].items() if k not in ("stream", "partial_images")}}
+
+
+async def call_safely(callback, *args: Any) -> None:
+    """Call a user callback (sync or async); its failure is logged, never breaks the request."""
+    if callback is None:
+        return
+    try:
+        result = callback(*args)
+        if inspect.isawaitable(result):
+            await result
+    except Exception:
+        logger.warning("a wisgate_nb callback raised; the request goes on", exc_info=True)
