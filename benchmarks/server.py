@@ -6,8 +6,8 @@ once and then served from memory: the benchmarks measure clients, not the demo s
 (an incompressible 1024x1024 PNG takes it about half a second to encode).
 
 Protocol: the child prints ``{"base_url": ...}`` when it listens, then reads one JSON object per
-line (``{"latency": 1.0, "noise": true}``), applies it, forgets recorded requests and answers
-``{"ok": true, "requests": N}``. End of input stops it.
+line (``{"latency": 1.0, "noise": true}``; ``"pure_noise": true`` for pure-noise pictures), applies it,
+forgets recorded requests and answers ``{"ok": true, "requests": N}``. End of input stops it.
 """
 
 from __future__ import annotations
@@ -66,16 +66,30 @@ class DemoServer:
 
 
 def _memoize_pictures(config) -> None:
-    """Serve each distinct (request, index, noise) picture from memory after its first drawing."""
+    """Serve each distinct (request, index, noise) picture from memory after its first drawing.
+
+    ``pure_noise`` (a setting of this benchmark server only) serves pictures of pure random noise, every
+    pixel independent: the worst case for a thumbnail's bytes (the demo server's own ``noise`` is a
+    texture blended into its drawing).
+    """
+    import random
+
+    from PIL import Image
+
     from wisgate_nb.emulator import respond
 
     drawn: dict[tuple, bytes] = {}
     original = respond.Job.encoded
 
     def encoded(job, index: int) -> bytes:
-        key = (repr(job.params), job.size, index, config.noise, job.events)
+        pure = getattr(config, "pure_noise", False)
+        key = (repr(job.params), job.size, index, config.noise, pure, job.events)
         if key not in drawn:
-            drawn[key] = original(job, index)
+            if pure:
+                pixels = random.Random(f"{job.params.prompt}/{index}").randbytes(job.size[0] * job.size[1] * 3)
+                drawn[key] = job.encode(Image.frombytes("RGB", job.size, pixels))
+            else:
+                drawn[key] = original(job, index)
         return drawn[key]
 
     respond.Job.encoded = encoded

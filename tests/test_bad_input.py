@@ -137,6 +137,10 @@ MAGIC_CASES = [
     ("stream-partials", "%%wisgate_image --stream 7\na fox", ConfigurationError, r"partial_images .* got 7"),
     ("unknown-option", "%%wisgate_image --colour red\na fox", UsageError, r"unrecognized arguments: --colour"),
     ("option-without-value", "%%wisgate_image --tag\na fox", UsageError, r"expected one argument"),
+    ("every-problem-at-once", "%%wisgate_image -n 0 --size 1024\na fox", ConfigurationError,
+     r"(?s)^2 problems, nothing was sent(?=.*n must be a whole number from 1 to 10)(?=.*size must be)"),
+    ("unknown-option-near-miss", "%%wisgate_image --sizee 512x512\na fox", UsageError,
+     r"unrecognized arguments: --sizee; did you mean --size\?"),
     ("out-not-a-name", "%%wisgate_image --out 1bad\na fox", ConfigurationError, r"--out '1bad': give a variable"),
     ("out-dotted", "%%wisgate_image --out a.b\na fox", ConfigurationError, r"--out 'a\.b'"),
     ("undefined-variable", "%%wisgate_image\na {undefined_subject} at dusk", ConfigurationError,
@@ -197,6 +201,32 @@ def test_magic_refuses_bad_input(cell, error, message, shell, session, server, f
     assert "sk-pasted-into-the-notebook" not in capsys.readouterr().out
     assert session.config.api_key.get() == TEST_KEY
     assert_nothing_sent_or_written(server, session, tmp_path)
+
+
+def test_option_problems_come_before_the_missing_key(server, tmp_path):
+    """Without a key, bad options are reported (all of them) rather than the key: fix once, not twice."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from wisgate_nb.config import WisGate
+    from wisgate_nb.core.session import Session, set_current
+
+    session = Session(WisGate(demo=False, api_key=None, history_dir=str(tmp_path / "runs")))
+    previous = set_current(session)
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "wisgate_nb")
+    try:
+        result = ip.run_cell("%%wisgate_image --size 100x7 -n 99\na fox", store_history=False)
+        text = str(result.error_in_exec)
+        assert isinstance(result.error_in_exec, ConfigurationError), text
+        assert text.startswith("2 problems") and "size" in text and "n must be" in text and "API key" not in text
+        assert wisgate_nb.errors.ConfigurationError is ConfigurationError
+        result = ip.run_cell("%%wisgate_image --size 512x512\na fox", store_history=False)
+        assert "No API key is set" in str(result.error_in_exec)  # with the options fixed: the key
+        assert_nothing_sent_or_written(server, session, tmp_path)
+    finally:
+        ip.run_line_magic("unload_ext", "wisgate_nb")
+        set_current(previous)
+        session.close()
 
 
 # ---- the panel -----------------------------------------------------------------------------------

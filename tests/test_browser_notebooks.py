@@ -103,8 +103,11 @@ def save(page, path: Path) -> None:
     page.locator(".jp-Notebook:visible").first.click(position={"x": 5, "y": 5})
     page.keyboard.press("Control+s")
     for _ in range(100):
-        nb = nbformat.read(path, as_version=4)
-        if any(o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])):
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except (ValueError, OSError):  # caught while the server was writing it: look again
+            nb = None
+        if nb is not None and any(o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])):
             return
         page.wait_for_timeout(100)
     raise AssertionError(f"{path.name} was not saved with its outputs")

@@ -131,8 +131,10 @@ def test_sweep_runs_the_cartesian_product_and_returns_the_comparison(session, se
     assert len(server.emulator.image_requests) == 8
     assert len(cmp.records) == 8 and len({r.group for r in cmp.records}) == 1
     assert cmp.keys == ["size", "quality"]
-    columns, rows = cmp.layout()
-    assert len(columns) == 4 and [label for label, _ in rows] == ["a fox", "a cat"]
+    columns, rows = cmp.layout()  # a full grid: a column per prompt in the order given, a row per combination
+    assert columns == ["a fox", "a cat"] and len(rows) == 4
+    assert [label for label, _ in rows][0] == "size=64x64, quality=low"
+    assert [[r.prompt for r in cells] for _, cells in rows] == [["a fox", "a cat"]] * 4
     html = cmp._repr_html_()
     assert "size=64x64, quality=low" in html and html.count("<img") == 8
 

@@ -177,6 +177,72 @@ def test_bg_error_fills_in_where_the_result_would_be(kernel):
     assert "ContentPolicyError" in html and "moderation_blocked" in html
 
 
+def _timed_messages(kc, msg_id, timeout=30.0) -> tuple[list[tuple[float, dict]], float]:
+    """Every iopub message of one request with its arrival time, and when the reply arrived."""
+    start, messages, reply_at = time.perf_counter(), [], None
+    deadline = time.time() + timeout
+    while time.time() < deadline and reply_at is None:
+        try:
+            msg = kc.get_iopub_msg(timeout=0.05)
+            if msg["parent_header"].get("msg_id") == msg_id:
+                messages.append((time.perf_counter() - start, msg))
+        except Exception:  # queue.Empty
+            pass
+        try:
+            reply = kc.get_shell_msg(timeout=0.01)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                reply_at = time.perf_counter() - start
+        except Exception:
+            pass
+    return messages, reply_at
+
+
+def test_the_blocking_magic_shows_a_live_line_that_the_result_replaces(kernel):
+    km, kc = kernel
+    setup = kc.execute("%load_ext wisgate_nb\nimport wisgate_nb as wg; wg.configure(demo_latency=3)")
+    assert _collect(kc, [setup])[setup]["reply"]["content"]["status"] == "ok"
+    cell = kc.execute("%%wisgate_image -s 128x128 -n 2\na slow lighthouse")
+    messages, reply_at = _timed_messages(kc, cell)
+    assert reply_at is not None and reply_at > 3
+    shown = [(t, m) for t, m in messages if m["msg_type"] in ("display_data", "update_display_data")]
+    waiting = [(t, m["content"]["data"].get("text/plain", "")) for t, m in shown
+               if "generating" in m["content"]["data"].get("text/html", "")]
+    # the line is there at once and moves on while the kernel waits, long before the cell's reply
+    assert waiting and waiting[0][0] < 1.0, waiting[:1]
+    assert "a slow lighthouse" in waiting[0][1] and "128x128" in waiting[0][1] and "n=2" in waiting[0][1]
+    early = [text for t, text in waiting if t < reply_at - 1.0]
+    assert len(early) >= 3 and len(set(early)) == len(early)  # 0.0 s, 1.0 s, 2.0 s: the seconds move on
+    # the result replaces the line in the same output (its display id), and nothing comes after it
+    ids = {m["content"].get("transient", {}).get("display_id") for _, m in shown} - {None}
+    last = shown[-1][1]
+    assert last["msg_type"] == "update_display_data" and len(ids) == 1
+    assert last["content"]["transient"]["display_id"] in ids
+    assert last["content"]["data"]["text/html"].count("<img") == 2
+    assert last["content"]["metadata"]["text/html"]["wisgate_nb"]["prompt"] == "a slow lighthouse"
+
+
+def test_executed_notebooks_keep_only_the_results_not_the_waiting_lines(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("%load_ext wisgate_nb\nimport wisgate_nb as wg; wg.configure(demo_latency=1.5)"),
+                nbformat.v4.new_code_cell("%%wisgate_image -s 128x128\na waiting fox"),
+                nbformat.v4.new_code_cell("%%wisgate_image -s 128x128\na fox\n---\na cat")]
+    env = _env(tmp_path)
+    old = dict(os.environ)
+    os.environ.update(env)
+    try:
+        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    single, several = nb.cells[1].outputs, nb.cells[2].outputs
+    assert [o["output_type"] for o in single] == ["display_data", "display_data"]  # the demo notice, the result
+    assert "demo mode" in single[0]["data"]["text/html"]
+    assert single[1]["data"]["text/html"].count("<img") == 1 and "wisgate_nb" in single[1]["metadata"]["text/html"]
+    assert [o["output_type"] for o in several] == ["display_data"]
+    assert several[0]["data"]["text/html"].count("<img") == 2
+    assert "generating" not in json.dumps([c.outputs for c in nb.cells])
+
+
 def test_saved_notebook_with_four_large_images_stays_small(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("%load_ext wisgate_nb"),

@@ -113,11 +113,20 @@ def test_several_prompts_run_concurrently_and_one_failure_does_not_cancel_others
     assert wall < concurrent(3, server.emulator.config.latency)
 
 
-def test_several_prompts_show_side_by_side(shell, session):
-    html = _captured(shell, "%%wisgate_image --size 128x128\na fox\n---\na cat")
-    table = [h for h in html if "<table" in h]
-    assert table and "a fox" in table[-1] and "a cat" in table[-1]
-    assert len({r.group for r in session.history.records}) == 1
+def test_several_prompts_show_side_by_side_in_the_order_typed(shell, session, server):
+    from wisgate_nb.emulator import Fault
+
+    # the first two requests to arrive answer last: the results finish in another order than typed
+    server.emulator.schedule(Fault("slow", delay=0.8))
+    server.emulator.schedule(Fault("slow", delay=0.4))
+    html = _captured(shell, "%%wisgate_image --size 128x128\nzebra\n---\napple\n---\nmango")
+    shown = [h for h in html if "wisgate-columns" in h][-1]
+    assert "<table" not in shown  # one column per prompt, side by side, not a table of rows
+    assert shown.index("zebra") < shown.index("apple") < shown.index("mango")
+    assert shown.count("<figure") == 3 and shown.count("<img") == 3
+    records = session.history.records
+    assert len({r.group for r in records}) == 1
+    assert [r.prompt for r in records] != ["zebra", "apple", "mango"], "the test needs another finishing order"
 
 
 def test_vary_runs_one_request_per_value(shell, session, server):

@@ -91,3 +91,9 @@ def test_problems_catches_a_missing_image_a_key_and_a_path():
     assert "shows no image" in found and "API key" in found and "/tmp/x" in found
     cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": '<img src="data:image/jpeg;base64,AA"/>'})]
     assert tutorials.problems(nb) == []
+
+
+def test_what_a_tutorial_writes_must_be_ignored_by_git():
+    written = ["notebooks/contact_sheet.html", "notebooks/wisgate_runs/s/history.jsonl",
+               "notebooks/prompt_comparison.csv", "notebooks/wisgate_templates.toml", "notebooks/a_new_export.csv"]
+    assert tutorials.not_ignored(written) == ["notebooks/a_new_export.csv"]

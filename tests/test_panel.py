@@ -13,7 +13,10 @@ from bounds import CANCEL_S, concurrent
 import wisgate_nb
 from wisgate_nb import errors, templates
 from wisgate_nb.emulator import Fault
+from wisgate_nb.output import html
 from wisgate_nb.widgets import Panel
+from wisgate_nb.widgets import history_tab as history_tab_module
+from wisgate_nb.widgets import panel as panel_module
 from wisgate_nb.widgets import slot as slot_module
 from wisgate_nb.widgets.words import explain, totals_line
 
@@ -270,15 +273,16 @@ def test_history_tab_compare_rerun_rate_and_tag(panel, demo_session):
     assert "re-run of" in rerun._header.value
 
 
-def test_history_tab_compares_three_records_in_a_grid(panel, demo_session):
+def test_history_tab_compares_three_records_side_by_side(panel, demo_session):
     slots = [generate(panel, "a lighthouse", size=size) for size in ("512x512", "1024x1024", "1536x1024")]
     panel.wait(20)
     tab = panel._history_tab
     panel._tabs.selected_index = 1
     tab.select([s.record.id for s in slots])
     tab._compare_button.click()
-    grid = tab._compare_view.children[1]
-    assert isinstance(grid, widgets.GridBox) and "512x512" in str([c.value for c in grid.children[:4]])
+    grid = tab._compare_view.children[1]  # one prompt, three sizes: a column per result, in order
+    labels = [c.children[0].value for c in grid.children]
+    assert len(labels) == 3 and all(size in label for size, label in zip(("512x512", "1024x1024", "1536x1024"), labels))
     compared = {w.model_id for w in walk(grid) if isinstance(w, widgets.Image)}
     assert compared == {s.images[0].model_id for s in slots}  # the gallery's own Images
 
@@ -462,3 +466,132 @@ def test_generate_from_code_fills_the_form_and_sends(tmp_path):
     finally:
         s.close()
         set_current(previous)
+
+
+# -- what the panel says (issue 17) --------------------------------------------------------------------
+
+def test_the_status_says_one_thing_the_newest(panel, demo_session):
+    panel._prompt.value = "   "
+    panel._generate.click()
+    assert "prompt is empty" in panel._status.value and "ready" not in panel._status.value
+    assert panel._status.value.count("<br>") == 0  # one line: not an old activity above a new error
+    slot = generate(panel, "a fox")
+    panel.wait(20)
+    assert slot.state == "ok"
+    assert "done: 1 of 1 image" in panel._status.value and "prompt is empty" not in panel._status.value
+    assert html.COLOURS["ok"] in panel._status.value
+
+
+def test_an_error_stays_until_newer_news(panel, demo_session):
+    demo_session.config.demo_latency = 2.5
+    slow = generate(panel, "a slow fox")
+    panel._prompt.value = "   "
+    panel._generate.click()
+    time.sleep(2 * panel_module.TICK_S)  # the ticks of the running one must not wipe out the error
+    assert slow.running and "prompt is empty" in panel._status.value
+    panel.wait(20)
+    assert "done:" in panel._status.value and "prompt is empty" not in panel._status.value
+
+
+def test_the_missing_key_message_keeps_its_three_lines(tmp_path):
+    from wisgate_nb.config import WisGate
+    from wisgate_nb.core.session import Session
+
+    session = Session(WisGate(demo=False, api_key=None, history_dir=str(tmp_path / "runs")))
+    p = Panel(session)
+    try:
+        p._prompt.value = "a fox"
+        p._generate.click()
+        status = p._status.value
+        assert "No API key is set" in status and status.count("<br>") >= 3
+        assert status.index("1. set WISGATE_API_KEY") < status.index("2. run %wisgate_key") < status.index("3. use demo")
+        assert p.slots == []
+    finally:
+        p.close()
+        session.close()
+
+
+def test_cancel_is_enabled_only_while_something_runs(panel, demo_session):
+    assert panel._cancel.disabled
+    demo_session.config.demo_latency = 1.0
+    slot = generate(panel, "a slow fox")
+    assert not panel._cancel.disabled
+    panel.wait(20)
+    assert slot.state == "ok" and panel._cancel.disabled
+
+
+def test_a_double_click_sends_once(panel, demo_session, monkeypatch):
+    panel._prompt.value = "a lighthouse"
+    panel._generate.click()
+    panel._generate.click()  # 0 s apart: the same request, not sent twice
+    assert len(panel.slots) == 1 and "pressed twice" in panel._status.value
+    panel._prompt.value = "another lighthouse"
+    panel._generate.click()  # a different request is sent at once
+    assert len(panel.slots) == 2
+    monkeypatch.setattr(panel_module, "DOUBLE_CLICK_S", 0.0)
+    panel._generate.click()  # the same again, deliberately, later: sent
+    assert len(panel.slots) == 3
+    panel.wait(20)
+    assert len(demo_session.history) == 3
+
+
+def test_cancelled_has_one_colour_in_the_gallery_and_the_history_tab(panel, demo_session):
+    demo_session.config.demo_latency = 3.0
+    slot = generate(panel, "a cancelled fox")
+    slot._cancel.click()
+    panel.wait(10)
+    wait_until(lambda: len(demo_session.history) == 1)
+    panel._tabs.selected_index = 1
+    row = panel._history_tab.rows[demo_session.history.records[0].id]
+    warn = html.COLOURS["warn"]
+    assert warn in slot._status.value and f'color:{warn}">cancelled' in row.info.value
+    assert html.COLOURS["error"] not in row.info.value  # the id, time and prompt are not red
+
+
+def test_history_rows_start_their_text_at_the_same_place(panel, demo_session):
+    generate(panel, "one image")
+    generate(panel, "three images", n=3)
+    panel.wait(20)
+    panel._tabs.selected_index = 1
+    strips = [row.box.children[1] for row in panel._history_tab.rows.values()]
+    assert {s.layout.width for s in strips} == {history_tab_module.ROW_THUMBS_WIDTH}
+    assert all(s.layout.min_width == history_tab_module.ROW_THUMBS_WIDTH for s in strips)
+
+
+def test_a_reopened_notebook_still_says_what_the_panel_made(panel, demo_session):
+    from IPython.core.displaypub import CapturingDisplayPublisher
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    original, ip.display_pub = ip.display_pub, CapturingDisplayPublisher()
+    try:
+        panel._ipython_display_()
+        shown = list(ip.display_pub.outputs)
+        slot = generate(panel, "a remembered lighthouse")
+        panel.wait(20)
+        updates = [o for o in ip.display_pub.outputs[len(shown):] if o.get("update")]
+    finally:
+        ip.display_pub = original
+    widget, note = shown
+    assert "application/vnd.jupyter.widget-view+json" in widget["data"]
+    assert "needs a running kernel" in widget["data"]["text/plain"]  # what a front end without widgets shows
+    assert "needs its kernel" in note["data"]["text/html"] and "run this cell again" in note["data"]["text/html"]
+    assert panel._note.css_class in note["data"]["text/html"]
+    last = updates[-1]["data"]["text/html"]
+    assert "a remembered lighthouse" in last and slot.record.id in last and "History.load(" in last
+    assert f'load(&quot;{html.link_for(demo_session.history.folder)}&quot;)' in last  # relative, like the links
+    assert panel._note.hider.value == html.panel_style_html(panel._note.css_class)
+
+
+def test_history_tab_compare_shows_every_image_in_the_order_chosen(panel, demo_session):
+    one = generate(panel, "a lighthouse", size="512x512")
+    two = generate(panel, "a harbour", size="512x512", n=2)
+    three = generate(panel, "a lighthouse", size="1024x1024", n=1)
+    panel.wait(20)
+    tab = panel._history_tab
+    tab.compare([three.record.id, one.record.id, two.record.id])
+    shown = tab._compare_view.children[1]  # three results: one column each, side by side, in the order given
+    labels = [c.children[0].value for c in shown.children]
+    assert len(labels) == 3 and "a lighthouse" in labels[0] and "1024x1024" in labels[0] and "a harbour" in labels[2]
+    images = [{w.model_id for w in walk(c) if isinstance(w, widgets.Image)} for c in shown.children]
+    assert images == [{three.images[0].model_id}, {one.images[0].model_id}, {i.model_id for i in two.images}]

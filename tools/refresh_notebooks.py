@@ -7,7 +7,9 @@
 Each notebook runs in a throwaway copy of notebooks/ (the history folder, masks and contact sheets it
 writes stay out of the repository), with WISGATE_DEMO=1 and no API key, on a kernel of this Python.
 A notebook is only written back when it passes `problems()`: every cell tagged `expect-images` shows an
-image, the file stays under MAX_BYTES, and no key or absolute path of this machine is in it.
+image, the file stays under MAX_BYTES, and no key or absolute path of this machine is in it. Every
+file it writes must be one git ignores (notebooks/.gitignore), so that running a tutorial in place
+leaves `git status` clean.
 tests/test_notebooks.py runs the same functions, so what CI checks is what gets committed.
 """
 
@@ -18,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -130,16 +133,34 @@ def machine_paths(*extra: str | os.PathLike) -> tuple[str, ...]:
     return tuple(sorted(p for p in paths if len(p) > 1))
 
 
+def not_ignored(paths: list[str]) -> list[str]:
+    """The repository paths (e.g. ``notebooks/sheet.html``) that git would show as new files."""
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        return []  # not a git checkout: nothing to keep clean
+    done = subprocess.run(["git", "-C", str(REPO), "check-ignore", "--no-index", "--stdin"], input="\n".join(paths),
+                          capture_output=True, text=True, check=False)
+    ignored = set(done.stdout.split("\n"))
+    return [p for p in paths if p not in ignored]
+
+
+def _files(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+
 def run_copy(name: str, *, python: str | os.PathLike = sys.executable, env: dict | None = None,
              source: Path = NOTEBOOKS) -> tuple[nbformat.NotebookNode, list[str]]:
     """Execute notebooks/<name> in a temporary copy of the folder; return it and its problems."""
     with tempfile.TemporaryDirectory(prefix="wisgate-nb-") as tmp:
         workdir = Path(tmp) / "notebooks"
         shutil.copytree(source, workdir, ignore=shutil.ignore_patterns("wisgate_runs", ".ipynb_checkpoints"))
+        before = _files(workdir)
         nb = nbformat.read(workdir / name, as_version=4)
         execute(nb, workdir, python=python, env=env)
         secrets = tuple(v for k, v in (env or {}).items() if k in ("WISGATE_API_KEY", "WISDOM_GATE_KEY"))
-        return nb, problems(nb, forbidden=machine_paths(tmp, workdir.resolve()), secrets=secrets)
+        found = problems(nb, forbidden=machine_paths(tmp, workdir.resolve()), secrets=secrets)
+        written = sorted(f"notebooks/{f}" for f in _files(workdir) - before)
+        found += [f"writes {p}, which git does not ignore (add it to notebooks/.gitignore)" for p in not_ignored(written)]
+        return nb, found
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """Copy the README's screenshots from test-artifacts/ (made by the browser tests) to docs/, smaller.
 
-    pytest tests/test_browser_notebooks.py tests/test_browser_panel.py
+    pytest tests/test_browser_notebooks.py tests/test_browser_panel.py tests/test_browser_look.py
     python tools/update_screenshots.py
 
 docs/ is tracked, so the tests never write there themselves.
@@ -16,7 +16,8 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
 DOCS = REPO / "docs"
-SCREENSHOTS = {"magic.png": "screenshot-magic.png", "panel.png": "screenshot-panel.png"}
+SCREENSHOTS = {"magic.png": "screenshot-magic.png", "panel.png": "screenshot-panel.png",
+               "look-lab-dark.png": "screenshot-dark.png"}
 WIDTH = 1000
 
 

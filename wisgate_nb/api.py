@@ -13,6 +13,7 @@ from .core.plans import DryRun, plan, plan_sweep, split_params
 from .core.session import current
 from .errors import ConfigurationError
 from .history import Generation
+from .history.compare import ids_in_order
 from .options import FRONT_DOOR
 from .output import live
 
@@ -93,10 +94,9 @@ def sweep(prompts: Sequence[str] | str | None = None, *, template: str | None = 
     """
     session = current()
     requests = plan_sweep(session, prompts, template=template, tags=tags, demo=demo, cache=cache, **param_lists)
-    group = requests[0].group
     with live.progress(len(requests), enabled=show_progress) as on_done:
-        session.run_many(requests, on_done=on_done)
-    return session.history.compare(group=group)
+        results = session.run_many(requests, on_done=on_done)
+    return session.history.compare(ids_in_order(results))  # the order asked for, not the order finished
 
 
 def mask_painter(image: Any, brush: int = 40):

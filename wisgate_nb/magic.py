@@ -15,6 +15,7 @@ from .cell import interpolate, parse_fields, parse_line, parse_vary, split_promp
 from .core.plans import DryRun, plan, plan_sweep
 from .core.session import current
 from .errors import ConfigurationError, WisGateError
+from .history.compare import ids_in_order
 from .history.views import history_table
 from .options import FRONT_DOOR, argparse_spec
 from .output import html, live
@@ -121,18 +122,27 @@ class WisGateMagics(Magics):
             future = session.submit(request, on_partial=on_partial)
             future.add_done_callback(lambda f: self._fill_in(f, area, args.out))
             return None
-        with live.previews(request, None if show else (lambda i, b: None)) as on_partial:
-            generation = session.run(request, on_partial=on_partial)
+        # a live line (prompt, size, n, seconds, retries) until the result takes its place
+        waiting = live.Waiting(live.describe(request), enabled=show)
+        on_partial = (waiting.on_partial if waiting.active else lambda i, b: None) if request.streamed else None
+        try:
+            generation = session.run(request, on_partial=on_partial, on_status=waiting.on_status)
+        except BaseException:
+            waiting.finish()
+            raise
         if args.out:
             self.shell.user_ns[args.out] = generation
-        if show:
+        if waiting.active:
+            waiting.finish(generation)
+        elif show:
             display(generation)
         return None
 
     def _fill_in(self, future, area, out: str | None, shown=lambda result: result) -> None:
         """A --bg cell's output when its job ends (on the engine thread: display-handle updates only)."""
         if future.cancelled():
-            area.update(html.error_card_html("Cancelled", "cancelled before it finished (recorded in the history)"))
+            area.update(html.error_card_html("Cancelled", "cancelled before it finished (recorded in the history)",
+                                             tone="warn"))
             return
         exc = future.exception()
         if exc is not None:
@@ -145,19 +155,34 @@ class WisGateMagics(Magics):
     def _run_many(self, requests, args):
         session = current()
         show = not args.no_display
-        group = requests[0].group
         if args.bg:
             area = live.Live(html.status_html(f"{len(requests)} requests running in the background"), enabled=show)
             future = session.submit_many(requests)
             future.add_done_callback(lambda f: self._fill_in(f, area, args.out,
-                                                             lambda _: session.history.compare(group=group)))
+                                                             lambda results: session.history.compare(ids_in_order(results))))
             return None
-        with live.progress(len(requests), enabled=show) as on_done:
+        total = len(requests)
+        waiting = live.Waiting(f"{total} requests at once · 0 done", enabled=show)
+        counts = {"done": 0, "failed": 0}
+
+        def on_done(index: int, result) -> None:  # on the engine thread: the live line only
+            counts["done"] += 1
+            counts["failed"] += isinstance(result, Exception)
+            failed = f", {counts['failed']} failed" if counts["failed"] else ""
+            waiting.set_what(f"{total} requests at once · {counts['done']} done{failed}")
+
+        try:
             results = session.run_many(requests, on_done=on_done)
+        except BaseException:
+            waiting.finish()
+            raise
         if args.out:
             self.shell.user_ns[args.out] = results
-        if show:
-            display(session.history.compare(group=group))
+        comparison = session.history.compare(ids_in_order(results))  # the order typed, not the order finished
+        if waiting.active:
+            waiting.finish(comparison)
+        elif show:
+            display(comparison)
         errors = [r for r in results if isinstance(r, Exception)]
         if errors:
             raise errors[0]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..output import html
-from ..output.thumbnails import THUMB_PX, data_uri, file_data_uri, mime_of, thumbnail_bytes
+from ..output.thumbnails import THUMB_PX, data_uri, image_size, mime_of, thumbnail_bytes
 from .record import Record
 
 DEMO_NOTE = "demo image: drawn by the embedded demo server (no key, no network)"
@@ -91,18 +91,18 @@ class Generation:
         return None
 
     def _tiles(self) -> list[html.Tile]:
-        caption = html.record_caption(self.record)
         tiles = []
         for i, path in enumerate(self.paths):
             if self.full:
                 blob = self.data[i] if i < len(self.data) else path.read_bytes()
-                src = data_uri(blob, mime_of(path))
+                shown, mime = blob, mime_of(path)
             elif i < len(self.thumbs) and self.thumbs[i].exists():
-                src = file_data_uri(self.thumbs[i])
+                shown, mime = self.thumbs[i].read_bytes(), mime_of(self.thumbs[i])
             else:
                 blob = self.data[i] if i < len(self.data) else path.read_bytes()
-                src = data_uri(*thumbnail_bytes(blob, THUMB_PX))
-            tiles.append(html.Tile(src, caption if i == 0 else (), href=html.link_for(path), alt=self.prompt[:200]))
+                shown, mime = thumbnail_bytes(blob, THUMB_PX)
+            tiles.append(html.Tile(data_uri(shown, mime), href=html.link_for(path), alt=self.prompt[:200],
+                                   size=image_size(shown)))
         return tiles
 
     def _repr_html_(self) -> str:
@@ -116,10 +116,10 @@ class Generation:
         return STREAM_FALLBACK_NOTE + ("s" if len(self.paths) > 1 else "")
 
     def html(self) -> str:
+        """The images side by side (512 px for one, 360 px each for two or four, else 256 px), one caption."""
         note = "; ".join(n for n in (DEMO_NOTE if self.record.demo else None, self.notice) if n) or None
-        # one image shows at thumbnail size; several sit side by side, two or more to a row
-        width = THUMB_PX if len(self.paths) == 1 or self.full else 360
-        return html.grid_html(self._tiles(), note=note, px=width)
+        result = html.Result(self._tiles(), html.record_caption(self.record))
+        return html.grid_html([result], note=note, px=html.display_px(len(self.paths)))
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         data = {"text/html": self.html(), "text/plain": repr(self)}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..output import html
-from ..output.thumbnails import THUMB_PX, data_uri, mime_of, thumbnail_bytes
+from ..output.thumbnails import THUMB_PX, data_uri, image_size, mime_of, thumbnail_bytes
 from .usage import totals
 
 
@@ -26,50 +26,49 @@ def thumbnail(history, record, index: int, px: int = THUMB_PX) -> tuple[bytes, s
     return None
 
 
-def thumbnail_src(history, record, index: int, px: int = THUMB_PX) -> str | None:
-    """A data URI of image ``index`` of a record at ``px``."""
-    found = thumbnail(history, record, index, px)
-    return data_uri(*found) if found else None
-
-
-def record_tiles(history, record, px: int = THUMB_PX, caption: Sequence[str] | None = None) -> list[html.Tile]:
-    """Tiles for one history record, from its thumbnail files (or an error tile)."""
+def record_result(history, record, px: int = THUMB_PX, caption: Sequence[str] | None = None,
+                  label: str | None = None) -> html.Result:
+    """One history record as a result: every image it has (or its error), with one caption."""
     caption = list(caption) if caption is not None else html.record_caption(record)
     if record.status != "ok":
-        return [html.Tile(None, caption, error=f"{record.status}: {record.error or record.status}")]
-    tiles = []
+        return html.Result((), caption, label, error=f"{record.status}: {record.error or record.status}",
+                           tone=html.STATUS_TONES.get(record.status, "error"))
+    tiles, missing = [], []
     for i, path in enumerate(history.full_paths(record)):
-        src = thumbnail_src(history, record, i, px)
-        if src is None:
-            tiles.append(html.Tile(None, caption, error=f"image file missing: {path.name}"))
-            continue
-        tiles.append(html.Tile(src, caption if i == 0 else (), href=html.link_for(path), alt=record.prompt[:200]))
-    return tiles
+        found = thumbnail(history, record, i, px)
+        if found is None:
+            missing.append(path.name)
+        else:
+            tiles.append(html.Tile(data_uri(*found), href=html.link_for(path), alt=record.prompt[:200],
+                                   size=image_size(found[0])))
+    if missing:
+        caption.append(f"image file missing: {', '.join(missing)}")
+    if not tiles:
+        return html.Result((), caption, label, error=f"image file missing: {', '.join(missing) or 'no image'}")
+    return html.Result(tuple(tiles), caption, label)
 
 
 def history_table(history, records, *, total: int | None = None, px: int = 128, prices: dict | None = None) -> str:
     """The recent history as a table of thumbnails with the main columns."""
     head = ("id", "started", "prompt", "size", "quality", "status", "latency", "images")
-    rows = []
+    rows, tones = [], []
     for r in records:
-        srcs = [t.src for t in record_tiles(history, r, px, caption=()) if t.src][:4]
+        srcs = [t.src for t in record_result(history, r, px, caption=()).images][:4]
         status = r.status if r.status == "ok" else f"{r.status}: {r.error or ''}"
         cells = (r.id, r.started_at[:19].replace("T", " "), html.short(r.prompt, 120), r.size or "",
                  r.quality or "", html.short(status, 120), f"{r.latency_s:.1f} s" if r.latency_s else "",
                  str(r.images))
         rows.append((cells, srcs))
+        tones.append(html.STATUS_TONES.get(r.status))
     note = f"showing the last {len(records)} of {total} records · " if total and total > len(records) else ""
     used = totals(history.records, prices)
     note += f"used so far: {used['requests']} requests, {used['images']} images, {used['total_tokens']} tokens"
     if used["cost"] is not None:
         note += f", estimated cost {used['cost']:.2f}"
-    return html.table_html(head, rows, note=note, px=px)
+    return html.table_html(head, rows, tones=tones, note=note, px=px)
 
 
 def contact_sheet(history, records, *, title: str) -> str:
     """A standalone HTML page with every image's thumbnail embedded and its caption."""
-    tiles = []
-    for record in records:
-        for tile in record_tiles(history, record, 256):
-            tiles.append(html.Tile(tile.src, tile.caption or html.record_caption(record), None, tile.alt, tile.error))
-    return html.page_html(title, html.grid_html(tiles, title=title, note=f"{len(records)} requests", px=256))
+    results = [record_result(history, record, 256) for record in records]
+    return html.page_html(title, html.grid_html(results, title=title, note=f"{len(records)} requests", px=256))

@@ -1,8 +1,13 @@
-"""Notebook HTML: tiles, grids, captions, error cards and short texts — built and escaped here only.
+"""Notebook HTML: results, grids, comparison tables, captions, error cards and short texts — built and
+escaped here only.
 
 Everything user-supplied (prompts, server messages, tags, ids) is HTML-escaped in this module and
 nowhere else; other modules pass plain text. Outputs are static HTML with embedded thumbnails, so
 they survive reopening without a kernel, and one image costs tens of kilobytes in a saved notebook.
+
+Colours come from JupyterLab's theme variables (light, dark, Notebook 7). Where a page has none of
+them (nbviewer, GitHub, VS Code) they fall back to the host's own text colour, mixed with a hue: the
+text reads in any theme, at 4.5:1 or better.
 """
 
 from __future__ import annotations
@@ -15,85 +20,163 @@ from pathlib import Path
 
 from .thumbnails import THUMB_PX
 
+# -- colours ------------------------------------------------------------------------------------------
+FG = "var(--jp-content-font-color1, currentColor)"
+
+
+def _hue(variable: str, fallback: str) -> str:
+    return f"color-mix(in srgb, var({variable}, {fallback}) 55%, {FG})"
+
+
+_ERROR_HUE = "var(--jp-error-color1, #d32f2f)"
+_WARN_HUE = "var(--jp-warn-color0, #e65100)"
+COLOURS = {
+    "muted": f"color-mix(in srgb, {FG} 72%, transparent)",
+    "error": _hue("--jp-error-color1", "#d32f2f"),
+    "ok": _hue("--jp-success-color1", "#388e3c"),
+    "warn": _hue("--jp-warn-color0", "#e65100"),
+}
+BORDER = "var(--jp-border-color2, rgba(128, 128, 128, 0.4))"
+# A record's status has one tone everywhere: gallery, history table, comparisons, the panel.
+STATUS_TONES = {"ok": "ok", "error": "error", "cancelled": "warn", "running": "muted"}
+
+_FAMILY = "font-family:var(--jp-ui-font-family, sans-serif)"
+_FONT = f"{_FAMILY};font-size:12px"
+_CELL = "text-align:left;vertical-align:top;padding:4px 8px"  # JupyterLab right-aligns table cells
+_NOTE = f"color:{COLOURS['muted']};{_FAMILY};font-size:11px;margin:4px 0 6px 0"
+GAP = 8
+
+
+def _card(tone: str) -> str:
+    hue = _WARN_HUE if tone == "warn" else _ERROR_HUE
+    return (f"border:1px solid color-mix(in srgb, {hue} 55%, transparent);"
+            f"background:color-mix(in srgb, {hue} 12%, transparent);border-radius:4px;padding:8px;"
+            "white-space:pre-wrap;word-break:break-word")
+
+
+# -- results: images side by side with one caption under all of them -------------------------------------
 
 @dataclass(frozen=True)
 class Tile:
-    """One image cell: an embedded thumbnail, caption lines and an optional link to the full file."""
+    """One image: an embedded thumbnail and an optional link to the full-size file."""
 
-    src: str | None
-    caption: Sequence[str] = ()
+    src: str
     href: str | None = None
     alt: str = ""
+    size: tuple[int, int] | None = None  # the embedded image's pixels: it is shown at a known size
+
+
+@dataclass(frozen=True)
+class Result:
+    """One request's images (or its error in their place) and the caption that belongs to all of them."""
+
+    images: Sequence[Tile] = ()
+    caption: Sequence[str] = ()
+    label: str | None = None  # a heading above (the prompt or the settings that differ)
     error: str | None = None
+    tone: str = "error"  # of the error: "error", or "warn" for cancelled
 
 
-_GRID = "display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start;font-family:sans-serif;font-size:12px"
-_TILE = "max-width:{px}px;margin:0"
-_IMG = "max-width:100%;height:auto;border:1px solid #ddd;border-radius:4px"
-_CAPTION = "color:#444;margin-top:3px;word-break:break-word"
-_ERROR = ("border:1px solid #e0a0a0;background:#fff4f4;color:#800;border-radius:4px;padding:8px;"
-          "max-width:{px}px;white-space:pre-wrap")
-_NOTE = "color:#666;font-size:11px;font-family:sans-serif;margin:2px 0 6px 0"
+def columns_for(count: int) -> int:
+    """Images per row: 1, 2, 3, then 2 x 2, then rows of 3."""
+    return {1: 1, 2: 2, 4: 2}.get(count, 3)
 
 
-def tile_html(tile: Tile, px: int = THUMB_PX) -> str:
-    caption = "".join(f"<div>{escape(line)}</div>" for line in tile.caption if line)
-    if tile.error is not None:
-        body = f'<div style="{_ERROR.format(px=px)}">{escape(tile.error)}</div>'
-    elif tile.src is None:
-        body = f'<div style="{_ERROR.format(px=px)};border-color:#ccc;background:#f7f7f7;color:#555">…</div>'
+def display_px(count: int) -> int:
+    """The width one of ``count`` images of a result is shown at (the README says the same)."""
+    return THUMB_PX if count == 1 else 360 if count in (2, 4) else 256
+
+
+def result_html(result: Result, px: int) -> str:
+    """A figure: the label, the images in rows (or the error), and the caption under them all."""
+    cols = columns_for(max(1, len(result.images)))
+    width = cols * px + (cols - 1) * GAP
+    head = (f'<div style="font-weight:bold;margin:0 0 4px 0;word-break:break-word">{escape(result.label)}</div>'
+            if result.label else "")
+    if result.error is not None:
+        body = f'<div style="{_card(result.tone)}">{escape(result.error)}</div>'
     else:
-        img = f'<img src="{tile.src}" alt="{escape(tile.alt)}" style="{_IMG}"/>'
-        body = f'<a href="{escape(tile.href)}" target="_blank">{img}</a>' if tile.href else img
-    return f'<figure style="{_TILE.format(px=px)}">{body}<figcaption style="{_CAPTION}">{caption}</figcaption></figure>'
+        body = "".join(_image(tile, px) for tile in result.images)
+        body = f'<div style="display:flex;flex-wrap:wrap;gap:{GAP}px">{body}</div>'
+    lines = [line for line in result.caption if line]
+    caption = "".join(f'<div style="{"" if i == 0 else "color:" + COLOURS["muted"]}">{escape(line)}</div>'
+                      for i, line in enumerate(lines))
+    return (f'<figure class="wisgate-result" style="margin:0;max-width:{width}px;min-width:120px">{head}{body}'
+            f'<figcaption style="margin-top:4px;word-break:break-word">{caption}</figcaption></figure>')
 
 
-def grid_html(tiles: Sequence[Tile], *, title: str | None = None, note: str | None = None,
+def _image(tile: Tile, px: int) -> str:
+    """An image in a box of px x px (never enlarged), at a width the browser knows before it decodes it."""
+    if tile.size and min(tile.size) > 0:
+        scale = min(1.0, px / max(tile.size))
+        size = f"width:{max(1, round(tile.size[0] * scale))}px;height:auto;max-width:100%"
+    else:
+        size = f"width:{px}px;height:auto;max-width:100%"
+    img = (f'<img src="{tile.src}" alt="{escape(tile.alt)}" style="display:block;box-sizing:border-box;{size};'
+           f'border:1px solid {BORDER};border-radius:4px"/>')
+    return f'<a href="{escape(tile.href)}" target="_blank" style="display:block">{img}</a>' if tile.href else img
+
+
+def _frame(body: str, title: str | None, note: str | None) -> str:
+    head = f'<div style="font-weight:bold;font-size:13px;margin:4px 0">{escape(title)}</div>' if title else ""
+    foot = f'<div style="{_NOTE}">{escape(note)}</div>' if note else ""
+    return f'<div class="wisgate-nb" style="{_FONT}">{head}{body}{foot}</div>'
+
+
+def grid_html(results: Sequence[Result], *, title: str | None = None, note: str | None = None,
               px: int = THUMB_PX) -> str:
-    head = f'<div style="font-weight:bold;font-family:sans-serif;margin:4px 0">{escape(title)}</div>' if title else ""
-    foot = f'<div style="{_NOTE}">{escape(note)}</div>' if note else ""
-    cells = "".join(tile_html(t, px) for t in tiles)
-    return f'<div class="wisgate-nb">{head}<div style="{_GRID}">{cells}</div>{foot}</div>'
+    """Results side by side in the order given, wrapping onto new rows on narrow screens."""
+    cells = "".join(result_html(r, px) for r in results)
+    gap = GAP * 3 if len(results) > 1 else GAP
+    return _frame(f'<div class="wisgate-columns" style="display:flex;flex-wrap:wrap;gap:{gap}px '
+                  f'{gap}px;align-items:flex-start">{cells}</div>', title, note)
 
 
-def rows_html(header: Sequence[str], rows: Sequence[tuple[str, Sequence[Tile]]], *, title: str | None = None,
-              note: str | None = None, px: int = 256) -> str:
-    """A table: a row per label (prompt), a column per header (parameter value)."""
-    th = "".join(f'<th style="text-align:left;padding:4px">{escape(h)}</th>' for h in ("", *header))
+def matrix_html(columns: Sequence[str], rows: Sequence[tuple[str, Sequence[Result | None]]], *,
+                title: str | None = None, note: str | None = None, px: int = 256) -> str:
+    """A table with a labelled column per value of one thing and a labelled row per value of another."""
+    th = "".join(f'<th style="{_CELL};max-width:{px * 2}px;word-break:break-word">{escape(c)}</th>'
+                 for c in ("", *columns))
     body = []
-    for label, tiles in rows:
-        cells = "".join(f'<td style="vertical-align:top;padding:4px">{tile_html(t, px)}</td>' for t in tiles)
-        body.append(f'<tr><td style="vertical-align:top;padding:4px;max-width:220px;font-weight:bold">'
-                    f"{escape(label)}</td>{cells}</tr>")
-    head = f'<div style="font-weight:bold;margin:4px 0">{escape(title)}</div>' if title else ""
-    foot = f'<div style="{_NOTE}">{escape(note)}</div>' if note else ""
-    return (f'<div class="wisgate-nb" style="font-family:sans-serif;font-size:12px">{head}'
-            f'<table style="border-collapse:collapse"><tr>{th}</tr>{"".join(body)}</table>{foot}</div>')
+    for label, cells in rows:
+        tds = "".join(f'<td style="{_CELL}">{result_html(r, px) if r is not None else ""}</td>' for r in cells)
+        body.append(f'<tr style="background:transparent"><th style="{_CELL};max-width:200px;'
+                    f'word-break:break-word">{escape(label)}</th>{tds}</tr>')
+    table = (f'<div style="overflow-x:auto"><table class="wisgate-matrix" style="border-collapse:collapse">'
+             f'<tr style="background:transparent">{th}</tr>{"".join(body)}</table></div>')
+    return _frame(table, title, note)
 
 
-def error_card_html(title: str, message: str, *, px: int = THUMB_PX) -> str:
-    return (f'<div class="wisgate-nb" style="{_ERROR.format(px=px * 2)}"><b>{escape(title)}</b>\n'
-            f"{escape(message)}</div>")
+def error_card_html(title: str, message: str, *, tone: str = "error") -> str:
+    return (f'<div class="wisgate-nb" style="{_FONT};{_card(tone)};max-width:{THUMB_PX * 2}px">'
+            f'<b style="color:{COLOURS[tone]}">{escape(title)}</b>\n{escape(message)}</div>')
 
 
 def status_html(text: str) -> str:
     return f'<div class="wisgate-nb" style="{_NOTE}">{escape(text)}</div>'
 
 
+def table_html(head: Sequence[str], rows: Sequence[tuple[Sequence[str], Sequence[str]]], *,
+               tones: Sequence[str | None] = (), note: str | None = None, px: int = 128) -> str:
+    """A table of text cells, each row ending with thumbnails: rows are (cells, image sources).
 
-
-def table_html(head: Sequence[str], rows: Sequence[tuple[Sequence[str], Sequence[str]]], *, note: str | None = None,
-               px: int = 128) -> str:
-    """A table of text cells, each row ending with thumbnails: rows are (cells, image sources)."""
-    ths = "".join(f'<th style="text-align:left;padding:3px 6px">{escape(h)}</th>' for h in (*head, ""))
+    ``tones`` gives each row's status tone (the column headed "status" takes its colour).
+    """
+    ths = "".join(f'<th style="{_CELL};border-bottom:1px solid {BORDER}">{escape(h)}</th>' for h in (*head, ""))
+    status_at = list(head).index("status") if "status" in head else -1
     body = []
-    for cells, srcs in rows:
-        tds = "".join(f'<td style="padding:3px 6px;vertical-align:top">{escape(c)}</td>' for c in cells)
+    for index, (cells, srcs) in enumerate(rows):
+        tone = tones[index] if index < len(tones) else None
+        tds = "".join(f'<td style="{_CELL}{_colour(tone) if i == status_at else ""}">{escape(c)}</td>'
+                      for i, c in enumerate(cells))
         imgs = "".join(f'<img src="{escape(src)}" style="max-height:{px}px;margin-right:3px"/>' for src in srcs)
-        body.append(f"<tr>{tds}<td>{imgs}</td></tr>")
-    foot = f'<div style="{_NOTE}">{escape(note)}</div>' if note else ""
-    return (f'<div class="wisgate-nb" style="font-family:sans-serif;font-size:12px"><table>'
-            f'<tr>{ths}</tr>{"".join(body)}</table>{foot}</div>')
+        body.append(f'<tr style="background:transparent">{tds}<td style="{_CELL};white-space:nowrap">{imgs}</td></tr>')
+    return _frame(f'<table style="border-collapse:collapse"><tr style="background:transparent">{ths}</tr>'
+                  f'{"".join(body)}</table>', None, note)
+
+
+def _colour(tone: str | None) -> str:
+    return f";color:{COLOURS[tone]}" if tone in COLOURS else ""
 
 
 def page_html(title: str, body: str) -> str:
@@ -105,20 +188,21 @@ def page_html(title: str, body: str) -> str:
 # -- short texts (the panel's and the doctor's HTML, escaped here like everything else) ----------------
 
 _TONES = {
-    "b": "font-weight:bold", "muted": "color:#666", "faint": "color:#999", "error": "color:#a00000",
-    "ok": "color:#2a6e2a", "warn": "color:#8a6d00", "code": "font-family:monospace",
+    "b": "font-weight:bold", "muted": f"color:{COLOURS['muted']}", "faint": f"color:{COLOURS['muted']}",
+    "error": f"color:{COLOURS['error']}", "ok": f"color:{COLOURS['ok']}", "warn": f"color:{COLOURS['warn']}",
+    "code": "font-family:var(--jp-code-font-family, monospace)",
 }
 Piece = str | tuple[str, str]  # plain text, or (text, tone) with a tone of _TONES
 
 
 def text_html(*lines: Piece | Sequence[Piece], tone: str | None = None, size: int = 12,
               cls: str | None = None) -> str:
-    """Lines of text (each a piece or a list of pieces) in one small block, escaped."""
+    """Lines of text (each a piece or a list of pieces) in one small block, escaped; line breaks are kept."""
     rendered = []
     for line in lines:
         pieces = [line] if isinstance(line, (str, tuple)) else list(line)
         rendered.append("".join(_piece(p) for p in pieces))
-    style = f"font-family:sans-serif;font-size:{size}px" + (f";{_TONES[tone]}" if tone else "")
+    style = f"{_FAMILY};font-size:{size}px" + (f";{_TONES[tone]}" if tone else "")
     klass = f' class="{escape(cls)}"' if cls else ""
     return f'<div{klass} style="{style}">{"<br>".join(rendered)}</div>'
 
@@ -127,8 +211,12 @@ def _piece(piece: Piece) -> str:
     if isinstance(piece, tuple):
         text, tone = piece
         tag = "code" if tone == "code" else "span"
-        return f'<{tag} style="{_TONES[tone]}">{escape(text)}</{tag}>'
-    return escape(piece)
+        return f'<{tag} style="{_TONES[tone]}">{_lines(text)}</{tag}>'
+    return _lines(piece)
+
+
+def _lines(text: str) -> str:
+    return "<br>".join(escape(part) for part in str(text).split("\n"))
 
 
 def pre_html(text: str) -> str:
@@ -137,10 +225,20 @@ def pre_html(text: str) -> str:
 
 
 def key_value_html(rows: Sequence[tuple[str, str]]) -> str:
-    """A two-column table of labels and findings (the doctor's report)."""
-    body = "".join(f'<tr><td style="padding:2px 8px;font-weight:bold">{escape(k)}</td>'
-                   f'<td style="padding:2px 8px">{escape(v)}</td></tr>' for k, v in rows)
-    return f'<table class="wisgate-nb" style="font-family:sans-serif;font-size:12px">{body}</table>'
+    """A two-column table of labels and findings (the doctor's report), left-aligned."""
+    body = "".join(f'<tr style="background:transparent"><th style="{_CELL};white-space:nowrap">{escape(k)}</th>'
+                   f'<td style="{_CELL};white-space:pre-wrap">{escape(v)}</td></tr>' for k, v in rows)
+    return f'<table class="wisgate-nb" style="{_FONT};border-collapse:collapse">{body}</table>'
+
+
+def panel_style_html(note_class: str) -> str:
+    """The live panel's own style: it hides the panel's reload note (reload.py), and gives the panel's
+    unselected tab titles the theme's main text colour (ipywidgets' own grey is below 4.5:1)."""
+    if not note_class.replace("-", "").isalnum():
+        raise ValueError(f"not a CSS class of ours: {note_class!r}")
+    return (f"<style>.{note_class}{{display:none !important}}"
+            ".wisgate-panel .jupyter-widget-tab > .lm-TabBar .lm-TabBar-tab:not(.lm-mod-current)"
+            "{color:var(--jp-ui-font-color1, inherit)}</style>")
 
 
 # -- captions and links -------------------------------------------------------------------------------

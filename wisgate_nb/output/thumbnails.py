@@ -1,4 +1,9 @@
-"""Thumbnails: the small images a notebook embeds, and data URIs for them. Pillow only, no I/O of its own."""
+"""Thumbnails: the small images a notebook embeds, and data URIs for them. Pillow only, no I/O of its own.
+
+A thumbnail is encoded to a byte budget, not to a fixed quality: an ordinary picture stays at quality 80,
+a detailed one (photographic grain, pure noise) steps down in quality and then in size until it fits, so
+every image costs under 100 KB in a saved notebook (base64 adds a third to MAX_BYTES).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,16 @@ from pathlib import Path
 
 THUMB_PX = 512
 JPEG_QUALITY = 80
+MAX_BYTES = 72_000  # raw bytes of one thumbnail: 96 KB once base64-encoded in a notebook
+_QUALITIES = (JPEG_QUALITY, 70, 60, 50, 40)
+_HOPELESS = 2.6  # over budget this many times at quality 80: no lower quality fits, go straight to 40
 
 
-def thumbnail_bytes(data, px: int = THUMB_PX) -> tuple[bytes, str]:
-    """A small JPEG (or WebP when the image has transparency) of an image (bytes or PIL): (bytes, mime)."""
+def thumbnail_bytes(data, px: int = THUMB_PX, max_bytes: int = MAX_BYTES) -> tuple[bytes, str]:
+    """A small JPEG (or WebP when the image has transparency) of an image (bytes or PIL): (bytes, mime).
+
+    At most ``max_bytes``: quality 80 when that fits, else lower qualities, then smaller sizes.
+    """
     from PIL import Image
 
     if isinstance(data, Image.Image):
@@ -22,12 +33,31 @@ def thumbnail_bytes(data, px: int = THUMB_PX) -> tuple[bytes, str]:
             im = im.copy()
     # reducing_gap=1.0: a box reduce by the whole factor, then bilinear for the rest (3-4x faster than 2.0)
     im.thumbnail((px, px), Image.Resampling.BILINEAR, reducing_gap=1.0)
+    mime = thumbnail_mime(im)
+    im, fmt = (im.convert("RGBA"), "WEBP") if mime == "image/webp" else (im.convert("RGB"), "JPEG")
+    while True:
+        for quality in _QUALITIES:
+            out = _encode(im, fmt, quality)
+            if len(out) <= max_bytes:
+                return out, mime
+            if quality == JPEG_QUALITY and len(out) > _HOPELESS * max_bytes:
+                out = _encode(im, fmt, _QUALITIES[-1])
+                break
+        if max(im.size) <= 64:
+            return out, mime  # a budget this small gets what it can
+        # the bytes of a detailed picture go with its area: shrink to about the budget, and check again
+        scale = min(0.9, max(0.5, 0.95 * (max_bytes / len(out)) ** 0.5))
+        im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))),
+                       Image.Resampling.BILINEAR)
+
+
+def _encode(im, fmt: str, quality: int) -> bytes:
     out = io.BytesIO()
-    if thumbnail_mime(im) == "image/webp":
-        im.convert("RGBA").save(out, "WEBP", quality=JPEG_QUALITY)
-        return out.getvalue(), "image/webp"
-    im.convert("RGB").save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
-    return out.getvalue(), "image/jpeg"
+    if fmt == "JPEG":
+        im.save(out, "JPEG", quality=quality, optimize=True)
+    else:
+        im.save(out, "WEBP", quality=quality, alpha_quality=quality)
+    return out.getvalue()
 
 
 def thumbnail_mime(image) -> str:
@@ -46,6 +76,17 @@ def _has_alpha(im) -> bool:
     return im.getchannel("A").getextrema()[0] < 255
 
 
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) of an encoded image, read from its header; None if it cannot be read."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return im.size
+    except Exception:  # not an image Pillow knows: the browser may still show it
+        return None
+
+
 def data_uri(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
@@ -54,8 +95,3 @@ def mime_of(path: str | Path) -> str:
     """The image MIME type of a file, by its suffix."""
     return {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp", ".gif": "image/gif"}.get(
         Path(path).suffix.lower(), "image/png")
-
-
-def file_data_uri(path: str | Path) -> str:
-    """A data URI of an image file on disk."""
-    return data_uri(Path(path).read_bytes(), mime_of(path))

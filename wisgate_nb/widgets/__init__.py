@@ -8,6 +8,7 @@
     painter.py      MaskPainter: paint the area to change (an anywidget: painter.js + painter.css)
     picker.py       TemplatePicker: saved templates and their fields
     thumbs.py       one shared Image widget per thumbnail
+    reload.py       ReloadNote: what the cell still says when reopened without a kernel
     words.py        errors in plain words, elapsed times, totals
 """
 

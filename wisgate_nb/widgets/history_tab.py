@@ -17,6 +17,7 @@ from .words import guarded, plural
 
 LIMIT = 50
 ROW_THUMB = "96px"
+ROW_THUMBS_WIDTH = "200px"  # room for two thumbnails a row (four wrap 2 x 2): every row's text starts here
 COMPARE_THUMB = "200px"
 
 
@@ -28,8 +29,10 @@ class _Row:
         self.checkbox = widgets.Checkbox(value=False, indent=False, layout=widgets.Layout(width="28px"))
         self.info = widgets.HTML(layout=widgets.Layout(flex="1 1 auto"))
         tiles = [thumbs.tile(img, ROW_THUMB) for img in images[:4]]
-        self.box = widgets.HBox([self.checkbox, widgets.HBox(tiles, layout=widgets.Layout(min_width="100px")),
-                                 self.info], layout=widgets.Layout(border_bottom="1px solid #eee", padding="3px"))
+        strip = widgets.HBox(tiles, layout=widgets.Layout(width=ROW_THUMBS_WIDTH, min_width=ROW_THUMBS_WIDTH,
+                                                          flex_flow="row wrap", grid_gap="4px"))
+        self.box = widgets.HBox([self.checkbox, strip, self.info],
+                                layout=widgets.Layout(border_bottom=f"1px solid {html.BORDER}", padding="3px"))
         self.update(record)
 
     def update(self, record) -> None:
@@ -38,9 +41,10 @@ class _Row:
         status = r.status if r.status == "ok" else f"{r.status}: {html.short(r.error or '', 140)}"
         bits = [r.size or "", r.quality or "", f"{r.latency_s:.1f} s" if r.latency_s else "", plural(r.images, "image"),
                 "★" * r.rating if r.rating else "", "tags: " + ", ".join(r.tags) if r.tags else ""]
-        self.info.value = html.text_html([(r.id, "b"), f" · {r.started_at[11:19]} · {r.source} · {status}"],
+        self.info.value = html.text_html([(r.id, "b"), f" · {r.started_at[11:19]} · {r.source} · ",
+                                          (status, html.STATUS_TONES.get(r.status, "error"))],
                                          html.short(r.prompt, 160), (" · ".join(b for b in bits if b), "muted"),
-                                         tone=None if r.status == "ok" else "error")
+                                         cls="wisgate-history-row")
 
 
 class HistoryTab(widgets.VBox):
@@ -70,7 +74,9 @@ class HistoryTab(widgets.VBox):
         self._tag_button = button("Tag", "tag", self._on_tag_click, "add these tags to the selected records")
         self._note = widgets.HTML()
         self._rows = widgets.VBox()
-        self._compare_view = widgets.VBox(layout=widgets.Layout(display="none", border="1px solid #ccd", padding="6px"))
+        self._compare_view = widgets.VBox(layout=widgets.Layout(display="none", border=f"1px solid {html.BORDER}",
+                                                                padding="6px"))
+        self._compare_view.add_class("wisgate-compare")
         toolbar = widgets.HBox([self._refresh_button, self._compare_button, self._rerun_button, self._stars,
                                 self._rate_button, self._tag_text, self._tag_button],
                                layout=widgets.Layout(flex_flow="row wrap"))
@@ -107,41 +113,53 @@ class HistoryTab(widgets.VBox):
             row.checkbox.value = rid in ids
 
     def compare(self, ids: Sequence[str]) -> None:
-        """Show records side by side: a row per prompt, a column per setting that differs."""
+        """Show records side by side, every image of each, laid out like ``History.compare`` (its order kept)."""
         if len(ids) < 2:
             raise ConfigurationError("select two or more records to compare (tick their boxes)")
         history = self._session.history
         comparison = history.compare(ids=list(ids))
         columns, rows = comparison.layout()
-        cells: list[widgets.Widget] = [widgets.HTML("")]
-        cells += [widgets.HTML(html.text_html((c, "b"))) for c in columns]
-        for label, records in rows:
-            cells.append(widgets.HTML(html.text_html((html.short(label, 200), "b"))))
-            cells += [self._compare_cell(history, record) for record in records]
-        grid = widgets.GridBox(cells, layout=widgets.Layout(
-            grid_template_columns=f"200px repeat({len(columns)}, {COMPARE_THUMB})", grid_gap="6px"))
-        differs = ", ".join(comparison.keys) or "nothing but the prompt"
+        records = comparison.records
+        shown: widgets.Widget
+        if len(records) == 2 and all(r.status == "ok" and len(r.paths) == 1 for r in records):
+            shown = comparison.slider()  # two single images: one over the other, with a divider to drag
+        elif comparison.is_grid():  # prompts across, combinations down
+            cells: list[widgets.Widget] = [widgets.HTML("")]
+            cells += [widgets.HTML(html.text_html((html.short(c, 200), "b"))) for c in columns]
+            for label, records in rows:
+                cells.append(widgets.HTML(html.text_html((label, "b"))))
+                cells += [self._compare_cell(history, comparison, r, label=False) if r is not None else widgets.Box()
+                          for r in records]
+            shown = widgets.GridBox(cells, layout=widgets.Layout(
+                grid_template_columns=f"160px repeat({len(columns)}, max-content)", grid_gap="8px"))
+        else:  # one column per result, side by side, wrapping
+            shown = widgets.HBox([self._compare_cell(history, comparison, r) for r in rows[0][1]],
+                                 layout=widgets.Layout(flex_flow="row wrap", grid_gap="16px"))
+        differs = ", ".join((["prompt"] if comparison.prompts_vary else []) + comparison.keys) or "nothing"
         code = f"wisgate_nb.history().compare(ids={list(ids)!r})"
-        note = widgets.HTML(html.text_html([f"{len(comparison.records)} results · columns differ in: {differs} · "
+        note = widgets.HTML(html.text_html([f"{len(comparison.records)} results · differ in: {differs} · "
                                             "a static copy for the saved notebook: ", (code, "code")], tone="muted"))
         note.layout.flex = "1 1 auto"
         close = widgets.Button(description="Close", icon="times", layout=widgets.Layout(width="auto", flex="0 0 auto"))
         close.on_click(guarded(lambda _b: self._hide_compare(), self._report))
-        shown: widgets.Widget = grid
-        if len(comparison.records) == 2 and all(r.status == "ok" and r.paths for r in comparison.records):
-            shown = comparison.slider()  # two results: one over the other, with a divider to drag
         self._compare_view.children = (widgets.HBox([note, close]), shown)
         self._compare_view.layout.display = None
 
-    def _compare_cell(self, history, record) -> widgets.Widget:
-        if record is None:
-            return widgets.Label("—")
-        caption = " · ".join(b for b in (f"{record.latency_s:.1f} s" if record.latency_s else "", record.id) if b)
+    def _compare_cell(self, history, comparison, record, *, label: bool = True) -> widgets.Widget:
+        """One result: its label, all its images side by side (or its error), its caption."""
+        head = [widgets.HTML(html.text_html((html.short(comparison.label(record), 200), "b")))] if label else []
+        caption = widgets.HTML(html.text_html(comparison.caption(record)[0], tone="muted"))
         if record.status != "ok":
-            return widgets.HTML(html.text_html(f"{record.status}: {html.short(record.error or '', 160)}", caption,
-                                               tone="error"))
-        images = self._store.images(history, record)
-        return widgets.VBox([*(thumbs.tile(img, COMPARE_THUMB) for img in images[:1]), widgets.Label(caption)])
+            tone = html.STATUS_TONES.get(record.status, "error")
+            body: widgets.Widget = widgets.HTML(html.text_html(f"{record.status}: {html.short(record.error or '', 160)}",
+                                                               tone=tone))
+        else:
+            images = self._store.images(history, record)
+            body = widgets.HBox([thumbs.tile(img, COMPARE_THUMB) for img in images],
+                                layout=widgets.Layout(flex_flow="row wrap", grid_gap="6px"))
+        cell = widgets.VBox([*head, body, caption], layout=widgets.Layout(max_width="620px"))
+        cell.add_class("wisgate-compare-cell")
+        return cell
 
     def _hide_compare(self) -> None:
         self._compare_view.children = ()

@@ -20,12 +20,14 @@ from .edit import EditBox
 from .form import OptionsForm
 from .history_tab import HistoryTab
 from .picker import TemplatePicker
+from .reload import ReloadNote
 from .slot import ResultSlot
 from .thumbs import ThumbStore
 from .words import elapsed, explain, guarded, plural, totals_line
 
 TICK_S = 0.5  # how often running generations' elapsed times are refreshed
 MAX_SLOTS = 20  # results kept in the gallery (all stay in the history tab)
+DOUBLE_CLICK_S = 1.0  # a second click on Generate for the same request within this is not sent again
 PROMPT_HINT = "Describe the image, e.g. 'a lighthouse on a cliff at dusk, oil painting'"
 TEMPLATE_HINT = "Optional: extra detail added to the template's prompt"
 
@@ -38,8 +40,9 @@ class Panel(widgets.VBox):
         self._store = ThumbStore()
         self._slots: list[ResultSlot] = []
         self._lock = threading.Lock()
-        self._activity = "ready"
-        self._problem: str | None = None
+        self._said: tuple[str, str | None] = ("ready", "muted")  # the one status line: the newest news
+        self._last_click: tuple[tuple, float] | None = None  # (what was sent, when): the double-click guard
+        self._note = ReloadNote()
         self._unseen = 0
         self._ticking = None  # the engine's clock job while something runs
         self._build_form()
@@ -51,7 +54,7 @@ class Panel(widgets.VBox):
         super().__init__(self._layout())
         self.add_class("wisgate-panel")
         if self._session.config.demo:
-            self._activity = "demo mode: images are drawn by the built-in demo server (no key, no network)"
+            self._say("demo mode: images are drawn by the built-in demo server (no key, no network)", "muted")
         self._render_status()
         self._refresh_totals()
 
@@ -64,7 +67,8 @@ class Panel(widgets.VBox):
         self._form = OptionsForm(self._session.config)
         self._generate = widgets.Button(description="Generate", icon="play", button_style="primary",
                                         tooltip="send the prompt; the notebook stays free while it works")
-        self._cancel = widgets.Button(description="Cancel", icon="stop", tooltip="cancel every running generation")
+        self._cancel = widgets.Button(description="Cancel", icon="stop", tooltip="cancel every running generation",
+                                      disabled=True)
         self._status = widgets.HTML()
         for widget, name in ((self._prompt, "prompt"), (self._generate, "generate"), (self._cancel, "cancel"),
                              (self._status, "status")):
@@ -89,17 +93,22 @@ class Panel(widgets.VBox):
         self._tabs.observe(guarded(self._on_tab_change, self._report_error), names="selected_index")
         title = widgets.HTML(html.text_html(("wisgate_nb", "b"), size=13))
         return [widgets.HBox([title, self._totals], layout=widgets.Layout(justify_content="space-between")),
-                self._tabs]
+                self._tabs, self._note.hider]
 
     # -- handlers (main thread) -----------------------------------------------------------
     def _on_generate_click(self, _button) -> None:
-        self._problem = None
-        self._start(self._request())
+        request = self._request()
+        what = (request.endpoint, request.prompt, repr(sorted(request.body.items())), request.target.where)
+        now = time.monotonic()
+        if self._last_click is not None and self._last_click[0] == what and now - self._last_click[1] < DOUBLE_CLICK_S:
+            self._say("Generate was pressed twice: the request was sent once (press again to send another)", "muted")
+            return
+        self._last_click = (what, now)
+        self._start(request)
 
     def _on_cancel_click(self, _button) -> None:
         cancelled = sum(slot.cancel() for slot in self.running)
-        self._activity = f"cancelled {plural(cancelled, 'generation')}" if cancelled else "nothing is running"
-        self._render_status()
+        self._say(f"cancelled {plural(cancelled, 'generation')}" if cancelled else "nothing is running", "warn")
 
     def _on_template_change(self, name: str | None) -> None:
         self._prompt.placeholder = PROMPT_HINT if name is None else TEMPLATE_HINT
@@ -122,6 +131,7 @@ class Panel(widgets.VBox):
         with self._lock:
             self._slots.append(slot)
         self._gallery.children = (slot, *self._gallery.children[: MAX_SLOTS - 1])
+        self._say("working", None)  # a new start is the newest news; _tick words it
         self._tick()
         if self._ticking is None or self._ticking.done():
             self._ticking = self._session.engine.every(TICK_S, guarded(self._tick, self._report_error))
@@ -142,35 +152,47 @@ class Panel(widgets.VBox):
         if slot.record is not None:
             self._store.register(slot.record.id, slot.images[: slot.record.images])
         if slot.state == "error":
-            self._problem = explain(slot.error)
-        elif slot.state == "ok" and not self.running:
-            self._activity = f"done: {slot.summary}"
-        elif slot.state == "cancelled" and not self._activity.startswith("cancelled"):
-            self._activity = "cancelled"
+            self._say(explain(slot.error), "error")
+        elif slot.state == "ok":
+            left = len(self.running)
+            self._say(f"done: {slot.summary}" + (f" · {plural(left, 'generation')} still running" if left else ""),
+                      "ok")
+        elif slot.state == "cancelled" and not self._said[0].startswith("cancelled"):
+            self._say("cancelled", "warn")
         self._unseen += 1
         self._history_tab.mark_stale(self._unseen)
         self._refresh_totals()
-        self._render_status()
+        self._update_note()
+
+    def _update_note(self) -> None:
+        folder = self._session.history.folder
+        self._note.update([s.record for s in self.slots if s.record is not None and s.state == "ok"],
+                          html.link_for(folder) if folder else None)
 
     def _tick(self) -> bool:
         """Refresh elapsed times; True while something is still running."""
         running = self.running
         for slot in running:
             slot.tick()
-        if running:
+        if running and self._said[1] is None:  # only a working line moves on; news stays until newer news
             longest = max(time.monotonic() - s.started for s in running)
             what = f" · {running[0].phase}" if len(running) == 1 else ""
-            self._activity = f"working: {plural(len(running), 'generation')} in flight · {elapsed(longest)}{what}"
-            self._render_status()
+            self._say(f"working: {plural(len(running), 'generation')} in flight · {elapsed(longest)}{what}", None)
+        self._cancel.disabled = not running
         return bool(running)
 
     def _report_error(self, exc: BaseException) -> None:
-        self._problem = explain(exc)
+        self._say(explain(exc), "error")
+
+    def _say(self, text: str, tone: str | None) -> None:
+        """Replace the status line (tone None: a working line that ticks)."""
+        self._said = (text, tone)
+        self._cancel.disabled = not self.running
         self._render_status()
 
     def _render_status(self) -> None:
-        lines = [(self._activity, "muted")] + ([(self._problem, "error")] if self._problem else [])
-        self._status.value = html.text_html(*lines)
+        text, tone = self._said
+        self._status.value = html.text_html(text, tone=tone or "muted", cls="wisgate-panel-status")
 
     def _refresh_totals(self) -> None:
         session = self._session
@@ -202,7 +224,6 @@ class Panel(widgets.VBox):
         self._prompt.value = prompt
         for name, value in options.items():
             self._form.set(name, value)
-        self._problem = None
         return self._start(self._request())
 
     def wait(self, timeout: float | None = None) -> list[ResultSlot]:
@@ -210,6 +231,7 @@ class Panel(widgets.VBox):
         deadline = None if timeout is None else time.monotonic() + timeout
         for slot in self.slots:
             slot.settled.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        self._update_note()  # from the main thread too: an executed notebook keeps only this cell's updates
         return self.slots
 
     def snapshot(self, title: str | None = None):
@@ -222,6 +244,19 @@ class Panel(widgets.VBox):
         comparison = self._session.history.compare(ids=ids)
         comparison.title = title or f"wisgate_nb panel: {plural(len(ids), 'result')}"
         return comparison
+
+    def _ipython_display_(self) -> None:
+        """The live widget, then a plain note that a reopened notebook still shows (see ``reload.py``)."""
+        from IPython.display import display
+
+        display(self._repr_mimebundle_(), raw=True)
+        self._note.show()
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is not None:
+            bundle["text/plain"] = self._note.text()  # what a front end without the widget shows
+        return bundle
 
     def close(self) -> None:
         """Cancel what is running and close the panel's widget."""

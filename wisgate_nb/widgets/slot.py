@@ -21,7 +21,6 @@ from .words import elapsed, explain, guarded, plural
 
 TILE_WIDTH = "256px"
 PREVIEW_PX = 256
-_STATUS_TONE = {"running": "muted", "ok": "ok", "error": "error", "cancelled": "warn"}
 
 
 class ResultSlot(widgets.VBox):
@@ -54,19 +53,19 @@ class ResultSlot(widgets.VBox):
         self._tiles = tuple(
             widgets.VBox([thumbs.tile(img, TILE_WIDTH), cap, btn],
                          layout=widgets.Layout(width=TILE_WIDTH, min_height="72px", margin="0 8px 8px 0",
-                                               border="1px dashed #bbb"))
+                                               border=f"1px dashed {html.BORDER}"))
             for img, cap, btn in zip(self.images, self._captions, self._edit_buttons)
         )
         self._title = title
         self._header = widgets.HTML(self._header_html())
         self._status = widgets.HTML(self._status_html())
-        self._cancel = widgets.Button(description="Cancel", icon="stop", button_style="warning",
-                                      tooltip="cancel this generation", layout=widgets.Layout(width="auto"))
+        self._cancel = widgets.Button(description="Cancel", icon="stop", tooltip="cancel this generation",
+                                      layout=widgets.Layout(width="auto"))
         self._cancel.on_click(guarded(self._on_cancel_click, self._fail))
         super().__init__(
             [widgets.HBox([self._header, self._cancel]), self._status,
              widgets.HBox(self._tiles, layout=widgets.Layout(flex_flow="row wrap"))],
-            layout=widgets.Layout(border="1px solid #ddd", padding="6px", margin="0 0 8px 0"),
+            layout=widgets.Layout(border=f"1px solid {html.BORDER}", padding="6px", margin="0 0 8px 0"),
         )
         self.add_class("wisgate-slot")
 
@@ -81,13 +80,13 @@ class ResultSlot(widgets.VBox):
         pieces = [(f"{self._title}: ", "muted")] if self._title else []
         pieces.append((html.short(self.request.prompt, 200), "b"))
         if self.record is not None:
-            pieces.append((f" · {self.record.id}" + (" · demo image" if self.record.demo else ""), "faint"))
+            pieces.append((f" · {self.record.id}" + (" · demo image" if self.record.demo else ""), "muted"))
         return html.text_html(pieces, size=13)
 
     def _status_html(self, text: str | None = None) -> str:
         if text is None:
             text = f"{self._phase} · {elapsed(time.monotonic() - self.started)}"
-        return html.text_html(text, tone=_STATUS_TONE.get(self.state), cls="wisgate-slot-status")
+        return html.text_html(text, tone=html.STATUS_TONES.get(self.state), cls="wisgate-slot-status")
 
     # -- engine thread: trait assignments only --------------------------------------------
     def attach(self, future) -> None:
@@ -159,7 +158,7 @@ class ResultSlot(widgets.VBox):
             shown += 1
             bits = [f"{i + 1}/{record.images}", record.size or "", f"{record.latency_s:.1f} s" if record.latency_s else ""]
             self._captions[i].value = " · ".join(b for b in bits if b)
-            self._tiles[i].layout.border = "1px solid #eee"
+            self._tiles[i].layout.border = "1px solid transparent"
             self._edit_buttons[i].layout.display = None
         self._header.value = self._header_html()
         extra = record.images - shown

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 
 from .. import errors
+from ..output.live import elapsed  # noqa: F401  (the panel and its slots take it from here)
 
 # Most specific first: the first matching class explains the error.
 _EXPLANATIONS: tuple[tuple[type[BaseException], str], ...] = (
@@ -28,23 +29,18 @@ _EXPLANATIONS: tuple[tuple[type[BaseException], str], ...] = (
 
 
 def explain(exc: BaseException) -> str:
-    """One or two sentences for the panel: what happened in plain words, then the details."""
+    """One or two sentences for the panel: what happened in plain words, then the details.
+
+    A detail of several lines (the missing key's three ways on, several option problems) keeps its lines.
+    """
     for cls, words in _EXPLANATIONS:
         if isinstance(exc, cls):
             detail = str(exc).strip()
+            if "\n" in detail:
+                return f"{words}\n{detail}"
             return f"{words} ({detail})" if detail else words
     return (f"Something went wrong inside wisgate_nb ({type(exc).__name__}: {exc}). "
             "The request may not have been sent; please report this.")
-
-
-def elapsed(seconds: float) -> str:
-    """``0.4 s``, ``12 s``, ``2 min 05 s``."""
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes, rest = divmod(int(seconds), 60)
-    return f"{minutes} min {rest:02d} s"
 
 
 def totals_line(totals: dict) -> str:
