@@ -14,8 +14,9 @@ from pathlib import Path
 THUMB_PX = 512
 JPEG_QUALITY = 80
 MAX_BYTES = 72_000  # raw bytes of one thumbnail: 96 KB once base64-encoded in a notebook
-_QUALITIES = (JPEG_QUALITY, 70, 60, 50, 40)
-_HOPELESS = 2.6  # over budget this many times at quality 80: no lower quality fits, go straight to 40
+# (quality, how many times over budget at quality 80 a detailed picture may be and still fit at that quality)
+_FITS_AT = ((70, 1.2), (60, 1.4), (50, 1.65), (40, 1.95))  # measured on pure noise, the worst case
+LOWEST_QUALITY = _FITS_AT[-1][0]
 
 
 def thumbnail_bytes(data, px: int = THUMB_PX, max_bytes: int = MAX_BYTES) -> tuple[bytes, str]:
@@ -36,13 +37,15 @@ def thumbnail_bytes(data, px: int = THUMB_PX, max_bytes: int = MAX_BYTES) -> tup
     mime = thumbnail_mime(im)
     im, fmt = (im.convert("RGBA"), "WEBP") if mime == "image/webp" else (im.convert("RGB"), "JPEG")
     while True:
-        for quality in _QUALITIES:
+        out = _encode(im, fmt, JPEG_QUALITY)
+        over = len(out) / max_bytes
+        # Start at the quality that should fit, so that a noisy picture costs two encodes, not five.
+        for quality in ([q for q, fits in _FITS_AT if fits >= over] or [LOWEST_QUALITY]) if over > 1 else ():
             out = _encode(im, fmt, quality)
             if len(out) <= max_bytes:
-                return out, mime
-            if quality == JPEG_QUALITY and len(out) > _HOPELESS * max_bytes:
-                out = _encode(im, fmt, _QUALITIES[-1])
                 break
+        if len(out) <= max_bytes:
+            return out, mime
         if max(im.size) <= 64:
             return out, mime  # a budget this small gets what it can
         # the bytes of a detailed picture go with its area: shrink to about the budget, and check again
