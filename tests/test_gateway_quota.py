@@ -227,3 +227,19 @@ def test_the_doctor_shows_the_quota_left(server, tmp_path):
         assert dict(report(direct).rows)["quota"] == "none reported (not a classroom gateway)"
     finally:
         direct.close()
+
+
+def test_the_panel_header_shows_the_quota_left(server, tmp_path):
+    from wisgate_nb.widgets import Panel
+
+    with classroom(tmp_path, server.base_url, "[quota]\nimages_per_day = 4\n") as room:
+        session = room.session(room.student("kim"))
+        panel = Panel(session)
+        try:
+            assert wait_until(lambda: "quota: 4 of 4 images left today" in panel._totals.value, timeout=10)
+            panel.generate("a fox", size="64x64")
+            panel.wait(30)
+            assert wait_until(lambda: "quota: 3 of 4 images left today" in panel._totals.value, timeout=10)
+        finally:
+            panel.close()
+            session.close()

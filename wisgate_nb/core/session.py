@@ -204,17 +204,15 @@ class Session:
 
     def quota(self, target: Target | None = None):
         """What a classroom gateway says is left today (``QuotaLeft``), or None elsewhere; never raises."""
+        return wait(self.engine.submit(self.aquota(target)))
+
+    async def aquota(self, target: Target | None = None):
+        """``quota()`` on the engine loop (the panel's header asks without blocking anyone)."""
         try:
             target = target or self.target()
         except WisGateError:
             return None
-        if target.demo:
-            return None
-
-        async def ask():
-            return await self._client(target).quota()
-
-        return wait(self.engine.submit(ask()))
+        return None if target.demo else await self._client(target).quota()
 
     def close(self) -> None:
         """Close the connection pools and stop the engine thread."""

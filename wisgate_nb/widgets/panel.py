@@ -45,6 +45,7 @@ class Panel(widgets.VBox):
         self._note = ReloadNote()
         self._unseen = 0
         self._ticking = None  # the engine's clock job while something runs
+        self._quota = None  # what a classroom gateway last said is left (QuotaLeft), shown in the header
         self._build_form()
         self._edit_box = EditBox(self._session, send=self._start, options=lambda: self._form.values("edits"),
                                  report=self._report_error)
@@ -57,6 +58,7 @@ class Panel(widgets.VBox):
             self._say("demo mode: images are drawn by the built-in demo server (no key, no network)", "muted")
         self._render_status()
         self._refresh_totals()
+        self._ask_quota()
 
     # -- building (main thread) -----------------------------------------------------------
     def _build_form(self) -> None:
@@ -162,6 +164,7 @@ class Panel(widgets.VBox):
         self._unseen += 1
         self._history_tab.mark_stale(self._unseen)
         self._refresh_totals()
+        self._ask_quota()
         self._update_note()
 
     def _update_note(self) -> None:
@@ -197,7 +200,17 @@ class Panel(widgets.VBox):
     def _refresh_totals(self) -> None:
         session = self._session
         totals = session.history.totals(session.config.prices or None)
-        self._totals.value = html.text_html(totals_line(totals), tone="muted")
+        lines = [totals_line(totals)] + ([self._quota.text] if self._quota is not None else [])
+        self._totals.value = html.text_html(*lines, tone="muted", cls="wisgate-totals")
+
+    def _ask_quota(self) -> None:
+        """Ask a classroom gateway what is left, on the engine; the header shows it when it answers."""
+        async def ask() -> None:
+            self._quota = await self._session.aquota()
+            if self._quota is not None:
+                guarded(self._refresh_totals, self._report_error)()
+
+        self._session.engine.submit(ask())
 
     # -- public ------------------------------------------------------------------------------
     @property
