@@ -38,6 +38,16 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 @pytest.fixture(scope="session")
+def chromium_is_installed():
+    """The browser tests need Debian's Chromium and the Playwright package (.ci/run installs both)."""
+    from browser import CHROMIUM, browser_available
+
+    if not browser_available():
+        pytest.fail(f"the browser tests need {CHROMIUM} (sudo apt-get install -y chromium) and playwright "
+                    "(pip install -e '.[dev]'); .ci/run installs them", pytrace=False)
+
+
+@pytest.fixture(scope="session")
 def demo_server():
     """One demo server per test run (loopback, uvicorn); reset before each use by `server`."""
     with serve(EmulatorConfig(require_key=TEST_KEY)) as handle:
