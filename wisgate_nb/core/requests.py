@@ -97,7 +97,7 @@ def build_request(config, history, prompt: str, *, endpoint: str = "generations"
     request = Request(endpoint, body["prompt"], body["model"], body, target, loaded, mask_file, source,
                       request_tags, group, template, bool(use_cache), full)
     chosen = active_profile(config, profile)
-    check_budget(history.records, request.n, reserved=reserved,
+    check_budget(history, request.n, reserved=reserved,
                  max_images=chosen.max_images if chosen and chosen.max_images else config.max_images,
                  max_cost=config.max_cost, prices=config.prices or None)
     return request

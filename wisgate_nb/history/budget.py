@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from ..errors import BudgetExceededError
-from .usage import totals
 
 
-def check_budget(records, n: int, *, reserved: int = 0, max_images: int = 0, max_cost: float = 0.0,
+def check_budget(history, n: int, *, reserved: int = 0, max_images: int = 0, max_cost: float = 0.0,
                  prices: dict | None = None) -> None:
-    """BudgetExceededError if ``n`` more images (beyond ``reserved`` ones in flight) break a limit."""
+    """BudgetExceededError if ``n`` more images (beyond ``reserved`` ones in flight) break a limit.
+
+    Reads the history's running totals: the same cost at the first request and the 100,000th.
+    """
     if not max_images and not (max_cost and prices):
         return
-    used = totals(records, prices)
+    used = history.totals(prices)
     if max_images and used["images"] + reserved + n > max_images:
         raise BudgetExceededError(
             f"this session's image budget is used up: {used['images'] + reserved} of max_images={max_images} "

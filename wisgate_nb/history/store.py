@@ -8,21 +8,30 @@ Layout of one session folder (portable: every path inside is relative to it)::
 
 A line is either a record (``"kind": "record"``) or an update to one (``"kind": "update"``:
 rating, tags, note), so the file is only ever appended to, flushed and fsynced.
+
+In memory a History stays small and fast at 100,000 records: what the views need is kept in columns
+(``frames.py``: built on first look, then extended as records arrive), totals are running sums
+(``usage.py``), and only recent Records are kept as objects (``rows.py``: any other is read back from
+its own line). The JSON lines are the only truth: nothing else is written.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import threading
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
+from .chunks import Chunk
+from .columns import UPDATABLE
+from .loading import read_logs, release
 from .record import Record, new_session_name
-from .usage import totals
+from .rows import Rows
+from .usage import Sums
 
 HISTORY_FILE = "history.jsonl"
 
@@ -31,9 +40,16 @@ class History:
     """Every request of a session (or of several loaded sessions), oldest first."""
 
     def __init__(self, folder: str | os.PathLike | None = None, *, session: str | None = None):
-        self._lock = threading.Lock()
-        self._records: dict[str, Record] = {}
+        self._lock = threading.Lock()  # writes, and what the frames have not shown yet
+        self._frame_lock = threading.Lock()  # building and handing out the frames
+        self._rows = Rows()
+        self._dirty: set[str] = set()  # ids whose changes the frame does not show yet
+        self._unframed: list[Chunk] = []  # loaded rows not in the frame yet
+        self._unframed_records: list[Record] = []  # appended rows not in the frame yet
+        self._frames = None
+        self._sums = Sums()
         self._folders: dict[str, Path] = {}
+        self._line_checked: set[Path] = set()
         self.session = session
         self.folder = Path(folder) if folder is not None else None
 
@@ -47,32 +63,33 @@ class History:
     def append(self, record: Record) -> Record:
         """Add a record and persist it (flushed and fsynced) before returning."""
         with self._lock:
-            if record.id in self._records:
+            if record.id in self._rows:
                 raise ValueError(f"record {record.id} is already in the history")
-            self._write_line(record.to_json())
-            self._records[record.id] = record
-            self._folders[record.session] = self.ensure_folder()
+            folder = self.ensure_folder()
+            self._rows.add(record, *self._write_line(record.to_json(), folder))
+            self._unframed_records.append(record)
+            self._sums.add_record(record)
+            self._folders[record.session] = folder
         return record
 
     def update(self, record_id: str, **changes: Any) -> Record:
         """Change rating, tags or note of a record (appended as an update line)."""
-        allowed = {"rating", "tags", "note"}
-        bad = set(changes) - allowed
+        bad = set(changes) - set(UPDATABLE)
         if bad:
-            raise ConfigurationError(f"only {', '.join(sorted(allowed))} can be changed, not {', '.join(bad)}")
+            raise ConfigurationError(f"only {', '.join(sorted(UPDATABLE))} can be changed, not {', '.join(bad)}")
         if "rating" in changes and changes["rating"] is not None:
             rating = changes["rating"]
             if not isinstance(rating, int) or isinstance(rating, bool) or not 0 <= rating <= 5:
                 raise ConfigurationError(f"rating must be a whole number from 0 to 5, got {rating!r}")
         if "tags" in changes:
             changes["tags"] = tuple(str(t) for t in changes["tags"])
+        record = self[record_id]
         with self._lock:
-            record = self._get(record_id)
             line = {"kind": "update", "id": record.id, "session": record.session, **changes}
-            self._write_line(line, folder=self._folders.get(record.session))
-            record = dataclasses.replace(record, **changes)
-            self._records[record.id] = record
-        return record
+            self._write_line(line, self._folders.get(record.session))
+            self._rows.change(record.id, changes)
+            self._dirty.add(record.id)
+        return self[record_id]
 
     def rate(self, record_id: str, stars: int) -> Record:
         return self.update(record_id, rating=stars)
@@ -91,18 +108,27 @@ class History:
         self.folder.mkdir(parents=True, exist_ok=True)
         return self.folder
 
-    def _write_line(self, data: dict, folder: Path | None = None) -> None:
-        folder = folder or self.ensure_folder()
-        line = json.dumps(data, ensure_ascii=False, default=str) + "\n"
-        with open(folder / HISTORY_FILE, "a", encoding="utf-8") as fh:
+    def _write_line(self, data: dict, folder: Path | None = None) -> tuple[int, int]:
+        """Append one line (flushed and fsynced); (file number, byte offset) of the line."""
+        path = (folder or self.ensure_folder()) / HISTORY_FILE
+        line = (json.dumps(data, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+        with open(path, "a+b") as fh:
+            offset = fh.seek(0, os.SEEK_END)
+            if offset and path not in self._line_checked:  # a line a crash cut short stays alone on its line
+                fh.seek(offset - 1)
+                if fh.read(1) != b"\n":
+                    fh.write(b"\n")  # append mode: written at the end, wherever the last read was
+                    offset += 1
+            self._line_checked.add(path)
             fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())
+        return self._rows.file_number(path), offset
 
     # -- reading -------------------------------------------------------------------------
     @classmethod
     def load(cls, path: str | os.PathLike) -> History:
-        """Reload a session folder, or every session folder under a folder."""
+        """Reload a session folder, or every session folder under a folder (read together, in bulk)."""
         path = Path(path)
         if path.is_file():
             path = path.parent
@@ -110,52 +136,43 @@ class History:
         if not files:
             raise ConfigurationError(f"no {HISTORY_FILE} in {path} or its sub-folders")
         history = cls(path if len(files) == 1 else None)
-        for file in files:
-            history._read_file(file)
+        chunks, updates, problems = read_logs(files)
+        for problem in problems:
+            warnings.warn(f"history: {problem}", UserWarning, stacklevel=2)
+        chunks = history._rows.add_loaded(files, chunks)
+        for chunk in chunks:
+            chunk.add_sums(history._sums)
+            for session, number in chunk.sessions():
+                history._folders[session] = files[number].parent
+        history._unframed = [chunk for chunk in chunks if len(chunk)]
+        history._dirty = history._rows.apply(updates)
         if len(files) == 1:
             history.session = next(iter(history._folders), None)
         return history
 
-    def _read_file(self, file: Path) -> None:
-        with open(file, encoding="utf-8") as fh:
-            for line in fh:
-                try:
-                    data = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line cut short by a crash: everything before it stands
-                if data.get("kind") == "update":
-                    record = self._records.get(data.get("id"))
-                    if record is not None:
-                        changes = {k: data[k] for k in ("rating", "tags", "note") if k in data}
-                        if "tags" in changes:
-                            changes["tags"] = tuple(changes["tags"])
-                        self._records[record.id] = dataclasses.replace(record, **changes)
-                    continue
-                record = Record.from_json(data)
-                self._records[record.id] = record
-                self._folders[record.session] = file.parent
-
     @property
     def records(self) -> list[Record]:
-        with self._lock:
-            return list(self._records.values())
+        """Every record, oldest first (for many thousands, prefer .df, select(...) or history[-n:])."""
+        kept = self._rows.kept()
+        return kept if kept is not None else self._rows.records_at(range(len(self)))
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._rows)
 
-    def __iter__(self):
-        return iter(self.records)
+    def __iter__(self) -> Iterator[Record]:
+        for start in range(0, len(self), 1024):
+            yield from self._rows.records_at(range(start, min(start + 1024, len(self))))
 
-    def __getitem__(self, key: str | int) -> Record:
-        if isinstance(key, int):
-            return self.records[key]
-        return self._get(key)
+    def __getitem__(self, key: str | int | slice):
+        if isinstance(key, slice):
+            return self._rows.records_at(range(len(self))[key])
+        row = range(len(self))[key] if isinstance(key, int) else self._rows.row_of(key)
+        return self._rows.records_at([row])[0]
 
-    def _get(self, record_id: str) -> Record:
-        try:
-            return self._records[record_id]
-        except KeyError:
-            raise ConfigurationError(f"no record with id {record_id!r} in this history") from None
+    def by_cache_key(self, key: str) -> Iterator[Record]:
+        """Records made with this cache key, newest first (read one at a time)."""
+        for row in self._rows.with_cache_key(key):
+            yield self._rows.records_at([row])[0]
 
     def folder_of(self, record: Record) -> Path:
         return self._folders.get(record.session) or self.ensure_folder()
@@ -178,41 +195,67 @@ class History:
         status: str | None = None,
     ) -> list[Record]:
         """Records by ids, by a case-insensitive prompt substring, by group, or the last N."""
-        records = [self._get(i) for i in ids] if ids else self.records
-        if prompt:
-            records = [r for r in records if prompt.lower() in r.prompt.lower()]
-        if group:
-            records = [r for r in records if r.group == group]
-        if status:
-            records = [r for r in records if r.status == status]
-        if last:
-            records = records[-last:]
-        return records
+        rows: Sequence[int] = [self._rows.row_of(i) for i in ids] if ids else range(len(self))
+        if prompt or group or status:
+            if self._rows.all_kept():  # all at hand: no need for pandas
+                keep = [(not prompt or prompt.lower() in r.prompt.lower()) and (not group or r.group == group)
+                        and (not status or r.status == status) for r in self._rows.records_at(rows)]
+            else:
+                keep = self._view(lambda frames: frames.matching(rows, prompt=prompt, group=group, status=status))
+            rows = [row for row, kept in zip(rows, keep) if kept]
+        return self._rows.records_at(rows[-last:] if last else rows)
 
     # -- views ---------------------------------------------------------------------------
+    def _view(self, look):
+        """``look(frames)`` on frames that show every record so far (built on first use, then extended)."""
+        with self._frame_lock:
+            if self._frames is None:
+                from .frames import Frames
+
+                self._frames = Frames()
+            with self._lock:
+                chunks, self._unframed = self._unframed, []
+                records, self._unframed_records = self._unframed_records, []
+                dirty, self._dirty = self._dirty, set()
+                folders = {session: str(folder) for session, folder in self._folders.items()}
+            try:
+                appended = [Chunk(None, [vars(r) for r in records], (), ())] if records else []
+                self._frames.extend(chunks + appended, folders)
+                if dirty:
+                    self._frames.change(self._rows.changes_of(dirty))
+            except BaseException:  # nothing is lost: the next look tries again
+                with self._lock:
+                    self._unframed[:0] = chunks
+                    self._unframed_records[:0] = records
+                    self._dirty |= dirty
+                raise
+            release(chunks)  # the frame has them now
+            return look(self._frames)
+
     @property
     def df(self):
         """One row per request (no pixel data): the columns of DESIGN.md and more."""
-        from .frames import records_frame
+        from .frames import handed_out
 
-        return records_frame(self.records, self)
+        return self._view(lambda frames: handed_out(frames.frame))
 
     @property
     def images_df(self):
         """One row per image: record id, index, path, prompt, size, model, status."""
-        from .frames import images_frame
+        from .frames import handed_out
 
-        return images_frame(self.records, self)
+        return self._view(lambda frames: handed_out(frames.images.get(frames)))
 
     def usage(self, by: str | Iterable[str] = "model", prices: dict | None = None):
         """Requests, images, tokens (and estimated cost with a price table) grouped by a column."""
-        from .frames import usage_frame
+        from .frames import usage_table
 
-        return usage_frame(self.records, by, prices)
+        return self._view(lambda frames: usage_table(frames, by, prices))
 
     def totals(self, prices: dict | None = None) -> dict:
         """Images and tokens used so far (and estimated cost when prices are given)."""
-        return totals(self.records, prices)
+        with self._lock:
+            return self._sums.totals(prices)
 
     def compare(self, ids: Sequence[str] | None = None, *, prompt: str | None = None, last: int | None = None,
                 group: str | None = None, by: str | None = None):
@@ -246,8 +289,9 @@ class History:
     def _repr_html_(self) -> str:
         from .views import history_table
 
-        return history_table(self, self.records[-20:], total=len(self))
+        return history_table(self, self.select(last=20), total=len(self))
 
     def __repr__(self) -> str:
         where = self.folder if self.folder is not None else f"{len(self._folders)} sessions"
         return f"<History {len(self)} records in {where}>"
+

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 from ..output import html
 from ..output.thumbnails import THUMB_PX, data_uri, image_size, mime_of, thumbnail_bytes
-from .usage import totals
 
 
 def thumbnail(history, record, index: int, px: int = THUMB_PX) -> tuple[bytes, str] | None:
@@ -61,7 +60,7 @@ def history_table(history, records, *, total: int | None = None, px: int = 128, 
         rows.append((cells, srcs))
         tones.append(html.STATUS_TONES.get(r.status))
     note = f"showing the last {len(records)} of {total} records · " if total and total > len(records) else ""
-    used = totals(history.records, prices)
+    used = history.totals(prices)
     note += f"used so far: {used['requests']} requests, {used['images']} images, {used['total_tokens']} tokens"
     if used["cost"] is not None:
         note += f", estimated cost {used['cost']:.2f}"

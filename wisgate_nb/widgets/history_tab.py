@@ -87,8 +87,8 @@ class HistoryTab(widgets.VBox):
     def refresh(self) -> None:
         """Rebuild the table from the session's history (newest first)."""
         history = self._session.history
-        records = history.records
-        shown = list(reversed(records[-LIMIT:]))
+        shown = list(reversed(history.select(last=LIMIT)))  # the newest only: not every record of a long session
+        total = len(history)
         for record in shown:
             row = self.rows.get(record.id)
             if row is None:
@@ -96,8 +96,8 @@ class HistoryTab(widgets.VBox):
             else:
                 row.update(record)
         self._rows.children = tuple(self.rows[r.id].box for r in shown)
-        count = f"the last {LIMIT} of {len(records)} records" if len(records) > LIMIT else plural(len(records), "record")
-        self._say(f"{count} of this session; tick two or more to compare them" if records
+        count = f"the last {LIMIT} of {total} records" if total > LIMIT else plural(total, "record")
+        self._say(f"{count} of this session; tick two or more to compare them" if total
                   else "no records yet: generate something first")
 
     def selected_ids(self) -> list[str]:
