@@ -273,6 +273,27 @@ def test_history_tab_compare_rerun_rate_and_tag(panel, demo_session):
     assert "re-run of" in rerun._header.value
 
 
+def test_an_edit_is_re_run_with_its_kept_input_and_mask(panel, demo_session, tmp_path):
+    from PIL import Image
+
+    image = tmp_path / "wall.png"
+    Image.new("RGB", (96, 96), (200, 180, 160)).save(image)
+    mask = Image.new("RGBA", (96, 96), (0, 0, 0, 255))
+    mask.paste((0, 0, 0, 0), (20, 20, 60, 60))
+    mask.save(tmp_path / "mask.png")
+    first = wisgate_nb.edit(image, "paint a window", mask=tmp_path / "mask.png")
+    image.unlink()  # re-running needs the copy the history kept, not the user's file
+    tab = panel._history_tab
+    panel._tabs.selected_index = 1
+    tab.select([first.id])
+    tab._rerun_button.click()
+    again = panel.slots[-1]
+    panel.wait(20)
+    assert again.state == "ok", again.summary
+    assert again.record.endpoint == "edits" and again.record.prompt == "paint a window"
+    assert (again.record.inputs, again.record.mask) == (first.record.inputs, first.record.mask)
+
+
 def test_history_tab_compares_three_records_side_by_side(panel, demo_session):
     slots = [generate(panel, "a lighthouse", size=size) for size in ("512x512", "1024x1024", "1536x1024")]
     panel.wait(20)

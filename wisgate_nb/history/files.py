@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..errors import ConfigurationError
 from ..output.thumbnails import thumbnail_suffix
 from . import provenance
 
@@ -45,6 +46,19 @@ def write_inputs(history, images: Sequence[tuple], mask: tuple | None = None) ->
         if not path.exists():
             path.parent.mkdir(exist_ok=True)
             path.write_bytes(data)
+
+
+def kept_inputs(history, record) -> tuple[list[Path], Path | None]:
+    """The input images and mask an edit record names, as kept in ``inputs/`` (ConfigurationError if gone)."""
+    folder = history.folder_of(record) / INPUTS
+
+    def find(digest: str) -> Path:
+        found = sorted(folder.glob(f"{digest}.*"))
+        if not found:
+            raise ConfigurationError(f"the input image {digest} of {record.id} is no longer in {folder}")
+        return found[0]
+
+    return [find(d) for d in record.inputs], find(record.mask) if record.mask else None
 
 
 def copy_out(paths, folder: str | os.PathLike, record=None) -> list[Path]:

@@ -14,7 +14,7 @@ import ipywidgets as widgets
 
 from ..core.plans import plan
 from ..core.session import current
-from ..errors import ConfigurationError
+from ..history.files import kept_inputs
 from ..output import html
 from .edit import EditBox
 from .form import OptionsForm
@@ -140,12 +140,13 @@ class Panel(widgets.VBox):
         return slot
 
     def _rerun(self, record) -> ResultSlot:
-        """Generate again with a record's prompt and options."""
-        if record.endpoint != "generations":
-            raise ConfigurationError(f"{record.id} is an edit; its input image is not kept, so it cannot be re-run "
-                                     "from here: press Edit… under the image instead")
+        """Generate (or edit) again with a record's prompt, options and input images."""
+        inputs = {}
+        if record.endpoint == "edits":
+            images, mask = kept_inputs(self._session.history, record)
+            inputs = dict(images=images, mask=mask)
         request = self._session.prepare(record.prompt, source="panel", template=record.template, model=record.model,
-                                        **dict(record.params))
+                                        endpoint=record.endpoint, **inputs, **dict(record.params))
         self._tabs.selected_index = 0
         return self._start(request, title=f"re-run of {record.id}")
 
