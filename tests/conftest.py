@@ -86,6 +86,14 @@ def demo_session(tmp_path):
     yield from _as_current(Session(WisGate(demo=True, history_dir=str(tmp_path / "runs"), api_key=None)))
 
 
+@pytest.fixture
+def input_png(tmp_path):
+    """A 128x128 PNG to edit."""
+    from reliability_helpers import write_image
+
+    return write_image(tmp_path / "input.png", (128, 128))
+
+
 class _Shell:
     """An IPython shell whose run_cell re-raises the cell's exception, so magic tests fail loudly."""
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import gc
 import io
+import logging
 import os
 import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -211,3 +213,50 @@ def assert_inert(html: str, shown: Iterable[str] = (), *, allow_style: bool = Fa
     for payload in shown:
         flat = " ".join(payload.split())
         assert flat in text or flat in attrs, f"{payload!r} is not shown as text in:\n{html[:3000]}"
+
+
+# -- one request as a notebook user makes it, in each of the four ways -------------------------------
+
+PROMPT = "a lighthouse on a cliff at dusk"
+ALL_MODES = ("generate", "edit", "stream", "edit-stream")
+
+
+def send(mode: str, image=None, prompt: str = PROMPT):
+    """One request through the public API: generate, edit, stream or edit-stream."""
+    import wisgate_nb
+
+    stream = mode.endswith("stream")
+    if mode.startswith("edit"):
+        return wisgate_nb.edit(image, prompt, size="256x256", stream=stream or None)
+    return wisgate_nb.generate(prompt, size="256x256", stream=stream or None)
+
+
+# -- everything the libraries log, at DEBUG -----------------------------------------------------------
+
+class _LogLines(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+        self.lines: list[str] = []
+
+    def emit(self, record):
+        self.lines.append(self.format(record))  # the formatter adds the traceback of exc_info too
+
+
+@contextmanager
+def debug_logs(*names: str) -> Iterator[list[str]]:
+    """The lines the named loggers (and wisgate_nb, httpx, httpcore, uvicorn, asyncio) log at DEBUG."""
+    handler = _LogLines()
+    loggers = [logging.getLogger(n) for n in ("wisgate_nb", "httpx", "httpcore", "uvicorn", "uvicorn.error",
+                                              "asyncio", *names)]
+    levels = [lg.level for lg in loggers]
+    root = logging.getLogger()
+    root.addHandler(handler)
+    for lg in loggers:
+        lg.setLevel(logging.DEBUG)
+    try:
+        yield handler.lines
+    finally:
+        root.removeHandler(handler)
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)

@@ -16,15 +16,17 @@ import pytest
 from bounds import LOAD_S, NO_HANG_S
 from conftest import TEST_KEY
 from reliability_helpers import (
+    ALL_MODES,
+    PROMPT,
     assert_readable,
     client_sockets,
     closed_port,
     holds_object_address,
     non_server_sockets,
     rss_mb,
+    send,
     thread_names,
     wait_until,
-    write_image,
 )
 
 import wisgate_nb
@@ -41,23 +43,8 @@ from wisgate_nb.core.session import Session, set_current
 from wisgate_nb.emulator import Fault
 from wisgate_nb.history import History
 
-PROMPT = "a lighthouse on a cliff at dusk"
-ALL_MODES = ("generate", "edit", "stream", "edit-stream")
 JSON_MODES = ("generate", "edit")
 STREAM_MODES = ("stream", "edit-stream")
-
-
-@pytest.fixture
-def input_png(tmp_path):
-    return write_image(tmp_path / "input.png", (128, 128))
-
-
-def send(mode: str, image=None, prompt: str = PROMPT):
-    """One request through the public API, as a notebook user makes it."""
-    stream = mode.endswith("stream")
-    if mode.startswith("edit"):
-        return wisgate_nb.edit(image, prompt, size="256x256", stream=stream or None)
-    return wisgate_nb.generate(prompt, size="256x256", stream=stream or None)
 
 
 @dataclass(frozen=True)

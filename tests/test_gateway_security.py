@@ -5,13 +5,11 @@ teacher-only.
 
 from __future__ import annotations
 
-import logging
-
 import httpx
 import openai
 import pytest
 from gateway_helpers import ADMIN_TOKEN, bearer, classroom
-from reliability_helpers import HOSTILE, assert_inert, image_bytes
+from reliability_helpers import HOSTILE, assert_inert, debug_logs, image_bytes
 
 from wisgate_nb import WisGateError
 from wisgate_nb.emulator import EmulatorConfig, Fault, serve
@@ -28,32 +26,11 @@ def key_server():
         yield handle
 
 
-class _Collect(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
-        self.lines: list[str] = []
-
-    def emit(self, record):
-        self.lines.append(self.format(record))
-
-
 @pytest.fixture
 def all_logs():
-    handler = _Collect()
-    names = ["wisgate_nb", "httpx", "httpcore", "uvicorn", "uvicorn.error", "asyncio", "sqlalchemy.engine"]
-    loggers = [logging.getLogger(n) for n in names]
-    levels = [lg.level for lg in loggers]
-    root = logging.getLogger()
-    root.addHandler(handler)
-    for lg in loggers:
-        lg.setLevel(logging.DEBUG)
-    try:
-        yield handler.lines
-    finally:
-        root.removeHandler(handler)
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
+    """Everything logged at DEBUG by wisgate_nb, httpx, httpcore and the servers, as text."""
+    with debug_logs("sqlalchemy.engine") as lines:
+        yield lines
 
 
 def _texts(response: httpx.Response) -> list[str]:

@@ -17,7 +17,7 @@ import sys
 import pytest
 from bounds import PROXY_COOLDOWN_S
 from conftest import TEST_KEY
-from reliability_helpers import assert_readable, wait_until, write_image
+from reliability_helpers import PROMPT, assert_readable, send, wait_until
 
 import wisgate_nb
 from wisgate_nb import (
@@ -33,7 +33,6 @@ from wisgate_nb.emulator import PROXY, EmulatorConfig, Fault
 from wisgate_nb.errors import KEY_HINT, BadRequestError
 from wisgate_nb.history import History
 
-PROMPT = "a lighthouse on a cliff at dusk"
 NOTICE = "this endpoint did not stream; showing the final image"
 PROXY_FIELDS = ("request_id_header", "codes_as_status", "retry_after", "stream_500", "cooldown", "quota_images")
 TIMEOUT = 60  # seconds per test: the cooldown tests wait about 2 s on purpose
@@ -55,19 +54,6 @@ def proxy(server):
     finally:
         for name, value in saved.items():
             setattr(config, name, value)
-
-
-@pytest.fixture
-def input_png(tmp_path):
-    return write_image(tmp_path / "input.png", (128, 128))
-
-
-def send(mode: str, image=None, prompt: str = PROMPT):
-    """One request through the public API: generate, edit, stream or edit-stream."""
-    stream = mode.endswith("stream")
-    if mode.startswith("edit"):
-        return wisgate_nb.edit(image, prompt, size="256x256", stream=stream or None)
-    return wisgate_nb.generate(prompt, size="256x256", stream=stream or None)
 
 
 def _captured(shell, code):

@@ -7,7 +7,6 @@ the order (conftest.py, ``pytest_sessionfinish``); the tests here produce their 
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import subprocess
@@ -20,7 +19,7 @@ import pytest
 from conftest import TEST_KEY
 from IPython.utils.capture import capture_output
 from nbclient import NotebookClient
-from reliability_helpers import closed_port, write_image
+from reliability_helpers import closed_port, debug_logs, write_image
 from secrets_scan import files_holding
 
 import wisgate_nb
@@ -79,33 +78,11 @@ def key_server():
         yield handle
 
 
-class _Collect(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
-        self.lines: list[str] = []
-
-    def emit(self, record):
-        self.lines.append(self.format(record))  # the formatter adds the traceback of exc_info too
-
-
 @pytest.fixture
 def library_logs():
-    """Everything logged at DEBUG by wisgate_nb, httpx, httpcore and the demo server, as text."""
-    handler = _Collect()
-    names = ["wisgate_nb", "httpx", "httpcore", "uvicorn", "uvicorn.error", "asyncio"]
-    loggers = [logging.getLogger(n) for n in names]
-    levels = [lg.level for lg in loggers]
-    root = logging.getLogger()
-    root.addHandler(handler)
-    for lg in loggers:
-        lg.setLevel(logging.DEBUG)
-    try:
-        yield handler.lines
-    finally:
-        root.removeHandler(handler)
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
+    """Everything logged at DEBUG by wisgate_nb, httpx, httpcore and the servers, as text."""
+    with debug_logs() as lines:
+        yield lines
 
 
 def _error_texts(exc: BaseException) -> list[str]:
