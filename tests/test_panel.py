@@ -183,7 +183,7 @@ def test_elapsed_times_tick_on_the_engine_without_a_thread_of_the_panel(panel, d
     wait_until(lambda: panel._status.value != first and "in flight" in panel._status.value, timeout=5)
     assert slot.running  # the status moved on while the request was still running
     assert {t.name for t in threading.enumerate()} - before <= {"wisgate-engine"} | {
-        t.name for t in threading.enumerate() if t.name.startswith("asyncio_")}  # the engine's own workers
+        t.name for t in threading.enumerate() if t.name.startswith("wisgate-engine-worker")}  # its own workers
     panel.wait(20)
     assert slot.state == "ok"
 

@@ -74,6 +74,8 @@ class Engine:
 
     def _start(self) -> None:
         loop = asyncio.new_event_loop()
+        # Its own worker threads, named, so that the engine's work is told apart from a server's in the process.
+        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(thread_name_prefix=f"{self._name}-worker"))
         ready = threading.Event()
 
         def run() -> None:
