@@ -175,10 +175,12 @@ class ImagesClient:
             async def checked(item: dict) -> ImageBlob:
                 with self._translate_errors(Progress(request_id=raw.request_id,
                                                       request_id_header=raw.request_id_header)):
-                    data = await self._image_bytes(item)
-                    # Decoding takes tens of ms per image: off the loop, all images at once.
-                    return await asyncio.to_thread(decode_image, data, max_pixels=self.max_pixels,
-                                                   revised_prompt=item.get("revised_prompt"))
+                    # base64 and the image's decoding take tens of ms: off the loop, all images at once.
+                    b64 = item.get("b64_json") if isinstance(item.get("b64_json"), str) else None
+                    data = None if b64 else await self._url_bytes(item)
+                    return await asyncio.to_thread(lambda: decode_image(
+                        b64decode(b64) if b64 else data, max_pixels=self.max_pixels,
+                        revised_prompt=item.get("revised_prompt")))
 
             images = await asyncio.gather(*(checked(item) for item in raw.items))
         except errors.WisGateError as exc:  # every outcome says how many attempts it took, and how each went
@@ -251,9 +253,7 @@ class ImagesClient:
         items, top = parse_images_body(body, response.headers, redact=self._key())
         return Raw(items, top, progress.request_id, False, progress.request_id_header)
 
-    async def _image_bytes(self, item: dict) -> bytes:
-        if isinstance(item.get("b64_json"), str) and item["b64_json"]:
-            return b64decode(item["b64_json"])
+    async def _url_bytes(self, item: dict) -> bytes:
         try:
             url = httpx.URL(item["url"])
         except (httpx.InvalidURL, TypeError, ValueError) as exc:

@@ -37,7 +37,7 @@ def thumbnail_bytes(data, px: int = THUMB_PX, max_bytes: int = MAX_BYTES) -> tup
     mime = thumbnail_mime(im)
     im, fmt = (im.convert("RGBA"), "WEBP") if mime == "image/webp" else (im.convert("RGB"), "JPEG")
     while True:
-        out = _encode(im, fmt, JPEG_QUALITY)
+        out = _encode(im, fmt, JPEG_QUALITY, optimize=False)  # most pictures fit at once: one quick encode
         over = len(out) / max_bytes
         # Start at the quality that should fit, so that a noisy picture costs two encodes, not five.
         for quality in ([q for q, fits in _FITS_AT if fits >= over] or [LOWEST_QUALITY]) if over > 1 else ():
@@ -54,10 +54,11 @@ def thumbnail_bytes(data, px: int = THUMB_PX, max_bytes: int = MAX_BYTES) -> tup
                        Image.Resampling.BILINEAR)
 
 
-def _encode(im, fmt: str, quality: int) -> bytes:
+def _encode(im, fmt: str, quality: int, optimize: bool = True) -> bytes:
+    """JPEG (optimised Huffman tables when the bytes are tight: 10 % smaller, twice the time) or WebP."""
     out = io.BytesIO()
     if fmt == "JPEG":
-        im.save(out, "JPEG", quality=quality, optimize=True)
+        im.save(out, "JPEG", quality=quality, optimize=optimize)
     else:
         im.save(out, "WEBP", quality=quality, alpha_quality=quality)
     return out.getvalue()
