@@ -47,17 +47,6 @@ async def save_result(history, request, base: dict, response, latency: float, th
         data, _ = thumbnail_bytes(blobs[i].decoded or blobs[i].data, thumb_px)
         history_files.write(history, thumbs[i], data)
 
-    def full_files() -> list[bytes]:
-        datas = [stamped(i) for i in range(len(blobs))]
-        for name, data in zip(names, datas):
-            history_files.write(history, name, data)
-        history_files.write_inputs(history, request.images, request.mask)
-        return datas
-
-    # The thumbnails are drawn while the full-size files are stamped and written and the record line is
-    # fsynced: the record may only name image files that exist, but a view can always make a thumbnail again.
-    drawing = asyncio.gather(*(asyncio.to_thread(thumbnail, i) for i in range(len(blobs))))
-    datas = await asyncio.to_thread(full_files)
     usage = response.usage if isinstance(response.usage, dict) else None
     total_tokens = usage.get("total_tokens") if usage else None
     size = base["size"] or response.meta.get("size")
@@ -70,7 +59,19 @@ async def save_result(history, request, base: dict, response, latency: float, th
                     revised_prompts=tuple(b.revised_prompt for b in blobs), attempts=response.attempts,
                     attempt_statuses=",".join(response.attempt_statuses),
                     request_id_header=response.request_id_header, stream_fallback=response.stream_fallback)
-    await asyncio.gather(asyncio.to_thread(history.append, record), drawing)
+
+    def files_then_record() -> list[bytes]:
+        """The full-size files first: the record may only name image files that exist."""
+        datas = [stamped(i) for i in range(len(blobs))]
+        for name, data in zip(names, datas):
+            history_files.write(history, name, data)
+        history_files.write_inputs(history, request.images, request.mask)
+        history.append(record)  # flushed and fsynced
+        return datas
+
+    # The thumbnails are drawn meanwhile (a view can always make a missing one again from the image).
+    datas, _ = await asyncio.gather(asyncio.to_thread(files_then_record),
+                                    asyncio.gather(*(asyncio.to_thread(thumbnail, i) for i in range(len(blobs)))))
     folder = history.folder_of(record)
     return Generation(record, tuple(folder / n for n in names), tuple(folder / t for t in thumbs),
                       tuple(datas), full=request.full)
@@ -96,7 +97,13 @@ def reuse_result(history, request, old: Record, base: dict, t0: float) -> Genera
 
 def record_failure(history, base: dict, t0: float, status: str, exc: BaseException | None,
                    attempts: tuple[str, ...] = ()) -> None:
-    """The record of a request that failed or was cancelled; ``attempts``: one word per attempt sent."""
+    """The record of a request that failed or was cancelled; ``attempts``: one word per attempt sent.
+
+    A request whose result was already recorded (cancelled while its thumbnails were still drawn) keeps
+    that record: every request is in the history exactly once.
+    """
+    if base["id"] in history:
+        return
     if exc is None:
         message, error_type, request_id = "cancelled by the user", "Cancelled", None
     elif isinstance(exc, WisGateError):

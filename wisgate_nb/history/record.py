@@ -23,7 +23,7 @@ def new_session_name() -> str:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")  # orders requests sent together
 
 
 @dataclass(frozen=True)

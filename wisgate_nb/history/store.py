@@ -159,6 +159,9 @@ class History:
     def __len__(self) -> int:
         return len(self._rows)
 
+    def __contains__(self, record_id: object) -> bool:
+        return isinstance(record_id, str) and record_id in self._rows
+
     def __iter__(self) -> Iterator[Record]:
         for start in range(0, len(self), 1024):
             yield from self._rows.records_at(range(start, min(start + 1024, len(self))))
