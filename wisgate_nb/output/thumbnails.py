@@ -27,15 +27,14 @@ def thumbnail_bytes(data, px: int = THUMB_PX, max_bytes: int = MAX_BYTES) -> tup
     from PIL import Image
 
     if isinstance(data, Image.Image):
-        im = data.copy()
+        im = _small(data, px)
     else:
-        with Image.open(io.BytesIO(data)) as im:
-            im.draft("RGB", (px, px))  # lets JPEG decode at a reduced scale: much faster
-            im = im.copy()
-    # reducing_gap=1.0: a box reduce by the whole factor, then bilinear for the rest (3-4x faster than 2.0)
-    im.thumbnail((px, px), Image.Resampling.BILINEAR, reducing_gap=1.0)
+        with Image.open(io.BytesIO(data)) as source:
+            source.draft("RGB", (px, px))  # lets JPEG decode at a reduced scale: much faster
+            im = _small(source, px)
     mime = thumbnail_mime(im)
-    im, fmt = (im.convert("RGBA"), "WEBP") if mime == "image/webp" else (im.convert("RGB"), "JPEG")
+    mode, fmt = ("RGBA", "WEBP") if mime == "image/webp" else ("RGB", "JPEG")
+    im = im if im.mode == mode else im.convert(mode)
     while True:
         out = _encode(im, fmt, JPEG_QUALITY, optimize=False)  # most pictures fit at once: one quick encode
         over = len(out) / max_bytes
@@ -52,6 +51,29 @@ def thumbnail_bytes(data, px: int = THUMB_PX, max_bytes: int = MAX_BYTES) -> tup
         scale = min(0.9, max(0.5, 0.95 * (max_bytes / len(out)) ** 0.5))
         im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))),
                        Image.Resampling.BILINEAR)
+
+
+def _small(source, px: int):
+    """A new image of ``source`` at most ``px`` on its long side: a box reduce by the whole factor (no copy of
+    the full-size pixels), then bilinear for the rest, as ``thumbnail(reducing_gap=1.0)`` does."""
+    from PIL import Image
+
+    target = _fit(source.size, px)
+    factor = min(source.width // target[0], source.height // target[1])
+    if source.mode in ("P", "1", "I;16", "I;16B", "I;16L"):  # modes reduce() does not take
+        source = source.convert("RGBA" if "transparency" in source.info else "RGB")
+    im = source.reduce(factor) if factor >= 2 else source.copy()
+    return im if im.size == target else im.resize(target, Image.Resampling.BILINEAR)
+
+
+def _fit(size: tuple[int, int], px: int) -> tuple[int, int]:
+    """The size within px x px that keeps the aspect (rounded like Pillow's thumbnail)."""
+    width, height = size
+    if max(width, height) <= px:
+        return width, height
+    if width >= height:
+        return px, max(1, round(height * px / width))
+    return max(1, round(width * px / height)), px
 
 
 def _encode(im, fmt: str, quality: int, optimize: bool = True) -> bytes:
