@@ -197,6 +197,13 @@ def test_an_upstream_that_refuses_the_teachers_key_is_a_502_for_the_teacher(serv
         r = httpx.post(room.gw.base_url + GENERATE, json={"prompt": "a fox"}, headers=bearer(token), timeout=30)
         assert r.status_code == 502 and "tell your teacher" in r.json()["error"]["message"]
         assert room.quota(token)["used"] == {"images_today": 0, "requests_this_minute": 2, "in_flight": 0}
+        session = room.session(token, max_retries=2)  # the student's own client: told not to retry, it does not
+        try:
+            with pytest.raises(InternalServerError, match="tell your teacher") as info:
+                session.run(session.prepare("a fox", size="64x64"))
+            assert info.value.attempts == 1 and room.quota(token)["used"]["requests_this_minute"] == 3
+        finally:
+            session.close()
 
 
 def test_an_unreachable_upstream_is_a_clear_502_and_the_reservation_is_released(tmp_path):
