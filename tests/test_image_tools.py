@@ -225,12 +225,17 @@ def upload(data: bytes, name: str) -> dict:
             "last_modified": datetime.datetime.now(datetime.timezone.utc)}
 
 
-def test_panel_edit_paints_a_mask_and_adds_reference_images(panel, demo_session):
-    original = panel_result(panel, "a plain room")
-    original._edit_buttons[0].click()
+def painting_edit_box(panel):
+    """The Edit… box of a fresh result, asked to "add a window", its mask painter open."""
+    panel_result(panel, "a plain room")._edit_buttons[0].click()
     box = panel._edit_box
     box._prompt.value = "add a window"
     box._paint_button.value = True
+    return box
+
+
+def test_panel_edit_paints_a_mask_and_adds_reference_images(panel, demo_session):
+    box = painting_edit_box(panel)
     painter = box.painter
     assert painter is not None and painter.size == (1024, 1024) and box._painter_area.children == (painter,)
     box._send_button.click()  # nothing painted yet
@@ -250,11 +255,7 @@ def test_panel_edit_paints_a_mask_and_adds_reference_images(panel, demo_session)
 
 
 def test_panel_edit_refuses_two_masks(panel, tmp_path):
-    original = panel_result(panel, "a plain room")
-    original._edit_buttons[0].click()
-    box = panel._edit_box
-    box._prompt.value = "add a window"
-    box._paint_button.value = True
+    box = painting_edit_box(panel)
     box.painter.add_circle(500, 500, 50)
     box._mask_path.value = str(tmp_path / "mask.png")
     box._send_button.click()

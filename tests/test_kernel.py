@@ -26,6 +26,18 @@ def _env(tmp_path: Path) -> dict:
     return env
 
 
+def _execute(nb, tmp_path: Path) -> None:
+    """Run ``nb`` top to bottom in a real kernel (nbclient) in demo mode, as "Run All" does."""
+    old, env = dict(os.environ), _env(tmp_path)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+
+
 @pytest.fixture
 def kernel(tmp_path):
     km = KernelManager(kernel_name="python3")
@@ -226,14 +238,7 @@ def test_executed_notebooks_keep_only_the_results_not_the_waiting_lines(tmp_path
     nb.cells = [nbformat.v4.new_code_cell("%load_ext wisgate_nb\nimport wisgate_nb as wg; wg.configure(demo_latency=1.5)"),
                 nbformat.v4.new_code_cell("%%wisgate_image -s 128x128\na waiting fox"),
                 nbformat.v4.new_code_cell("%%wisgate_image -s 128x128\na fox\n---\na cat")]
-    env = _env(tmp_path)
-    old = dict(os.environ)
-    os.environ.update(env)
-    try:
-        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
+    _execute(nb, tmp_path)
     single, several = nb.cells[1].outputs, nb.cells[2].outputs
     assert [o["output_type"] for o in single] == ["display_data", "display_data"]  # the demo notice, the result
     assert "demo mode" in single[0]["data"]["text/html"]
@@ -247,14 +252,7 @@ def test_saved_notebook_with_four_large_images_stays_small(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("%load_ext wisgate_nb"),
                 nbformat.v4.new_code_cell("%%wisgate_image --size 1024x1024 -n 4\na detailed city at night")]
-    env = _env(tmp_path)
-    old = dict(os.environ)
-    os.environ.update(env)
-    try:
-        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
+    _execute(nb, tmp_path)
     path = tmp_path / "four.ipynb"
     nbformat.write(nb, path)
     html = "".join(o.get("data", {}).get("text/html", "") for o in nb.cells[1].outputs)
