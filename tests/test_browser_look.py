@@ -16,7 +16,7 @@ import urllib.request
 
 import nbformat
 import pytest
-from browser import chromium_page, jupyter_server, open_notebook, requires_browser, run_all, screenshot
+from browser import CONTRASTS, chromium_page, jupyter_server, open_notebook, requires_browser, run_all, screenshot
 
 pytestmark = [requires_browser, pytest.mark.timeout(420)]
 
@@ -38,52 +38,6 @@ CELLS = [
     "wg.configure(demo_latency=0.2)",
 ]
 WAITING_CELL = 9
-
-# Every visible text of wisgate_nb, its colour composited over the backgrounds under it: [{text, ratio, ...}].
-CONTRASTS = """() => {
-    const canvas = document.createElement('canvas'); canvas.width = canvas.height = 1;
-    const ctx = canvas.getContext('2d', {willReadFrequently: true});
-    const rgba = (css) => {  // any CSS colour (rgb(), color(srgb ...), color-mix results) -> [r, g, b, a]
-        ctx.clearRect(0, 0, 1, 1); ctx.fillStyle = '#000'; ctx.fillStyle = css; ctx.fillRect(0, 0, 1, 1);
-        const d = ctx.getImageData(0, 0, 1, 1).data; return [d[0], d[1], d[2], d[3] / 255];
-    };
-    const over = (top, under) => top.slice(0, 3).map((c, i) => c * top[3] + under[i] * (1 - top[3]));
-    const background = (el) => {
-        const layers = [];
-        for (let e = el; e; e = e.parentElement) {
-            const c = rgba(getComputedStyle(e).backgroundColor);
-            if (c[3] > 0) layers.push(c);
-            if (c[3] >= 1) break;
-        }
-        let base = [255, 255, 255];
-        if (!layers.length || layers[layers.length - 1][3] < 1) base = [255, 255, 255];
-        for (const layer of layers.reverse()) base = over(layer, base);
-        return base;
-    };
-    const luminance = (c) => {
-        const [r, g, b] = c.map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
-        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
-    };
-    const roots = document.querySelectorAll('.wisgate-nb, .wisgate-panel, .wisgate-reload-note');
-    const seen = new Set(), found = [];
-    for (const root of roots) {
-        for (const el of [root, ...root.querySelectorAll('*')]) {
-            if (seen.has(el)) continue; seen.add(el);
-            if (['STYLE', 'SCRIPT', 'OPTION', 'TEXTAREA', 'INPUT', 'SELECT'].includes(el.tagName)) continue;
-            const text = [...el.childNodes].filter(n => n.nodeType === 3).map(n => n.textContent).join('').trim();
-            if (!text) continue;
-            const style = getComputedStyle(el);
-            if (!el.getClientRects().length || style.visibility !== 'visible') continue;
-            if (el.closest(':disabled, .mod-disabled')) continue;  // inactive controls are exempt
-            const bg = background(el);
-            const fg = over(rgba(style.color), bg);
-            const [hi, lo] = [luminance(fg), luminance(bg)].sort((x, y) => y - x);
-            found.push({text: text.slice(0, 60), ratio: (hi + 0.05) / (lo + 0.05), fg: fg.map(Math.round),
-                        bg: bg.map(Math.round), tag: el.tagName, cls: String(el.className).slice(0, 60)});
-        }
-    }
-    return found;
-}"""
 
 # The output area of code cell `index` (0-based over all cells: the notebook has only code cells).
 BOXES = """([index, selector]) => {

@@ -43,6 +43,7 @@ STATUS_TONES = {"ok": "ok", "error": "error", "cancelled": "warn", "running": "m
 _FAMILY = "font-family:var(--jp-ui-font-family, sans-serif)"
 _FONT = f"{_FAMILY};font-size:12px"
 _CELL = "text-align:left;vertical-align:top;padding:4px 8px"  # JupyterLab right-aligns table cells
+_TEXT_EM = 20  # a table's text cell wraps at this width (an error message would widen the table past the page)
 _NOTE = f"color:{COLOURS['muted']};{_FAMILY};font-size:11px;margin:4px 0 6px 0"
 GAP = 8
 
@@ -167,12 +168,12 @@ def table_html(head: Sequence[str], rows: Sequence[tuple[Sequence[str], Sequence
     body = []
     for index, (cells, srcs) in enumerate(rows):
         tone = tones[index] if index < len(tones) else None
-        tds = "".join(f'<td style="{_CELL}{_colour(tone) if i == status_at else ""}">{escape(c)}</td>'
-                      for i, c in enumerate(cells))
+        tds = "".join(f'<td style="{_CELL}{_colour(tone) if i == status_at else ""}"><div style="max-width:{_TEXT_EM}em">'
+                      f'{escape(c)}</div></td>' for i, c in enumerate(cells))  # long texts wrap, not the page
         imgs = "".join(f'<img src="{escape(src)}" style="max-height:{px}px;margin-right:3px"/>' for src in srcs)
         body.append(f'<tr style="background:transparent">{tds}<td style="{_CELL};white-space:nowrap">{imgs}</td></tr>')
-    return _frame(f'<table style="border-collapse:collapse"><tr style="background:transparent">{ths}</tr>'
-                  f'{"".join(body)}</table>', None, note)
+    return _frame(f'<div style="overflow-x:auto"><table style="border-collapse:collapse">'  # scrolls if too wide
+                  f'<tr style="background:transparent">{ths}</tr>{"".join(body)}</table></div>', None, note)
 
 
 def _colour(tone: str | None) -> str:
