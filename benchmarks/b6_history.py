@@ -160,7 +160,8 @@ def run(server, mode: Mode) -> list[Row]:
                 extra={**common, "append_ms": data["append_ms"], "empty_append_ms": data["empty_append_ms"]}),
             Row("B6", f"memory added by {records:,} loaded records + their DataFrame"
                 + (f" (peak during the load and first .df: +{peak:.0f} MB)" if peak else ""), rss, "MB",
-                target=f"≤ {MEMORY_TARGET_MB[records]} MB", met=rss <= MEMORY_TARGET_MB[records],
+                target=f"≤ {MEMORY_TARGET_MB[records]} MB, the peak too",  # the issue measured the peak
+                met=max(rss, peak or 0) <= MEMORY_TARGET_MB[records],
                 extra={**common, "peak_added_mb": peak}),
         ]
     return rows

@@ -12,7 +12,7 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 from wisgate_nb.errors import ConfigurationError
-from wisgate_nb.history import History, Record, loading, rows
+from wisgate_nb.history import History, Record, chunks, loading, rows
 from wisgate_nb.history.columns import COLUMNS, FIELDS, LEADING, NOT_COLUMNS, kind_of
 from wisgate_nb.history.usage import totals
 
@@ -74,7 +74,10 @@ def _bulk_only(monkeypatch):
     monkeypatch.setattr(loading, "_line_by_line", refuse)
 
 
-def test_the_frame_extended_record_by_record_equals_a_fresh_build_in_bulk_and_line_by_line(tmp_path, monkeypatch):
+@pytest.mark.parametrize("rows_at_a_time", [7, chunks._SLICE])
+def test_the_frame_extended_record_by_record_equals_a_fresh_build_in_bulk_and_line_by_line(tmp_path, monkeypatch,
+                                                                                          rows_at_a_time):
+    monkeypatch.setattr(chunks, "_SLICE", rows_at_a_time)
     history = History.create(tmp_path, "s1")
     _filled(history, 120)
     grown = history.df
@@ -160,7 +163,10 @@ def test_a_damaged_line_in_the_middle_costs_that_line_only(tmp_path, monkeypatch
     assert damaged.records == history.records
 
 
-def test_a_folder_of_sessions_is_read_together(tmp_path, monkeypatch):
+@pytest.mark.parametrize("rows_at_a_time", [4, chunks._SLICE])
+def test_a_folder_of_sessions_is_read_together(tmp_path, monkeypatch, rows_at_a_time):
+    """(List columns are made into tuples a slice of rows at a time: slices that cut across sessions too.)"""
+    monkeypatch.setattr(chunks, "_SLICE", rows_at_a_time)
     sessions = [History.create(tmp_path, f"s{k}") for k in range(3)]
     for k, history in enumerate(sessions):
         _filled(history, 15, start=100 * k)
@@ -190,6 +196,17 @@ def test_files_read_in_pieces_of_any_size_give_the_same_history(tmp_path, monkey
         loaded = History.load(tmp_path)
     assert_frame_equal(loaded.df, pd.concat([h.df for h in sessions], ignore_index=True))
     assert loaded.records == [r for h in sessions for r in h.records]
+
+
+def test_a_line_longer_than_the_parsers_blocks_is_read_back(tmp_path):
+    """The bulk parser takes 256 KiB to 1 MiB at a time; a record with a longer prompt still loads exactly."""
+    history = History.create(tmp_path, "s1")
+    written = [history.append(_record(i, prompt=f"{i}: " + "a very long prompt " * (30_000 if i == 3 else 1)))
+               for i in range(8)]
+    assert len(written[3].prompt) > 1 << 19
+    loaded = History.load(history.folder)
+    assert loaded.records == history.records
+    assert_frame_equal(loaded.df, history.df)
 
 
 def test_values_whose_types_differ_between_pieces_keep_their_types(tmp_path, monkeypatch):

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+_SLICE = 16_384  # rows of a list column turned into tuples at a time
+
 
 @dataclass
 class Chunk:
@@ -39,39 +41,29 @@ class Chunk:
             return [None] * len(self)
         return self.table.column(name).to_pylist()
 
-    def tuples(self, name: str, prefixes: dict[str, str] | None = None) -> list[tuple | None]:
-        """A list field's values as tuples (None where a line leaves it out).
+    def tuples(self, name: str, prefixes: dict[str, str] | None = None, *, shared: bool = False) -> list[tuple | None]:
+        """A list field's values as tuples (None where a line leaves it out); ``shared``: equal ones one object.
 
         With ``prefixes`` (session -> its folder and a separator), the items are file names made full paths.
         Made from the columns with no Python object on the way (what is made and dropped fragments memory).
         """
+        seen: dict | None = {} if shared else None
         if self.rows is not None or name not in self.table.column_names:
             values = self.column(name)
             if prefixes is not None:
                 heads = [prefixes.get(session, "") for session in self.column("session")]
                 return [None if v is None else tuple([_join(head, p) for p in v]) for head, v in zip(heads, values)]
-            return [None if v is None else tuple(v) for v in values]
-        import numpy as np
-
+            return _share([None if v is None else tuple(v) for v in values], seen)
         column = self.table.column(name).combine_chunks()
         if not hasattr(column, "offsets"):  # not a list: whatever the inference made of it
-            return [None if v is None else tuple(v) for v in column.to_pylist()]
-        flat = column.flatten()
-        if prefixes is not None:
-            flat = _full_paths(flat, self.table.column("session").combine_chunks(), column, prefixes)
-        elif flat.null_count == len(flat):  # nothing but missing items (revised prompts, mostly): no values
-            sizes = np.diff(column.offsets.to_numpy()).tolist()
-            shared = {size: (None,) * size for size in set(sizes)}
-            return [shared[size] for size in sizes] if not column.null_count else [
-                shared[size] if ok else None for size, ok in zip(sizes, column.is_valid().to_pylist())]
-        values = flat.to_numpy(zero_copy_only=False).tolist()  # one pass, not an object per list
-        offsets = column.offsets.to_numpy()
-        sizes = set(np.diff(offsets).tolist())
-        if len(sizes) == 1 and not column.null_count:  # all of one length (two paths, two tags...): zip them
-            size = sizes.pop()
-            return list(zip(*(values[i::size] for i in range(size)))) if size else [()] * len(column)
-        valid, starts = column.is_valid().to_numpy(zero_copy_only=False).tolist(), (offsets - offsets[0]).tolist()
-        return [tuple(values[a:b]) if ok else None for a, b, ok in zip(starts, starts[1:], valid)]
+            return _share([None if v is None else tuple(v) for v in column.to_pylist()], seen)
+        sessions = self.table.column("session").combine_chunks() if prefixes is not None else None
+        out: list[tuple | None] = []
+        for start in range(0, len(column), _SLICE):  # a slice at a time: what is made on the way stays small
+            part = column.slice(start, _SLICE)
+            out += _share(_list_tuples(part, None if sessions is None else sessions.slice(start, _SLICE), prefixes),
+                          seen)
+        return out
 
     def dicts(self, name: str) -> list[dict | None]:
         """A dict field's values without the keys whose value is None (the bulk parser adds those).
@@ -135,6 +127,41 @@ class Chunk:
 
         rows, table = pick(self.rows), None if self.table is None else self.table.take(list(keep))
         return Chunk(table, rows, pick(self.files), pick(self.offsets), pick(self.lines), self.span)
+
+
+def _share(values: list, seen: dict | None) -> list:
+    """The values, equal ones one object (a tuple cannot be changed in place), when ``seen`` is a dict."""
+    if seen is None:
+        return values
+    out = []
+    for value in values:
+        try:
+            out.append(seen.setdefault(value, value))
+        except TypeError:  # holds something that cannot be a key
+            out.append(value)
+    return out
+
+
+def _list_tuples(column, sessions, prefixes: dict[str, str] | None) -> list[tuple | None]:
+    """A pyarrow list array's values as tuples, file names made full paths with ``prefixes`` (see Chunk.tuples)."""
+    import numpy as np
+
+    flat = column.flatten()
+    if prefixes is not None:
+        flat = _full_paths(flat, sessions, column, prefixes)
+    elif flat.null_count == len(flat):  # nothing but missing items (revised prompts, mostly): no values
+        sizes = np.diff(column.offsets.to_numpy()).tolist()
+        shared = {size: (None,) * size for size in set(sizes)}
+        return [shared[size] for size in sizes] if not column.null_count else [
+            shared[size] if ok else None for size, ok in zip(sizes, column.is_valid().to_pylist())]
+    values = flat.to_numpy(zero_copy_only=False).tolist()  # one pass, not an object per list
+    offsets = column.offsets.to_numpy()
+    sizes = set(np.diff(offsets).tolist())
+    if len(sizes) == 1 and not column.null_count:  # all of one length (two paths, two tags...): zip them
+        size = sizes.pop()
+        return list(zip(*(values[i::size] for i in range(size)))) if size else [()] * len(column)
+    valid, starts = column.is_valid().to_numpy(zero_copy_only=False).tolist(), (offsets - offsets[0]).tolist()
+    return [tuple(values[a:b]) if ok else None for a, b, ok in zip(starts, starts[1:], valid)]
 
 
 def _shared_dicts(values) -> list:

@@ -36,7 +36,7 @@ def handed_out(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 class _Columns:
-    """One chunk's values, each field read once."""
+    """One chunk's values, each field read once for the column being made."""
 
     def __init__(self, chunk: Chunk):
         self.chunk, self._values = chunk, {}
@@ -46,10 +46,15 @@ class _Columns:
             self._values[name] = self.chunk.column(name)
         return self._values[name]
 
-    def tuples(self, name: str, prefixes: dict[str, str] | None = None) -> list:
+    def tuples(self, name: str, prefixes: dict[str, str] | None = None, *, shared: bool = False) -> list:
         if ("tuples", name) not in self._values:
-            self._values["tuples", name] = self.chunk.tuples(name, prefixes)
+            self._values["tuples", name] = self.chunk.tuples(name, prefixes, shared=shared)
         return self._values["tuples", name]
+
+    def forget(self) -> None:
+        """Drop the values read so far, except the revised prompts (a column, and the per-image list)."""
+        kept = self._values.get(("tuples", "revised_prompts"))
+        self._values = {} if kept is None else {("tuples", "revised_prompts"): kept}
 
     def series(self, name: str) -> pd.Series:
         table = self.chunk.table
@@ -110,7 +115,7 @@ def _column(cols: _Columns, name: str, folders: dict[str, str]):
         return pd.to_datetime(cols.series(name), utc=True, format="ISO8601", errors="coerce").dt.as_unit("us")
     if kind == "tuple":
         empty = default(name)
-        return pd.Series(_shared([empty if v is None else v for v in cols.tuples(name)]), dtype=object)
+        return pd.Series([empty if v is None else v for v in cols.tuples(name, shared=True)], dtype=object)
     if kind == "dict":  # as users see them in the frame: keys whose value is None left out
         empty = default(name)
         return pd.Series([empty if v is None else v for v in cols.chunk.dicts(name)], dtype=object)
@@ -121,8 +126,11 @@ def _column(cols: _Columns, name: str, folders: dict[str, str]):
 
 def chunk_frame(chunk: Chunk, folders: dict[str, str]) -> tuple[pd.DataFrame, list[tuple]]:
     """(the frame of a chunk's records, every record's revised prompts per image)."""
-    cols = _Columns(chunk)
-    frame = pd.DataFrame({name: _column(cols, name, folders) for name in COLUMNS}, copy=False)
+    cols, data = _Columns(chunk), {}
+    for name in COLUMNS:
+        data[name] = _column(cols, name, folders)
+        cols.forget()  # what one column was made from goes before the next is made (the peak stays low)
+    frame = pd.DataFrame(data, copy=False)
     return frame, _shared([v or () for v in cols.tuples("revised_prompts")])
 
 
