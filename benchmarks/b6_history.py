@@ -29,7 +29,7 @@ SESSION = "20260101-120000-bench"
 
 def bench_record(i: int, session: str = SESSION):
     """A realistic successful record of 2 images."""
-    from wisgate_nb.history import Record
+    from wisgate_nb.records import Record
 
     rid = f"{120000 + i // 60:06d}-{i:06x}"
     size = ("1024x1024", "1536x1024")[i % 2]
@@ -46,7 +46,7 @@ def bench_record(i: int, session: str = SESSION):
 
 def write_history(folder: Path, records: int) -> Path:
     """A session folder with ``records`` successful requests of 2 images each."""
-    from wisgate_nb.history import HISTORY_FILE
+    from wisgate_nb.records import HISTORY_FILE
 
     path = folder / SESSION
     path.mkdir(parents=True)
@@ -68,7 +68,7 @@ def child(folder: str, records: int, reps: int) -> None:
     import pyarrow.json
 
     import_ms = (time.perf_counter() - t0) * 1000
-    from wisgate_nb.history import History
+    from wisgate_nb.records import History
 
     def ms(fn):
         t0 = time.perf_counter()

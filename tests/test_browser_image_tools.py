@@ -137,7 +137,7 @@ def test_files_with_provenance_still_open_in_a_browser():
 
     from PIL import Image
 
-    from wisgate_nb.history.provenance import embed, facts
+    from wisgate_nb.records.provenance import embed, facts
 
     info = facts({"prompt": "a fox ☃ <b>", "model": "m", "params": {}, "source": "api"}, request_id="req_1")
     sources = []

@@ -41,7 +41,7 @@ from wisgate_nb import (
 from wisgate_nb.config import WisGate
 from wisgate_nb.core.session import Session, set_current
 from wisgate_nb.emulator import Fault
-from wisgate_nb.history import History
+from wisgate_nb.records import History
 
 JSON_MODES = ("generate", "edit")
 STREAM_MODES = ("stream", "edit-stream")

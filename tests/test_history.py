@@ -11,7 +11,7 @@ import pytest
 
 import wisgate_nb
 from wisgate_nb.errors import ConfigurationError
-from wisgate_nb.history import History
+from wisgate_nb.records import History
 
 
 def _lines(session):

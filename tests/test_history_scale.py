@@ -12,9 +12,9 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 from wisgate_nb.errors import ConfigurationError
-from wisgate_nb.history import History, Record, chunks, loading, rows
-from wisgate_nb.history.columns import COLUMNS, FIELDS, LEADING, NOT_COLUMNS, kind_of
-from wisgate_nb.history.usage import totals
+from wisgate_nb.records import History, Record, chunks, loading, rows
+from wisgate_nb.records.columns import COLUMNS, FIELDS, LEADING, NOT_COLUMNS, kind_of
+from wisgate_nb.records.usage import totals
 
 PRICES = {"gpt-image-2": {"per_image": 0.04, "per_1k_tokens": 0.01}, "*": {"per_image": 0.02}}
 

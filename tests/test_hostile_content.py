@@ -23,10 +23,10 @@ from wisgate_nb.core.doctor import Report
 from wisgate_nb.core.plans import DryRun
 from wisgate_nb.core.session import Session
 from wisgate_nb.emulator import Fault
-from wisgate_nb.history import Generation, History, Record, now_iso
-from wisgate_nb.history import files as history_files
 from wisgate_nb.output import html as render
 from wisgate_nb.output.thumbnails import thumbnail_bytes
+from wisgate_nb.records import Generation, History, Record, now_iso
+from wisgate_nb.records import files as history_files
 
 
 def prompt_for(payload: str) -> str:

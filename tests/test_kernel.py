@@ -17,7 +17,7 @@ from nbclient import NotebookClient
 from reliability_helpers import wait_until
 
 from wisgate_nb.emulator import EmulatorConfig, serve
-from wisgate_nb.history import History
+from wisgate_nb.records import History
 
 
 def _env(tmp_path: Path) -> dict:

@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "wisgate_nb"
 LAYERS = [
     {"errors", "_secret", "_version", "options", "config", "templates"},  # the base: words, settings, the option registry
     {"http", "output", "emulator"},  # HTTP only; notebook output; the demo server
-    {"history"},  # the record of every request, its files and views
+    {"records"},  # the history: the record of every request, its files and views
     {"core"},  # requests, engine, session
     {"api", "magic", "cell", "cli", "widgets", "gateway", "__init__"},  # the front doors
 ]
@@ -98,3 +98,16 @@ def test_html_is_escaped_in_one_place():
                      if "escape(" in path.read_text() and "from html import escape" in path.read_text()
                      and name not in allowed)
     assert callers == []
+
+
+def test_no_name_is_both_a_module_and_something_else():
+    """``wisgate_nb.X`` is one thing: a public function or class never shadows a module of the same name
+    (``import wisgate_nb.X.y as z`` then fails with a puzzling error, and ``help()`` shows the wrong one)."""
+    import importlib
+    import pkgutil
+
+    import wisgate_nb
+
+    shadowed = [m.name for m in pkgutil.iter_modules(wisgate_nb.__path__)
+                if getattr(wisgate_nb, m.name, None) not in (None, importlib.import_module(f"wisgate_nb.{m.name}"))]
+    assert shadowed == []

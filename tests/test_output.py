@@ -18,9 +18,9 @@ from PIL import Image
 
 import wisgate_nb
 from wisgate_nb.core.doctor import Report
-from wisgate_nb.history import Generation
 from wisgate_nb.output import html
 from wisgate_nb.output.thumbnails import JPEG_QUALITY, MAX_BYTES, thumbnail_bytes
+from wisgate_nb.records import Generation
 
 NOTEBOOK_BUDGET = 100_000  # what one image may cost in a saved notebook (the README's promise)
 
@@ -157,7 +157,7 @@ def test_repeated_runs_compare_side_by_side(demo_session):
 
 
 def test_failed_and_cancelled_results_keep_their_place_and_tone(demo_session):
-    from wisgate_nb.history import Record, now_iso
+    from wisgate_nb.records import Record, now_iso
 
     history = wisgate_nb.history()
     ok = wisgate_nb.generate("first", size="256x256")

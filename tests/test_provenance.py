@@ -18,8 +18,8 @@ from conftest import TEST_KEY
 from PIL import Image
 
 import wisgate_nb
-from wisgate_nb.history import imagemeta
-from wisgate_nb.history.provenance import ProvenanceWarning, embed, facts, read_bytes
+from wisgate_nb.records import imagemeta
+from wisgate_nb.records.provenance import ProvenanceWarning, embed, facts, read_bytes
 
 PROMPT = 'A lighthouse "on" a cliff <at> dusk & snow ☃'
 

@@ -31,7 +31,7 @@ from wisgate_nb.core.doctor import checks
 from wisgate_nb.core.session import Session, set_current
 from wisgate_nb.emulator import PROXY, EmulatorConfig, Fault
 from wisgate_nb.errors import KEY_HINT, BadRequestError
-from wisgate_nb.history import History
+from wisgate_nb.records import History
 
 NOTICE = "this endpoint did not stream; showing the final image"
 PROXY_FIELDS = ("request_id_header", "codes_as_status", "retry_after", "stream_500", "cooldown", "quota_images")

@@ -31,7 +31,7 @@ from .errors import (
     ResponseFormatError,
     WisGateError,
 )
-from .history import Generation, History
+from .records import Generation, History
 
 __all__ = [
     "APIConnectionError",

@@ -12,10 +12,10 @@ from .config import apply_settings
 from .core.plans import DryRun, plan, plan_sweep, split_params
 from .core.session import current
 from .errors import ConfigurationError
-from .history import Generation
-from .history.compare import ids_in_order
 from .options import FRONT_DOOR
 from .output import live
+from .records import Generation
+from .records.compare import ids_in_order
 
 
 def configure(**settings: Any):
@@ -132,7 +132,7 @@ def provenance(path) -> dict:
 
     {} for a file without it; a damaged record gives what can be read, with a warning.
     """
-    from .history.provenance import read
+    from .records.provenance import read
 
     return read(path)
 

@@ -108,7 +108,7 @@ def _info(files: list[str], *, as_json: bool) -> int:
     """Each file's provenance; exit status 1 if a file has none (or cannot be read)."""
     import json
 
-    from .history.provenance import read
+    from .records.provenance import read
 
     status = 0
     for name in files:
@@ -138,7 +138,7 @@ def _info(files: list[str], *, as_json: bool) -> int:
 def _send(args) -> int:
     from .core.plans import DryRun, plan
     from .core.session import current
-    from .history.files import copy_out
+    from .records.files import copy_out
 
     session = current()
     endpoint = "edits" if args.command == "edit" else "generations"

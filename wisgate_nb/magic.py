@@ -15,10 +15,10 @@ from .cell import interpolate, parse_fields, parse_line, parse_vary, split_promp
 from .core.plans import DryRun, plan, plan_sweep
 from .core.session import current
 from .errors import ConfigurationError, WisGateError
-from .history.compare import ids_in_order
-from .history.views import history_table
 from .options import FRONT_DOOR, argparse_spec
 from .output import html, live
+from .records.compare import ids_in_order
+from .records.views import history_table
 
 
 def registry_arguments(func):

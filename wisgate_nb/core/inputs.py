@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
-from ..history import Generation
 from ..options import check_edit_images
+from ..records import Generation
 
 Upload = tuple[str, bytes, str]  # (filename, bytes, MIME type)
 MAX_IMAGE_BYTES = 50 * 1024 * 1024

@@ -10,10 +10,10 @@ import asyncio
 import time
 
 from ..errors import WisGateError
-from ..history import Generation, Record, now_iso, provenance
-from ..history import files as history_files
-from ..history.reuse import link_result
 from ..output.thumbnails import thumbnail_bytes, thumbnail_mime
+from ..records import Generation, Record, now_iso, provenance
+from ..records import files as history_files
+from ..records.reuse import link_result
 
 MAX_ERROR_CHARS = 1000  # the history keeps this much of an error message: the start says what happened
 
@@ -37,7 +37,7 @@ async def save_result(history, request, base: dict, response, latency: float, th
     created = now_iso()
 
     def stamped(i: int) -> bytes:
-        """The file's bytes with its provenance (history/provenance.py); the pixels are not re-encoded."""
+        """The file's bytes with its provenance (records/provenance.py); the pixels are not re-encoded."""
         b = blobs[i]
         return provenance.embed(b.data, provenance.facts(base, index=i, width=b.width, height=b.height,
                                                          revised_prompt=b.revised_prompt,

@@ -13,8 +13,8 @@ from typing import Any
 
 from .. import options as registry
 from ..errors import ConfigurationError
-from ..history.budget import check_budget
-from ..history.reuse import cache_key
+from ..records.budget import check_budget
+from ..records.reuse import cache_key
 from .inputs import Upload, load_edit_inputs
 from .profiles import active_profile, profile_cache, profile_defaults
 from .targets import Target, resolve_target

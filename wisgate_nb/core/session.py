@@ -16,8 +16,8 @@ from typing import Any
 
 from ..config import WisGate
 from ..errors import WisGateError
-from ..history import Generation, History, new_id, now_iso
-from ..history.reuse import find_reusable
+from ..records import Generation, History, new_id, now_iso
+from ..records.reuse import find_reusable
 from .engine import Engine, Job, wait
 from .recording import base_fields, record_failure, reuse_result, save_result
 from .requests import Request, build_request

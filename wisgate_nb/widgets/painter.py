@@ -18,8 +18,8 @@ import anywidget
 import traitlets
 
 from ..errors import ConfigurationError
-from ..history import Generation
 from ..output.slider import load_pil, preview_uri
+from ..records import Generation
 
 HERE = Path(__file__).parent
 KINDS = ("line", "rect", "ellipse")

@@ -14,8 +14,8 @@ import ipywidgets as widgets
 
 from ..core.plans import plan
 from ..core.session import current
-from ..history.files import kept_inputs
 from ..output import html
+from ..records.files import kept_inputs
 from .edit import EditBox
 from .form import OptionsForm
 from .history_tab import HistoryTab

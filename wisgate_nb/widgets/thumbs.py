@@ -11,7 +11,7 @@ import threading
 
 import ipywidgets as widgets
 
-from ..history.views import thumbnail
+from ..records.views import thumbnail
 
 
 def new_image() -> widgets.Image:
