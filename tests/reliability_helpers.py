@@ -1,4 +1,5 @@
-"""Helpers of the reliability and security tests: process resources, test images, HTML inertness."""
+"""Helpers of the reliability and security tests: process resources, test images, HTML inertness, a notebook
+run in a real kernel."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 # -- process resources ------------------------------------------------------------------------
@@ -260,3 +262,19 @@ def debug_logs(*names: str) -> Iterator[list[str]]:
         root.removeHandler(handler)
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)
+
+
+# -- notebooks ---------------------------------------------------------------------------------
+
+def run_in_demo_kernel(nb, folder: Path, *, allow_errors: bool = False) -> None:
+    """Run ``nb`` top to bottom in a real kernel (nbclient), as "Run All" does: demo mode, no key anywhere
+    in its environment, the history in ``folder/runs``; the outputs land in ``nb``."""
+    from nbclient import NotebookClient
+
+    with pytest.MonkeyPatch.context() as env:
+        for name in ("WISGATE_API_KEY", "WISDOM_GATE_KEY"):
+            env.delenv(name, raising=False)
+        env.setenv("WISGATE_DEMO", "1")
+        env.setenv("WISGATE_HISTORY_DIR", str(folder / "runs"))
+        NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=allow_errors,
+                       resources={"metadata": {"path": str(folder)}}).execute()

@@ -9,13 +9,12 @@ wisgate_nb text has a contrast of at least 4.5:1 against the background it is dr
 from __future__ import annotations
 
 import json
-import os
 
 import nbformat
 import pytest
 from browser import CONTRASTS, chromium_page, requires_browser, screenshot
-from nbclient import NotebookClient
 from nbconvert import HTMLExporter
+from reliability_helpers import run_in_demo_kernel
 
 pytestmark = [requires_browser, pytest.mark.timeout(240)]
 
@@ -36,17 +35,7 @@ def executed(tmp_path_factory):
     """The notebook after "Run All" in a demo kernel (its history folder is elsewhere and stays behind)."""
     work = tmp_path_factory.mktemp("run")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
-    env = {k: v for k, v in os.environ.items() if k not in ("WISGATE_API_KEY", "WISDOM_GATE_KEY")}
-    env.update(WISGATE_DEMO="1", WISGATE_HISTORY_DIR=str(work / "runs"))
-    old = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(env)
-    try:
-        NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
-                       resources={"metadata": {"path": str(work)}}).execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
+    run_in_demo_kernel(nb, work, allow_errors=True)
     return nb
 
 

@@ -13,8 +13,7 @@ import nbformat
 import pytest
 from bounds import INTERRUPT_S, KERNEL_FREE_S
 from jupyter_client import KernelManager
-from nbclient import NotebookClient
-from reliability_helpers import wait_until
+from reliability_helpers import run_in_demo_kernel, wait_until
 
 from wisgate_nb.emulator import EmulatorConfig, serve
 from wisgate_nb.records import History
@@ -24,18 +23,6 @@ def _env(tmp_path: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("WISGATE_API_KEY", "WISDOM_GATE_KEY")}
     env.update(WISGATE_DEMO="1", WISGATE_HISTORY_DIR=str(tmp_path / "runs"), PYTHONUNBUFFERED="1")
     return env
-
-
-def _execute(nb, tmp_path: Path) -> None:
-    """Run ``nb`` top to bottom in a real kernel (nbclient) in demo mode, as "Run All" does."""
-    old, env = dict(os.environ), _env(tmp_path)
-    os.environ.clear()
-    os.environ.update(env)
-    try:
-        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
 
 
 @pytest.fixture
@@ -238,7 +225,7 @@ def test_executed_notebooks_keep_only_the_results_not_the_waiting_lines(tmp_path
     nb.cells = [nbformat.v4.new_code_cell("%load_ext wisgate_nb\nimport wisgate_nb as wg; wg.configure(demo_latency=1.5)"),
                 nbformat.v4.new_code_cell("%%wisgate_image -s 128x128\na waiting fox"),
                 nbformat.v4.new_code_cell("%%wisgate_image -s 128x128\na fox\n---\na cat")]
-    _execute(nb, tmp_path)
+    run_in_demo_kernel(nb, tmp_path)
     single, several = nb.cells[1].outputs, nb.cells[2].outputs
     assert [o["output_type"] for o in single] == ["display_data", "display_data"]  # the demo notice, the result
     assert "demo mode" in single[0]["data"]["text/html"]
@@ -252,7 +239,7 @@ def test_saved_notebook_with_four_large_images_stays_small(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("%load_ext wisgate_nb"),
                 nbformat.v4.new_code_cell("%%wisgate_image --size 1024x1024 -n 4\na detailed city at night")]
-    _execute(nb, tmp_path)
+    run_in_demo_kernel(nb, tmp_path)
     path = tmp_path / "four.ipynb"
     nbformat.write(nb, path)
     html = "".join(o.get("data", {}).get("text/html", "") for o in nb.cells[1].outputs)
