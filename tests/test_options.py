@@ -71,6 +71,12 @@ def test_the_python_api_takes_it(option, session, image):
     assert f"{option.name}: {option.help}" in doc
 
 
+@pytest.mark.parametrize(("stream", "partials", "sent"), [(True, None, 2), (1, None, 1), (True, 3, 3), (1, 3, 3)])
+def test_stream_implies_partial_images_unless_they_are_given(session, stream, partials, sent):
+    dry = wisgate_nb.generate("a red fox", dry_run=True, stream=stream, partial_images=partials)
+    assert dry.body["stream"] is True and dry.body["partial_images"] == sent
+
+
 @pytest.mark.parametrize("option", FRONT_DOOR, ids=OPTION_IDS)
 def test_the_magic_takes_it(option, shell, image):
     flag = option.cli_flags[-1]

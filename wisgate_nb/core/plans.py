@@ -51,7 +51,9 @@ def plan(session, prompt: str | None, *, template: str | None = None, fields: di
         raise ConfigurationError(f"unknown option(s) {names}{near} (template fields need template=NAME)")
     if prompt is None:
         raise ConfigurationError("a prompt is needed: generate('a red fox in the snow')")
-    kwargs.update(registry.stream_options(kwargs.pop("stream", None)))
+    for name, value in registry.stream_options(kwargs.pop("stream", None)).items():
+        if kwargs.get(name) is None:  # a partial_images given as well wins over the one stream= implies
+            kwargs[name] = value
     return session.prepare(prompt, endpoint=endpoint, source=source, template=info, **kwargs)
 
 
