@@ -68,18 +68,6 @@ class _Columns:
         return [t.get(key) if isinstance(t, dict) else None for t in self.values("template")]
 
 
-def _shared(values: Iterable) -> list:
-    """Tuples, equal ones shared (tags repeat a lot; a tuple cannot be changed in place)."""
-    seen: dict = {}
-    out = []
-    for value in values:
-        try:
-            out.append(seen.setdefault(value, value))
-        except TypeError:
-            out.append(value)
-    return out
-
-
 def _typed(cols: _Columns, name: str, kind: str, values: list | None = None):
     """A scalar column in its dtype: vectorised from a bulk parse, made at once from dicts (no astype pass)."""
     dtype = _DTYPES[kind]
@@ -109,7 +97,7 @@ def _column(cols: _Columns, name: str, folders: dict[str, str]):
         raw = cols.template("name" if name == "template" else "version")
         return raw.astype(_DTYPES[kind]).array if isinstance(raw, pd.Series) else _typed(cols, name, kind, raw)
     if name == "revised_prompt":
-        first = [next(filter(None, ps), None) if ps else None for ps in cols.tuples("revised_prompts")]
+        first = [next(filter(None, ps), None) if ps else None for ps in cols.tuples("revised_prompts", shared=True)]
         return _typed(cols, name, kind, first)
     if kind == "time":
         return pd.to_datetime(cols.series(name), utc=True, format="ISO8601", errors="coerce").dt.as_unit("us")
@@ -131,7 +119,7 @@ def chunk_frame(chunk: Chunk, folders: dict[str, str]) -> tuple[pd.DataFrame, li
         data[name] = _column(cols, name, folders)
         cols.forget()  # what one column was made from goes before the next is made (the peak stays low)
     frame = pd.DataFrame(data, copy=False)
-    return frame, _shared([v or () for v in cols.tuples("revised_prompts")])
+    return frame, [v or () for v in cols.tuples("revised_prompts", shared=True)]  # equal ones one tuple
 
 
 def _joined(chunks: list[Chunk]) -> list[Chunk]:
