@@ -17,20 +17,6 @@ def price_of(prices: dict | None, model: str) -> dict | None:
     return (prices.get(model) or prices.get("*")) if prices else None
 
 
-def record_cost(record, prices: dict | None) -> float | None:
-    """Estimated cost of one record from a price table, or None without one (or without its model's price).
-
-    Reused results and requests that did not succeed cost nothing.
-    """
-    if not prices or record.reused or record.status != "ok":
-        return 0.0 if prices else None
-    entry = price_of(prices, record.model)
-    if not entry:
-        return None
-    return (float(entry.get("per_image", 0.0)) * record.images
-            + float(entry.get("per_1k_tokens", 0.0)) * (record.total_tokens or 0) / 1000)
-
-
 class Sums:
     """Running sums behind ``totals()``: requests, images and tokens by (model, succeeded, reused)."""
 
