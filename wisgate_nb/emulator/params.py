@@ -56,7 +56,7 @@ class ApiError(Exception):
 
 
 def error_body(
-    message: str, *, type: str, param: str | None = None, code: str | None = None
+    message: str, *, type: str | None, param: str | None = None, code: str | None = None
 ) -> dict[str, Any]:
     """The API's error envelope; all four keys always present."""
     return {"error": {"message": message, "type": type, "param": param, "code": code}}

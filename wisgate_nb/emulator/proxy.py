@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .faults import quota_response
+from .params import error_body
 from .state import RECORD_KEY, Emulator, EmulatorConfig
 
 __all__ = ["STREAM_500_BYTES", "ProxyLayer", "proxy_headers"]
@@ -41,16 +42,12 @@ def proxy_headers(headers: MutableHeaders, request_id: str, config: EmulatorConf
             del headers[name]
 
 
-def _error(message: str, code: str | None, type_: str | None = None) -> dict:
-    return {"error": {"message": message, "type": type_, "param": None, "code": code}}
-
-
 def cooldown_response(seconds_left: float) -> JSONResponse:
     """The proxy's refusal while it cools down after an upstream failure: the wait is only in the words."""
     wait = max(1, math.ceil(seconds_left))
     message = (f"No deployments available for the selected model. Try again in {wait} "
                f"second{'s' if wait != 1 else ''} (the proxy cools down after an upstream failure).")
-    return JSONResponse(_error(message, "429"), status_code=429)
+    return JSONResponse(error_body(message, type=None, code="429"), status_code=429)
 
 
 def stream_500_body(stream: bytes) -> bytes:
@@ -60,7 +57,7 @@ def stream_500_body(stream: bytes) -> bytes:
         text += text
     message = ("APIConnectionError: the upstream answer could not be parsed as JSON (Expecting value: line 1 "
                f"column 1 (char 0)). Received: {text[:STREAM_500_BYTES]}")
-    return json.dumps(_error(message, "500")).encode()
+    return json.dumps(error_body(message, type=None, code="500")).encode()
 
 
 def codes_as_status(body: bytes, status: int) -> bytes:
