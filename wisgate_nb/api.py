@@ -114,7 +114,7 @@ def compare_slider(a: Any, b: Any, *, labels: Sequence[str] | None = None, posit
     from .output.slider import CompareSlider  # anywidget loads with the first slider, not with the package
 
     def image_of(x: Any) -> Any:
-        return (x.paths[0] if x.paths else x.data[0]) if isinstance(x, Generation) else x
+        return x.first_image if isinstance(x, Generation) else x
 
     def label_of(x: Any, letter: str) -> str:
         if isinstance(x, Generation):

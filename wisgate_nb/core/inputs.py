@@ -27,7 +27,7 @@ def load_image(image: Any, default_name: str = "image.png", what: str = "the ima
     from ..http.images import load_image_input  # Pillow loads with the first edit, not with the package
 
     if isinstance(image, Generation):
-        image = image.paths[0] if image.paths else image.data[0]
+        image = image.first_image
     if is_painter(image):
         raise ConfigurationError(f"{what} is a mask painter: pass it as the mask (mask=painter), and the image "
                                  "it paints on as the image")

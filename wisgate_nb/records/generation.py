@@ -62,6 +62,11 @@ class Generation:
     def reused(self) -> bool:
         return self.record.reused
 
+    @property
+    def first_image(self) -> Path | bytes:
+        """The first image as an input takes it: its file, else its bytes (an edit, the painter, the slider)."""
+        return self.paths[0] if self.paths else self.data[0]
+
     @cached_property
     def images(self) -> list:
         """The images as PIL images (loaded on first access)."""

@@ -41,7 +41,7 @@ class MaskPainter(anywidget.AnyWidget):
 
     def __init__(self, image: Any, brush: int = 40, **kwargs: Any):
         if isinstance(image, Generation):
-            image = image.paths[0] if image.paths else image.data[0]
+            image = image.first_image
         self.image = load_pil(image)
         if not isinstance(brush, int) or isinstance(brush, bool) or brush < 1:
             raise ConfigurationError(f"brush is a diameter in pixels (a whole number of 1 or more); got {brush!r}")
