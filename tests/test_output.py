@@ -19,7 +19,7 @@ from PIL import Image
 import wisgate_nb
 from wisgate_nb.core.doctor import Report
 from wisgate_nb.output import html
-from wisgate_nb.output.thumbnails import JPEG_QUALITY, MAX_BYTES, thumbnail_bytes
+from wisgate_nb.output.thumbnails import JPEG_QUALITY, MAX_BYTES, thumbnail_bytes, thumbnail_mime
 from wisgate_nb.records import Generation
 
 NOTEBOOK_BUDGET = 100_000  # what one image may cost in a saved notebook (the README's promise)
@@ -171,3 +171,15 @@ def test_failed_and_cancelled_results_keep_their_place_and_tone(demo_session):
     table = history._repr_html_()
     for tone, status in (("warn", "cancelled"), ("error", "error")):  # the status cell takes the tone
         assert re.search(f'color:{re.escape(html.COLOURS[tone])}"><div[^>]*>{status}', table), status
+
+
+def test_a_thumbnail_is_encoded_as_the_type_its_file_was_named_for():
+    """The type is chosen on the full image (it names the .thumb file); reducing a palette image whose
+    transparent colour is unused makes it opaque, which alone would choose JPEG for a .webp name."""
+    image = Image.new("P", (256, 256), 1)
+    image.putpalette([0, 0, 0, 200, 30, 30] + [0] * 762)
+    out = io.BytesIO()
+    image.save(out, "PNG", transparency=0)
+    mime = thumbnail_mime(Image.open(io.BytesIO(out.getvalue())))
+    data, got = thumbnail_bytes(out.getvalue(), 64, mime=mime)
+    assert mime == got == "image/webp" and Image.open(io.BytesIO(data)).format == "WEBP"

@@ -32,7 +32,8 @@ async def save_result(history, request, base: dict, response, latency: float, th
     """Write a response's images, thumbnails and record; the Generation the user gets back."""
     blobs = response.images
     names = [history_files.image_name(base["id"], i, blob.format) for i, blob in enumerate(blobs)]
-    thumbs = [history_files.thumbnail_name(name, _thumbnail_mime(blob)) for name, blob in zip(names, blobs)]
+    mimes = [_thumbnail_mime(blob) for blob in blobs]  # chosen once: the file's name and its bytes agree
+    thumbs = [history_files.thumbnail_name(name, mime) for name, mime in zip(names, mimes)]
     history.ensure_folder()
     created = now_iso()
 
@@ -44,7 +45,7 @@ async def save_result(history, request, base: dict, response, latency: float, th
                                                          request_id=response.request_id, created=created))
 
     def thumbnail(i: int) -> None:
-        data, _ = thumbnail_bytes(blobs[i].decoded or blobs[i].data, thumb_px)
+        data, _ = thumbnail_bytes(blobs[i].decoded or blobs[i].data, thumb_px, mime=mimes[i])
         history_files.write(history, thumbs[i], data)
 
     usage = response.usage if isinstance(response.usage, dict) else None

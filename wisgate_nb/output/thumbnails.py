@@ -19,10 +19,12 @@ _FITS_AT = ((70, 1.2), (60, 1.4), (50, 1.65), (40, 1.95))  # measured on pure no
 LOWEST_QUALITY = _FITS_AT[-1][0]
 
 
-def thumbnail_bytes(data, px: int = THUMB_PX, max_bytes: int = MAX_BYTES) -> tuple[bytes, str]:
+def thumbnail_bytes(data, px: int = THUMB_PX, max_bytes: int = MAX_BYTES, *,
+                    mime: str | None = None) -> tuple[bytes, str]:
     """A small JPEG (or WebP when the image has transparency) of an image (bytes or PIL): (bytes, mime).
 
-    At most ``max_bytes``: quality 80 when that fits, else lower qualities, then smaller sizes.
+    At most ``max_bytes``: quality 80 when that fits, else lower qualities, then smaller sizes. ``mime``:
+    the type already chosen (``thumbnail_mime`` of the full image, which named the file), else chosen here.
     """
     from PIL import Image
 
@@ -32,7 +34,7 @@ def thumbnail_bytes(data, px: int = THUMB_PX, max_bytes: int = MAX_BYTES) -> tup
         with Image.open(io.BytesIO(data)) as source:
             source.draft("RGB", (px, px))  # lets JPEG decode at a reduced scale: much faster
             im = _small(source, px)
-    mime = thumbnail_mime(im)
+    mime = mime or thumbnail_mime(im)
     mode, fmt = ("RGBA", "WEBP") if mime == "image/webp" else ("RGB", "JPEG")
     im = im if im.mode == mode else im.convert(mode)
     while True:
