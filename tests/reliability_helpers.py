@@ -278,3 +278,16 @@ def run_in_demo_kernel(nb, folder: Path, *, allow_errors: bool = False) -> None:
         env.setenv("WISGATE_HISTORY_DIR", str(folder / "runs"))
         NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=allow_errors,
                        resources={"metadata": {"path": str(folder)}}).execute()
+
+
+def captured_html(shell, code: str) -> list[str]:
+    """Run a cell in the test shell and return the HTML of what it displayed."""
+    from IPython.core.displaypub import CapturingDisplayPublisher
+
+    ip = shell.ip
+    original, ip.display_pub = ip.display_pub, CapturingDisplayPublisher()
+    try:
+        shell.run(code)
+        return [o["data"].get("text/html", "") for o in ip.display_pub.outputs]
+    finally:
+        ip.display_pub = original

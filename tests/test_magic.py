@@ -9,29 +9,15 @@ import pytest
 from bounds import concurrent
 from conftest import TEST_KEY
 from PIL import Image
+from reliability_helpers import captured_html
 
 import wisgate_nb
 from wisgate_nb.emulator import Fault
 from wisgate_nb.errors import AuthenticationError, ConfigurationError, ContentPolicyError
 
 
-def _captured(shell, code):
-    """Run a cell and return (result, html outputs displayed)."""
-    from IPython.core.displaypub import CapturingDisplayPublisher
-
-    ip = shell.ip
-    original = ip.display_pub
-    ip.display_pub = CapturingDisplayPublisher()
-    try:
-        shell.run(code)
-        outputs = ip.display_pub.outputs
-    finally:
-        ip.display_pub = original
-    return [o["data"].get("text/html", "") for o in outputs]
-
-
 def test_magic_generates_displays_and_records(shell, session, server):
-    html = _captured(shell, "%%wisgate_image --size 256x256 -n 2 --quality low --tag first\na lighthouse at dusk")
+    html = captured_html(shell, "%%wisgate_image --size 256x256 -n 2 --quality low --tag first\na lighthouse at dusk")
     assert any("<img" in h and "data:image/jpeg;base64," in h for h in html)
     assert any("a lighthouse at dusk" in h for h in html)
     (request,) = server.emulator.image_requests
@@ -105,7 +91,7 @@ def test_several_prompts_run_concurrently_and_one_failure_does_not_cancel_others
     server.emulator.config.latency = 1.0
     start = time.perf_counter()
     with pytest.raises(ContentPolicyError):
-        _captured(shell, "%%wisgate_image --size 128x128\na fox\n---\na forbidden thing\n---\na cat")
+        captured_html(shell, "%%wisgate_image --size 128x128\na fox\n---\na forbidden thing\n---\na cat")
     wall = time.perf_counter() - start
     statuses = sorted(r.status for r in session.history.records)
     assert statuses == ["error", "ok", "ok"]
@@ -119,7 +105,7 @@ def test_several_prompts_show_side_by_side_in_the_order_typed(shell, session, se
     # the first two requests to arrive answer last: the results finish in another order than typed
     server.emulator.schedule(Fault("slow", delay=0.8))
     server.emulator.schedule(Fault("slow", delay=0.4))
-    html = _captured(shell, "%%wisgate_image --size 128x128\nzebra\n---\napple\n---\nmango")
+    html = captured_html(shell, "%%wisgate_image --size 128x128\nzebra\n---\napple\n---\nmango")
     shown = [h for h in html if "wisgate-columns" in h][-1]
     assert "<table" not in shown  # one column per prompt, side by side, not a table of rows
     assert shown.index("zebra") < shown.index("apple") < shown.index("mango")
@@ -179,7 +165,7 @@ def test_stream_shows_previews_and_records_the_final_image(shell, session, serve
 
 
 def test_dry_run_sends_and_records_nothing(shell, session, server):
-    html = _captured(shell, "%%wisgate_image --size 256x256 --dry-run\na quiet lake")
+    html = captured_html(shell, "%%wisgate_image --size 256x256 --dry-run\na quiet lake")
     assert server.emulator.image_requests == [] and len(session.history) == 0
     text = "".join(html)
     assert "a quiet lake" in text and TEST_KEY not in text and "****" in text
@@ -237,17 +223,17 @@ def test_wisgate_key_keeps_the_key_in_memory_only(shell, session, monkeypatch, c
 
 def test_history_magic_shows_a_table_and_a_comparison(shell, session):
     shell.run("%%wisgate_image --size 128x128 --no-display\na fox\n---\na cat")
-    table = _captured(shell, "%wisgate_history")
+    table = captured_html(shell, "%wisgate_history")
     assert "<table" in table[0] and "a fox" in table[0] and "used so far: 2 requests, 2 images" in table[0]
-    compare = _captured(shell, "%wisgate_history compare --last 2")
+    compare = captured_html(shell, "%wisgate_history compare --last 2")
     assert "a fox" in compare[0] and "a cat" in compare[0]
 
 
 def test_demo_option_needs_no_key_and_says_so_once(shell, session, server):
     session.config.api_key = None
-    html = _captured(shell, "%%wisgate_image --demo --size 128x128\na cat")
+    html = captured_html(shell, "%%wisgate_image --demo --size 128x128\na cat")
     assert any("demo mode" in h for h in html)
-    again = _captured(shell, "%%wisgate_image --demo --size 128x128\na dog")
+    again = captured_html(shell, "%%wisgate_image --demo --size 128x128\na dog")
     assert not any("demo mode:" in h for h in again)
     assert server.emulator.image_requests == []  # in-process demo server, not the network
     assert all(r.demo for r in session.history.records)

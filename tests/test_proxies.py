@@ -10,14 +10,13 @@ from __future__ import annotations
 import base64
 import os
 import re
-import socket
 import subprocess
 import sys
 
 import pytest
 from bounds import PROXY_COOLDOWN_S
 from conftest import TEST_KEY
-from reliability_helpers import PROMPT, assert_readable, send, wait_until
+from reliability_helpers import PROMPT, assert_readable, captured_html, closed_port, send, wait_until
 
 import wisgate_nb
 from wisgate_nb import (
@@ -54,19 +53,6 @@ def proxy(server):
     finally:
         for name, value in saved.items():
             setattr(config, name, value)
-
-
-def _captured(shell, code):
-    """Run a cell and return the HTML of what it displayed."""
-    from IPython.core.displaypub import CapturingDisplayPublisher
-
-    ip = shell.ip
-    original, ip.display_pub = ip.display_pub, CapturingDisplayPublisher()
-    try:
-        shell.run(code)
-        return [o["data"].get("text/html", "") for o in ip.display_pub.outputs]
-    finally:
-        ip.display_pub = original
 
 
 def _panel_generate(session, prompt: str = PROMPT, **values):
@@ -199,10 +185,10 @@ def test_a_stream_the_proxy_cannot_pass_on_falls_back_once_and_is_remembered(mod
 @pytest.mark.timeout(TIMEOUT)
 def test_the_magic_shows_the_notice_and_later_cells_do_not_stream(shell, session, proxy):
     server = proxy(**PROXY)
-    html = _captured(shell, "%%wisgate_image --stream --size 128x128\na fox in the snow")
+    html = captured_html(shell, "%%wisgate_image --stream --size 128x128\na fox in the snow")
     assert any(NOTICE in h and "<img" in h for h in html)
     assert server.emulator.generations == 2
-    _captured(shell, "%%wisgate_image --stream 3 --size 128x128\na second fox")
+    captured_html(shell, "%%wisgate_image --stream 3 --size 128x128\na second fox")
     assert server.emulator.generations == 3
     assert [r.fault for r in server.emulator.image_requests] == ["stream_500", None, None]
     assert [r.attempt_statuses for r in session.history.records] == ["500,200", "200"]
@@ -320,7 +306,7 @@ def test_the_doctor_reports_an_endpoint_that_did_not_stream(shell, session, prox
     shell.run("%%wisgate_image --stream --size 128x128 --no-display\na fox")
     line = dict(checks(session))["streaming"]
     assert line.startswith("no: this endpoint did not stream (HTTP 500 to a streamed request)"), line
-    html = _captured(shell, "%wisgate_doctor")
+    html = captured_html(shell, "%wisgate_doctor")
     assert any("this endpoint did not stream" in h for h in html)
 
 
@@ -459,15 +445,9 @@ def test_emulator_options_make_its_config(argv, expected):
     assert {name: getattr(config, name) for name in expected} == expected
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.timeout(TIMEOUT)
 def test_wisgate_nb_emulator_proxy_on_a_port(tmp_path):
-    port = _free_port()
+    port = closed_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen([sys.executable, "-m", "wisgate_nb.cli", "emulator", "--proxy", "--port", str(port),
                                 "--require-key", TEST_KEY], env=env, stdout=subprocess.PIPE,
