@@ -248,6 +248,14 @@ def run_all(page) -> None:
     page.locator(".lm-Menu-item:visible", has_text="Run All Cells").first.click()
 
 
+def drag(page, box, start: tuple[float, float], end: tuple[float, float], steps: int = 12) -> None:
+    """A mouse drag between two points given as fractions of the element's box."""
+    page.mouse.move(box["x"] + box["width"] * start[0], box["y"] + box["height"] * start[1])
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * end[0], box["y"] + box["height"] * end[1], steps=steps)
+    page.mouse.up()
+
+
 def screenshot(page, name: str) -> Path:
     """Save a full-page screenshot under test-artifacts/ and return its path."""
     ARTIFACTS.mkdir(exist_ok=True)

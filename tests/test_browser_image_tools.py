@@ -12,7 +12,7 @@ import json
 
 import nbformat
 import pytest
-from browser import chromium_page, jupyter_server, open_notebook, requires_browser, run_all, screenshot
+from browser import chromium_page, drag, jupyter_server, open_notebook, requires_browser, run_all, screenshot
 
 pytestmark = [requires_browser, pytest.mark.timeout(240)]
 
@@ -47,14 +47,6 @@ def write_notebook(folder, name: str = "tools.ipynb") -> str:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     nbformat.write(nb, folder / name)
     return name
-
-
-def drag(page, box, start: tuple[float, float], end: tuple[float, float], steps: int = 12) -> None:
-    """A mouse drag between two points given as fractions of the element's box."""
-    page.mouse.move(box["x"] + box["width"] * start[0], box["y"] + box["height"] * start[1])
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * end[0], box["y"] + box["height"] * end[1], steps=steps)
-    page.mouse.up()
 
 
 class Probe:

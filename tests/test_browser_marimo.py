@@ -17,7 +17,7 @@ import time
 import urllib.request
 
 import pytest
-from browser import REPO, chromium_page, free_port, requires_browser, screenshot
+from browser import REPO, chromium_page, drag, free_port, requires_browser, screenshot
 
 pytestmark = [requires_browser, pytest.mark.timeout(180)]
 
@@ -116,13 +116,6 @@ def read_probe(page, want) -> dict:
             return seen
         page.wait_for_timeout(200)
     raise AssertionError(f"marimo's probe cell never showed what was expected; last: {seen}")
-
-
-def drag(page, box, start, end, steps: int = 12) -> None:
-    page.mouse.move(box["x"] + box["width"] * start[0], box["y"] + box["height"] * start[1])
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * end[0], box["y"] + box["height"] * end[1], steps=steps)
-    page.mouse.up()
 
 
 def test_painter_and_slider_work_in_marimo(tmp_path):
