@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -254,6 +255,21 @@ def drag(page, box, start: tuple[float, float], end: tuple[float, float], steps:
     page.mouse.down()
     page.mouse.move(box["x"] + box["width"] * end[0], box["y"] + box["height"] * end[1], steps=steps)
     page.mouse.up()
+
+
+def save(page, path: Path) -> None:
+    """Ctrl+S, then wait until the file on disk has the outputs."""
+    page.locator(".jp-Notebook:visible").first.click(position={"x": 5, "y": 5})
+    page.keyboard.press("Control+s")
+    for _ in range(100):
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except (ValueError, OSError):  # caught while the server was writing it: look again
+            nb = None
+        if nb is not None and any(o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"{path.name} was not saved with its outputs")
 
 
 def screenshot(page, name: str) -> Path:

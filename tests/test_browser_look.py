@@ -16,7 +16,7 @@ import urllib.request
 
 import nbformat
 import pytest
-from browser import CONTRASTS, chromium_page, jupyter_server, open_notebook, requires_browser, run_all, screenshot
+from browser import CONTRASTS, chromium_page, jupyter_server, open_notebook, requires_browser, run_all, save, screenshot
 
 pytestmark = [requires_browser, pytest.mark.timeout(420)]
 
@@ -176,8 +176,7 @@ def test_light_dark_and_notebook_7(tmp_path):
             assert note.count() == 1 and not note.is_visible()  # hidden while the panel is live
             report["lab light"] = low_contrast(page, "JupyterLab light")
             screenshot(page, "look-lab-light.png")
-            page.keyboard.press("Control+s")
-            page.wait_for_timeout(1500)
+            save(page, tmp_path / name)
 
             notebook7 = server.notebook_url(name).replace("/lab/tree/", "/notebooks/")
             page.goto(notebook7)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from browser import ARTIFACTS, chromium_page, jupyter_server, requires_browser, screenshot
+from browser import ARTIFACTS, chromium_page, jupyter_server, requires_browser, save, screenshot
 
 pytestmark = [requires_browser, pytest.mark.timeout(240)]
 
@@ -96,21 +96,6 @@ def run_all(page) -> None:
     """Run → Run All Cells, from the menu bar (the same in JupyterLab 4 and Notebook 7)."""
     page.locator(".lm-MenuBar-item", has_text="Run").first.click()
     page.locator(".lm-Menu-item:visible", has_text="Run All Cells").first.click()
-
-
-def save(page, path: Path) -> None:
-    """Ctrl+S, then wait until the file on disk has the outputs."""
-    page.locator(".jp-Notebook:visible").first.click(position={"x": 5, "y": 5})
-    page.keyboard.press("Control+s")
-    for _ in range(100):
-        try:
-            nb = nbformat.read(path, as_version=4)
-        except (ValueError, OSError):  # caught while the server was writing it: look again
-            nb = None
-        if nb is not None and any(o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])):
-            return
-        page.wait_for_timeout(100)
-    raise AssertionError(f"{path.name} was not saved with its outputs")
 
 
 def wait_for_images(page, count: int, timeout_ms: float = 90_000) -> list[bool]:

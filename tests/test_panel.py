@@ -508,7 +508,9 @@ def test_an_error_stays_until_newer_news(panel, demo_session):
     slow = generate(panel, "a slow fox")
     panel._prompt.value = "   "
     panel._generate.click()
-    time.sleep(2 * panel_module.TICK_S)  # the ticks of the running one must not wipe out the error
+    for _ in range(2):  # two ticks of the running one (each moves its elapsed time) must not wipe out the error
+        before = slow._status.value
+        wait_until(lambda before=before: slow._status.value != before, timeout=5)
     assert slow.running and "prompt is empty" in panel._status.value
     panel.wait(20)
     assert "done:" in panel._status.value and "prompt is empty" not in panel._status.value
