@@ -117,13 +117,3 @@ def active_profile(config, name: str | None = None) -> Profile | None:
     return get_profile(name) if name else None
 
 
-def profile_defaults(config, name: str | None = None) -> dict:
-    profile = active_profile(config, name)
-    return dict(profile.defaults) if profile else {}
-
-
-def profile_cache(config, name: str | None = None) -> bool | None:
-    profile = active_profile(config, name)
-    return profile.cache if profile else None
-
-

@@ -16,7 +16,7 @@ from ..errors import ConfigurationError
 from ..records.budget import check_budget
 from ..records.reuse import cache_key
 from .inputs import Upload, load_edit_inputs
-from .profiles import active_profile, profile_cache, profile_defaults
+from .profiles import active_profile
 from .targets import Target, resolve_target
 
 
@@ -76,7 +76,8 @@ def build_request(config, history, prompt: str, *, endpoint: str = "generations"
     defaults = {"size": config.size, "n": config.n, "quality": config.quality, "output_format": config.output_format}
     if endpoint == "edits":
         defaults.pop("size")  # an edit keeps the input's size unless a size is asked for
-    defaults.update(profile_defaults(config, profile))
+    chosen = active_profile(config, profile)  # read once: its defaults, target, cache and image limit
+    defaults.update(chosen.defaults if chosen else {})
     merged = {**defaults, **{k: v for k, v in options.items() if v is not None}}
     model = merged.pop("model", None) or config.model
     problems = []
@@ -89,14 +90,13 @@ def build_request(config, history, prompt: str, *, endpoint: str = "generations"
     except ConfigurationError as exc:
         problems.extend(registry.problems_of(exc))
     registry.raise_problems(problems)  # every option problem at once, before the key is looked at
-    target = resolve_target(config, demo=demo, profile=profile)
+    target = resolve_target(config, demo=demo, profile=chosen)
     loaded, mask_file = load_edit_inputs(images, mask) if endpoint == "edits" else ((), None)
-    if cache is None:
-        cache = profile_cache(config, profile)
+    if cache is None and chosen is not None:
+        cache = chosen.cache
     use_cache = config.cache if cache is None else cache
     request = Request(endpoint, body["prompt"], body["model"], body, target, loaded, mask_file, source,
                       request_tags, group, template, bool(use_cache), full)
-    chosen = active_profile(config, profile)
     check_budget(history, request.n, reserved=reserved,
                  max_images=chosen.max_images if chosen and chosen.max_images else config.max_images,
                  max_cost=config.max_cost, prices=config.prices or None)

@@ -8,7 +8,7 @@ from .._secret import Secret
 from ..config import hub_api_token
 from ..errors import ConfigurationError
 from ..http.checks import check_settings
-from .profiles import active_profile
+from .profiles import Profile, active_profile
 
 DEMO_BASE_URL = "http://demo.wisgate.invalid/v1"
 NO_KEY_MESSAGE = (
@@ -42,12 +42,12 @@ class Target:
         return "demo" if self.demo else self.base_url.rstrip("/")
 
 
-def resolve_target(config, *, demo: bool | None = None, profile: str | None = None) -> Target:
+def resolve_target(config, *, demo: bool | None = None, profile: str | Profile | None = None) -> Target:
     """Where requests go now; ConfigurationError (with the three ways on) when there is neither key nor demo.
 
     The client's own checks (URL, key form, timeout) run here too, before anything is sent or recorded.
     """
-    chosen = active_profile(config, profile)
+    chosen = profile if isinstance(profile, Profile) else active_profile(config, profile)  # a Profile: read already
     name = chosen.name if chosen else None
     demo = config.demo if demo is None else demo
     if chosen is not None and chosen.demo:
