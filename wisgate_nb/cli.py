@@ -136,16 +136,13 @@ def _info(files: list[str], *, as_json: bool) -> int:
 
 
 def _send(args) -> int:
-    from .core.plans import DryRun, plan
+    from .core.plans import DryRun, options_from_args, plan
     from .core.session import current
     from .records.files import copy_out
 
     session = current()
     endpoint = "edits" if args.command == "edit" else "generations"
-    options = {o.name: getattr(args, o.name, None) for o in FRONT_DOOR}
-    options = {k: v for k, v in options.items() if v is not None}
-    if args.profile:
-        options["profile"] = args.profile
+    options = options_from_args(args)
     inputs = dict(images=args.image, mask=args.mask) if endpoint == "edits" else {}
     try:
         request = plan(session, args.prompt, endpoint=endpoint, source="cli", tags=args.tag,

@@ -12,7 +12,7 @@ from IPython.display import HTML, display
 
 from . import api
 from .cell import interpolate, parse_fields, parse_line, parse_vary, split_prompts
-from .core.plans import DryRun, plan, plan_sweep
+from .core.plans import DryRun, options_from_args, plan, plan_sweep
 from .core.session import current
 from .errors import ConfigurationError, WisGateError
 from .options import FRONT_DOOR, argparse_spec
@@ -79,9 +79,7 @@ class WisGateMagics(Magics):
             raise ConfigurationError(f"unexpected {args.fields[0]!r}: name=value fields go with --template NAME")
         if not prompts and not args.template:
             raise ConfigurationError("the cell is empty: write the prompt on the lines below %%wisgate_image")
-        options = {o.name: getattr(args, o.name) for o in FRONT_DOOR if getattr(args, o.name) is not None}
-        if args.profile is not None:
-            options["profile"] = args.profile
+        options = options_from_args(args)
         common = dict(tags=args.tag, demo=True if args.demo else None, cache=True if args.cache else None)
         varied = parse_vary(args.vary)
         session = current()

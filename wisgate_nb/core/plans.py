@@ -22,6 +22,15 @@ MAX_SWEEP_REQUESTS = 200
 _REQUEST_WORDS = ("profile",)  # chosen per request, though not an image option
 
 
+def options_from_args(args: Any) -> dict:
+    """The image options (and the profile) a magic's or the CLI's parsed flags ask for: those given."""
+    given = {o.name: getattr(args, o.name, None) for o in registry.FRONT_DOOR}  # the CLI's: one endpoint's only
+    options = {name: value for name, value in given.items() if value is not None}
+    if args.profile is not None:
+        options["profile"] = args.profile
+    return options
+
+
 def split_params(params: dict, template: str | None = None) -> tuple[dict, dict]:
     """(image options, template fields). A template's own field names always go to it (a field may be
     called ``style`` or ``background``); anything else unknown is a field, or an error without a template."""
