@@ -4,8 +4,11 @@ Routes (under ``JUPYTERHUB_SERVICE_PREFIX`` when running as a JupyterHub service
 
     POST /v1/images/generations, /v1/images/edits   forwarded (JSON, multipart, event streams)
     GET  /v1/quota                                  the caller's limits, used, remaining, reset time
+    GET  /v1/models                                 the models the upstream lists (OpenAI list shape)
     GET  /admin/usage                               teacher: per-student usage (JSON)
     GET  /admin/                                    teacher: the same as a page
+    GET  /                                          the service root: your quota, how to use it (home)
+    GET  /oauth_callback                            JupyterHub's sign-in comes back here (home, oauth)
 """
 
 from __future__ import annotations
@@ -23,14 +26,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 
-from . import page, usage
+from . import home, page, usage
 from .auth import ADMIN_COOKIE, Authenticator, AuthError, Caller
 from .db import connect
 from .intake import RefuseRequest, read_incoming
 from .ledger import Ledger, Refusal, new_request_id
+from .models import ModelList
 from .relay import Forward, Outcome
 from .settings import ConfigFile, GatewaySettings
-from .upstream import UpstreamClient, error_body
+from .upstream import UpstreamClient, UpstreamError, error_body
 
 __all__ = ["Gateway", "create_app"]
 
@@ -143,6 +147,14 @@ async def quota(request: Request) -> Response:
     return JSONResponse(view)
 
 
+async def models(request: Request) -> Response:
+    await _caller(request)  # any student or the teacher, like /v1/quota
+    try:
+        return JSONResponse(await request.app.state.models.get())
+    except UpstreamError as exc:
+        return _error(exc.status, exc.message, type="server_error", code=exc.code)
+
+
 async def _teacher(request: Request, *, browser: bool = False) -> None:
     if not (await _caller(request, browser=browser)).teacher:
         raise AuthError(403, "permission_denied", "Only the teacher can see this page.")
@@ -163,19 +175,12 @@ async def admin_usage(request: Request) -> Response:
 
 async def admin_page(request: Request) -> Response:
     gw = _gateway(request)
-    try:
-        await _teacher(request, browser=True)
-    except AuthError as exc:
-        if exc.status != 401 or gw.auth.admin_session() is None:
-            raise
-        return HTMLResponse(page.login_page(_login_path(request)), status_code=401)
+    refused = await home.teacher_gate(request)  # sign in (hub OAuth or the token form), or 403
+    if refused is not None:
+        return refused
     report = await _report(gw)
     recent = await asyncio.to_thread(usage.recent_requests, gw.ledger.engine)
     return HTMLResponse(page.page(report, recent), headers={"cache-control": "no-store"})
-
-
-def _login_path(request: Request) -> str:
-    return request.url.path.rstrip("/").removesuffix("/admin") + "/admin/login"
 
 
 async def admin_login(request: Request) -> Response:
@@ -204,7 +209,7 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
         message = f"Invalid URL ({request.method} {request.url.path[:200]}): this gateway serves " \
-                  "/v1/images/generations, /v1/images/edits and /v1/quota."
+                  "/v1/images/generations, /v1/images/edits, /v1/quota and /v1/models."
     elif exc.status_code == 405:
         message = f"Method {request.method} is not allowed for {request.url.path[:200]}."
     else:
@@ -235,15 +240,19 @@ def create_app(settings: GatewaySettings, *, clock: Callable[[], float] = time.t
         Route("/v1/images/generations", generations, methods=["POST"]),
         Route("/v1/images/edits", edits, methods=["POST"]),
         Route("/v1/quota", quota, methods=["GET"]),
+        Route("/v1/models", models, methods=["GET"]),
         Route("/admin/usage", admin_usage, methods=["GET"]),
         Route("/admin/", admin_page, methods=["GET"]),
         Route("/admin/login", admin_login, methods=["POST"]),
+        Route("/", home.home, methods=["GET"]),
+        Route("/oauth_callback", home.oauth_callback, methods=["GET"]),
     ]
     prefix = settings.hub.prefix.rstrip("/") if settings.hub is not None else ""
     app = Starlette(routes=[Mount(prefix, routes=routes)] if prefix else routes,
                     exception_handlers={AuthError: _on_auth_error, HTTPException: _on_http_error, Exception: _on_crash},
                     lifespan=_lifespan)
     app.state.gateway = gateway
+    app.state.models = ModelList(gateway.upstream)
     return app
 
 

@@ -4,9 +4,10 @@ Standalone tokens look like ``wgs_<id>_<secret>``: ``id`` finds the row, and onl
 ``secret`` is stored, compared with ``hmac.compare_digest``. The secret is 256 random bits, so a
 fast hash is enough (nothing to brute-force). Tokens are never logged and never echoed.
 
-As a JupyterHub service the bearer is the student's own hub token: JupyterHub's ``HubAuth``
+As a JupyterHub service the bearer is the student's own hub token: JupyterHub's ``HubOAuth``
 (which caches the hub's answers) says whose it is; it must carry ``access:services!service=<name>``,
-and hub admins are teachers.
+and hub admins are teachers. A browser brings the same kind of token in the OAuth cookie that
+``oauth`` sets after signing it in through the hub.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import os
 import re
 import secrets
 import time
@@ -105,6 +107,11 @@ class Authenticator:
         self.admin_token = settings.admin_token
         self.hub = settings.hub
         self._hub_auth = _hub_auth(settings.hub) if settings.hub is not None else None
+        self.signin = None
+        if settings.hub is not None:
+            from .oauth import HubSignIn
+
+            self.signin = HubSignIn(self._hub_auth, settings.hub.prefix, settings.hub.api_token.get())
 
     def is_admin_token(self, token: str) -> bool:
         return self.admin_token is not None and hmac.compare_digest(token.encode(), self.admin_token.get().encode())
@@ -115,8 +122,11 @@ class Authenticator:
             return None
         return hmac.new(self.admin_token.get().encode(), b"wisgate-nb gateway admin session", "sha256").hexdigest()
 
-    async def identify(self, authorization: str, cookie: str | None = None) -> Caller:
+    async def identify(self, authorization: str, cookie: str | None = None, hub_cookie: str | None = None) -> Caller:
+        """The caller of a request; ``cookie`` (the admin cookie) and ``hub_cookie`` (OAuth) only for pages."""
         token = bearer(authorization)
+        if token is None and hub_cookie and self._hub_auth is not None:
+            return await self._hub_user(hub_cookie)
         if token is None:
             session = self.admin_session()
             if cookie and session is not None and hmac.compare_digest(cookie.encode(), session.encode()):
@@ -155,8 +165,9 @@ class Authenticator:
 
 def _hub_auth(hub: HubService):
     try:
-        from jupyterhub.services.auth import HubAuth
+        from jupyterhub.services.auth import HubOAuth
     except ImportError as exc:
         raise RuntimeError("running as a JupyterHub service needs jupyterhub installed: pip install jupyterhub") from exc
-    return HubAuth(api_token=hub.api_token.get(), api_url=hub.api_url, base_url=hub.prefix,
-                   cache_max_age=HUB_CACHE_S, access_scopes={hub.scope})
+    client_id = os.environ.get("JUPYTERHUB_CLIENT_ID", "").strip() or f"service-{hub.name}"
+    return HubOAuth(api_token=hub.api_token.get(), api_url=hub.api_url, base_url=hub.prefix,
+                    cache_max_age=HUB_CACHE_S, access_scopes={hub.scope}, oauth_client_id=client_id)

@@ -109,6 +109,11 @@ class UpstreamClient:
             raise UpstreamError(502, "upstream_unreachable", "The gateway could not reach the image service; try "
                                 "again in a moment, and tell your teacher if it persists.") from None
 
+    async def get(self, path: str) -> httpx.Response:
+        """GET {base_url}{path} with the teacher's key, read whole (``/models``); httpx errors propagate."""
+        headers = {"authorization": f"Bearer {self.upstream.key.get()}"} if self.upstream.key is not None else {}
+        return await next(self._next).get(f"{self.base_url}{path}", headers=headers, timeout=10.0)
+
     def scrub(self, data: bytes) -> bytes:
         """The teacher's key masked out of an error body, should an upstream ever echo it."""
         key = self.upstream.key
