@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from browser import chromium_page, requires_browser
 from gateway_helpers import REPO, bearer, free_port
 from reliability_helpers import wait_until
 
@@ -58,11 +59,14 @@ c.JupyterHub.services = [{{
     "url": "http://127.0.0.1:{service_port}",
     "command": {gateway!r},
     "environment": {service_env!r},
+    "oauth_no_confirm": True,
 }}, {{"name": "test-admin", "api_token": {HUB_API_TOKEN!r}}}]
 c.JupyterHub.load_roles = [
     {{"name": "user", "scopes": ["self", "access:services!service={SERVICE}"]}},
     {{"name": "server", "scopes": ["users:activity!user", "access:servers!server",
                                   "access:services!service={SERVICE}"]}},
+    {{"name": "{SERVICE}-roster", "scopes": ["list:users", "read:users:name", "read:users:groups"],
+      "services": ["{SERVICE}"]}},
     {{"name": "test-admin", "scopes": ["admin:users", "admin:servers", "tokens"], "services": ["test-admin"]}},
 ]
 c.Spawner.environment = {student_env!r}
@@ -243,3 +247,45 @@ def test_hub_auth_without_a_hub_token_says_so_and_an_explicit_key_wins(monkeypat
             session.target()
     finally:
         session.close()
+
+
+def _sign_in_through_the_hub(page, url: str, user: str) -> None:
+    """Open a page of the service, land on the hub's login, log in, and come back (no server is spawned)."""
+    page.goto(url)
+    assert "/hub/login" in page.url, page.url
+    page.fill("#username_input", user)
+    page.fill("#password_input", "any password (dummy authenticator)")
+    page.click("#login_submit")
+    page.wait_for_url(url)
+
+
+@requires_browser
+def test_a_hub_admin_opens_the_teacher_page_in_a_browser_and_a_student_gets_403(hub):
+    root, tmp = hub
+    _hub_api(root, "POST", "/users/student4")
+    admin_page = f"{root}/services/{SERVICE}/admin/"
+    away = httpx.get(admin_page, timeout=30)  # not logged in: off to the hub's OAuth, which asks for the hub login
+    assert away.status_code == 302 and away.headers["location"].startswith("/hub/api/oauth2/authorize?")
+    assert "code_challenge=" in away.headers["location"] and "state=" in away.headers["location"]
+    landed = httpx.get(admin_page, timeout=30, follow_redirects=True)
+    assert landed.url.path == "/hub/login" and "Classroom gateway" not in landed.text
+    with chromium_page() as page:
+        _sign_in_through_the_hub(page, admin_page, "teacher")
+        assert page.locator("h1").inner_text() == "Classroom gateway"
+        assert page.get_by_role("heading", name="Students today").count() == 1
+        cookies = {c["name"]: c for c in page.context.cookies()}
+        assert cookies[f"service-{SERVICE}"]["httpOnly"] and cookies[f"service-{SERVICE}"]["path"] == \
+            f"/services/{SERVICE}/"
+        page.goto(f"{root}/services/{SERVICE}/")  # the service root: a teacher gets the link to the page
+        assert page.get_by_role("link", name="Teacher page").count() == 1
+    with chromium_page() as page:
+        _sign_in_through_the_hub(page, f"{root}/services/{SERVICE}/", "student4")
+        response = page.goto(admin_page)
+        assert response.status == 403 and "signed in as student4" in page.content()
+        assert "Students today" not in page.content()
+        page.goto(f"{root}/services/{SERVICE}/")  # the service root: their own quota, no teacher link
+        assert "student4, your images today" in page.content()
+        quota = page.locator("p.quota").inner_text()
+        assert "5 of 5 are left" in quota, quota
+        assert page.get_by_role("link", name="Teacher page").count() == 0
+    assert HUB_KEY.encode() not in (tmp / "hub.log").read_bytes()

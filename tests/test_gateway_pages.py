@@ -82,3 +82,50 @@ def test_the_doctor_finds_the_gateway_answering_models(server, tmp_path):
             session.close()
     assert rows["endpoint answers"].startswith("yes: HTTP 200"), rows["endpoint answers"]
     assert rows["quota"] == "quota: 5 of 5 images left today (resets 00:00 UTC)"
+
+
+class _HubOAuth:
+    """What HubSignIn uses of jupyterhub's HubOAuth (pure logic: the real hub is in test_gateway_hub.py)."""
+
+    login_url = "/hub/api/oauth2/authorize?client_id=service-x&redirect_uri=%2Fservices%2Fx%2Foauth_callback"
+    cookie_name, state_cookie_name = "service-x", "service-x-oauth-state"
+
+    def __init__(self):
+        self.verifiers: list[str] = []
+
+    async def token_for_code(self, code, *, code_verifier=None, sync=True):
+        self.verifiers.append(code_verifier)
+        return f"token-for-{code}"
+
+
+def test_the_oauth_state_is_signed_checked_and_carries_pkce():
+    import asyncio
+    import base64
+    import hashlib
+    from urllib.parse import parse_qs, urlsplit
+
+    import pytest
+
+    from wisgate_nb.gateway.oauth import HubSignIn, SignInError
+
+    hub = _HubOAuth()
+    signin = HubSignIn(hub, "/services/x/", "service-api-token")
+    started = signin.start("/services/x/admin/")
+    query = parse_qs(urlsplit(started.url).query)
+    state = query["state"][0]
+    assert query["client_id"] == ["service-x"] and query["code_challenge_method"] == ["S256"]
+    token, back = asyncio.run(signin.finish("c0de", state, started.state_cookie))
+    assert (token, back) == ("token-for-c0de", "/services/x/admin/")
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(hub.verifiers[0].encode()).digest()).decode().rstrip("=")
+    assert challenge == query["code_challenge"][0]
+    other = signin.start("/services/x/")
+    for code, arg, cookie in [("c", other.state_cookie.split("|")[0], started.state_cookie),  # another sign-in's state
+                              ("c", state, started.state_cookie.replace("/admin/", "/evil/")),  # a tampered cookie
+                              ("c", state, None), (None, state, started.state_cookie)]:
+        with pytest.raises(SignInError):
+            asyncio.run(signin.finish(code, arg, cookie))
+    forged = HubSignIn(hub, "/services/x/", "another-secret").start("/services/x/admin/")
+    with pytest.raises(SignInError):
+        asyncio.run(signin.finish("c", forged.state_cookie.split("|")[0], forged.state_cookie))
+    assert [signin.safe_next(p) for p in ("/services/x/admin/", "//evil.example/", "/hub/home", "/services/x//e")] \
+        == ["/services/x/admin/", "/services/x/", "/services/x/", "/services/x/"]
