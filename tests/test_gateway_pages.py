@@ -129,3 +129,22 @@ def test_the_oauth_state_is_signed_checked_and_carries_pkce():
         asyncio.run(signin.finish("c", forged.state_cookie.split("|")[0], forged.state_cookie))
     assert [signin.safe_next(p) for p in ("/services/x/admin/", "//evil.example/", "/hub/home", "/services/x//e")] \
         == ["/services/x/admin/", "/services/x/", "/services/x/", "/services/x/"]
+
+
+def test_the_database_and_its_wal_and_shm_are_for_the_owner_only(server, tmp_path):
+    import os
+    import stat
+
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "gw.sqlite").touch(mode=0o644)  # a database from before: tightened at start
+    os.chmod(old / "gw.sqlite", 0o644)
+    for where in (tmp_path / "new", old):
+        with classroom(where, server.base_url) as room:
+            token = room.student("ada")
+            httpx.post(room.gw.base_url + "/images/generations", json={"prompt": "a fox", "size": "256x256"},
+                       headers=bearer(token), timeout=30).raise_for_status()
+            files = sorted(p.name for p in where.iterdir() if p.name.startswith("gw.sqlite"))
+            assert files == ["gw.sqlite", "gw.sqlite-shm", "gw.sqlite-wal"]
+            modes = {name: stat.S_IMODE((where / name).stat().st_mode) for name in files}
+            assert modes == dict.fromkeys(files, 0o600), modes

@@ -38,7 +38,10 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+
+from .files import private_sqlite
 
 __all__ = ["class_days", "connect", "days", "metadata", "requests", "state", "students", "upsert", "write"]
 
@@ -138,6 +141,7 @@ def write(engine: Engine) -> Iterator[Connection]:
 def connect(url: str) -> Engine:
     """An engine for ``url`` with the tables created (safe when several processes start at once)."""
     if url.startswith("sqlite"):
+        private_sqlite(make_url(url).database)  # mode 0600, -wal and -shm too
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
                                pool_size=8, max_overflow=16)
         event.listen(engine, "connect", _sqlite_pragmas)
