@@ -273,6 +273,9 @@ def test_a_hub_admin_opens_the_teacher_page_in_a_browser_and_a_student_gets_403(
         _sign_in_through_the_hub(page, admin_page, "teacher")
         assert page.locator("h1").inner_text() == "Classroom gateway"
         assert page.get_by_role("heading", name="Students today").count() == 1
+        hub_users = page.locator("h2:text('Hub users') + p + table tbody tr")  # the roster, from the hub's API
+        rows = {r.split("\t")[0]: r.split("\t") for r in hub_users.all_inner_texts()}
+        assert rows["teacher"][1] == "teacher" and rows["student4"][1:] == ["-", "-", "0", "not started"], rows
         cookies = {c["name"]: c for c in page.context.cookies()}
         assert cookies[f"service-{SERVICE}"]["httpOnly"] and cookies[f"service-{SERVICE}"]["path"] == \
             f"/services/{SERVICE}/"

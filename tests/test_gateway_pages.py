@@ -148,3 +148,36 @@ def test_the_database_and_its_wal_and_shm_are_for_the_owner_only(server, tmp_pat
             assert files == ["gw.sqlite", "gw.sqlite-shm", "gw.sqlite-wal"]
             modes = {name: stat.S_IMODE((where / name).stat().st_mode) for name in files}
             assert modes == dict.fromkeys(files, 0o600), modes
+
+
+def test_the_roster_follows_the_hubs_pages_and_says_which_scopes_it_lacks():
+    import asyncio
+
+    from wisgate_nb._secret import Secret
+    from wisgate_nb.gateway.roster import Roster, RosterError
+    from wisgate_nb.gateway.settings import HubService
+
+    seen = []
+
+    def hub(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        offset = int(request.url.params["offset"])
+        names = [f"u{i:03d}" for i in range(offset, min(offset + 200, 450))]
+        items = [{"kind": "user", "name": n, "admin": n == "u007", "groups": ["advanced"] if n == "u001" else []}
+                 for n in names] + [{"kind": "service", "name": "not-a-user"}]
+        following = {"offset": offset + 200, "limit": 200} if offset + 200 < 450 else None
+        return httpx.Response(200, json={"items": items, "_pagination": {"next": following}})
+
+    service = HubService("wisgate", "http://hub.invalid/hub/api", "/services/wisgate/", "", Secret("svc-token-1"))
+    users = asyncio.run(Roster(service, transport=httpx.MockTransport(hub)).users())
+    assert len(users) == 450 and [u.name for u in users][:2] == ["u000", "u001"]
+    assert users[1].groups == ("advanced",) and users[7].admin and not users[8].admin
+    assert [int(r.url.params["offset"]) for r in seen] == [0, 200, 400]
+    assert seen[0].headers["authorization"] == "token svc-token-1"
+    assert "pagination" in seen[0].headers["accept"]
+    refused = Roster(service, transport=httpx.MockTransport(lambda r: httpx.Response(403, json={})))
+    try:
+        asyncio.run(refused.users())
+        raise AssertionError("a refusal must raise")
+    except RosterError as exc:
+        assert "list:users, read:users:name, read:users:groups" in str(exc)

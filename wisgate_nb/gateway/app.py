@@ -33,6 +33,7 @@ from .intake import RefuseRequest, read_incoming
 from .ledger import Ledger, Refusal, new_request_id
 from .models import ModelList
 from .relay import Forward, Outcome
+from .roster import Roster, roster_rows
 from .settings import ConfigFile, GatewaySettings
 from .upstream import UpstreamClient, UpstreamError, error_body
 
@@ -180,7 +181,9 @@ async def admin_page(request: Request) -> Response:
         return refused
     report = await _report(gw)
     recent = await asyncio.to_thread(usage.recent_requests, gw.ledger.engine)
-    return HTMLResponse(page.page(report, recent), headers={"cache-control": "no-store"})
+    roster = request.app.state.roster
+    hub_users = None if roster is None else await roster_rows(roster, gw.ledger.engine, report)
+    return HTMLResponse(page.page(report, recent, hub_users), headers={"cache-control": "no-store"})
 
 
 async def admin_login(request: Request) -> Response:
@@ -253,6 +256,7 @@ def create_app(settings: GatewaySettings, *, clock: Callable[[], float] = time.t
                     lifespan=_lifespan)
     app.state.gateway = gateway
     app.state.models = ModelList(gateway.upstream)
+    app.state.roster = Roster(settings.hub) if settings.hub is not None else None
     return app
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from .usage import iso
+
 __all__ = ["login_page", "page"]
 
 _STYLE = """
@@ -68,6 +70,18 @@ def _recent(recent: list[dict[str, Any]]) -> str:
     return _table(head, rows)
 
 
+def _roster(roster: list[dict[str, Any]] | str) -> str:
+    """The hub's users (hub mode): who may use the gateway, and who has not started."""
+    if isinstance(roster, str):
+        return f'<h2>Hub users</h2><p class="warn">{escape(roster)}</p>'
+    waiting = sum(1 for u in roster if u["first_request"] is None)
+    rows = ["<tr>" + _cell(u["name"]) + _cell("teacher" if u["teacher"] else "") + _cell(u["groups"])
+            + _cell(u["images_today"], "num") + _cell(_time(iso(u["first_request"])) or "not started",
+                                                     "" if u["first_request"] else "warn") + "</tr>" for u in roster]
+    return (f"<h2>Hub users</h2><p>{len(roster)} users on the hub; {waiting} have not sent a request yet.</p>"
+            + _table(("user", "role", "groups", "images today", "first request (UTC)"), rows))
+
+
 def _table(head: tuple[str, ...], rows: list[str]) -> str:
     header = "".join(f"<th>{escape(h)}</th>" for h in head)
     return f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
@@ -78,8 +92,8 @@ def _document(title: str, body: str) -> str:
             f"<style>{_STYLE}</style></head><body>{body}</body></html>")
 
 
-def page(report: dict[str, Any], recent: list[dict[str, Any]]) -> str:
-    """The teacher page: today's usage per student, the class total, the latest requests."""
+def page(report: dict[str, Any], recent: list[dict[str, Any]], roster: list[dict[str, Any]] | str | None = None) -> str:
+    """The teacher page: today's usage per student, the class total, the hub's users, the latest requests."""
     klass, quota, config = report["class"], report["quota"], report.get("config", {})
     summary = (f"<p>Day {escape(report['day'])} (UTC), resets {escape(_time(report['resets_at']) or '')} UTC. "
                f"Class: {escape(str(klass['images_today']))} images of {escape(_limit(klass['images_per_day']))}. "
@@ -91,7 +105,7 @@ def page(report: dict[str, Any], recent: list[dict[str, Any]]) -> str:
         warning = (f'<p class="warn">{escape(str(config["path"]))} changed but cannot be used, so the last good '
                    f"limits stay in force: {escape(str(config['error']))}</p>")
     body = (f"<h1>Classroom gateway</h1>{summary}{warning}<h2>Students today</h2>{_students(report)}"
-            f"<h2>Latest requests</h2>{_recent(recent)}"
+            f"{'' if roster is None else _roster(roster)}<h2>Latest requests</h2>{_recent(recent)}"
             f'<p class="muted">Limits come from {escape(str(config.get("path", "gateway.toml")))} and are re-read '
             "when it changes. Reload the page to see new requests.</p>")
     return _document("Classroom gateway", body)
