@@ -254,7 +254,7 @@ def test_a_broken_multipart_edit_is_refused_without_calling_the_upstream(room, s
 def test_unknown_routes_and_methods_are_refused_in_the_error_envelope(room, server):
     token = room.student("kim")
     for method, path, status in [("POST", "/v1/chat/completions", 404), ("GET", "/v1/images/generations", 405),
-                                 ("GET", "/v1/models", 404), ("POST", "/admin/usage", 405)]:
+                                 ("GET", "/v1/files", 404), ("POST", "/admin/usage", 405)]:
         r = httpx.request(method, room.gw.root + path, headers=bearer(token), timeout=30)
         assert r.status_code == status, path
         assert set(r.json()["error"]) == {"message", "type", "param", "code"}

@@ -9,6 +9,7 @@ Routes (under ``JUPYTERHUB_SERVICE_PREFIX`` when running as a JupyterHub service
     GET  /admin/                                    teacher: the same as a page
     GET  /                                          the service root: your quota, how to use it (home)
     GET  /oauth_callback                            JupyterHub's sign-in comes back here (home, oauth)
+    GET  /admin/images                              teacher: thumbnails students received (review)
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from .intake import RefuseRequest, read_incoming
 from .ledger import Ledger, Refusal, new_request_id
 from .models import ModelList
 from .relay import Forward, Outcome
+from .review import FOLDER as REVIEW_FOLDER
+from .review import Review
 from .roster import Roster, roster_rows
 from .settings import ConfigFile, GatewaySettings
 from .upstream import UpstreamClient, UpstreamError, error_body
@@ -134,8 +137,9 @@ async def _images(request: Request, route: str) -> Response:
         logger.info("%s %s refused: %s", student, route, reserved.limit)
         return refusal_response(reserved, student, incoming.n, rid)
     headers = {k: v for k, v in request.headers.items() if k in ("content-type", "accept")}
+    keep = request.app.state.review.keep if config.store_images else None
     return Forward(gw.upstream, incoming, headers, reserved, gw.settle, student=student,  # type: ignore[return-value]
-                   started=started)
+                   started=started, keep=keep)
 
 
 async def quota(request: Request) -> Response:
@@ -249,6 +253,8 @@ def create_app(settings: GatewaySettings, *, clock: Callable[[], float] = time.t
         Route("/admin/login", admin_login, methods=["POST"]),
         Route("/", home.home, methods=["GET"]),
         Route("/oauth_callback", home.oauth_callback, methods=["GET"]),
+        Route("/admin/images", home.review_page, methods=["GET"]),
+        Route("/admin/images/{name}", home.review_file, methods=["GET"]),
     ]
     prefix = settings.hub.prefix.rstrip("/") if settings.hub is not None else ""
     app = Starlette(routes=[Mount(prefix, routes=routes)] if prefix else routes,
@@ -257,6 +263,7 @@ def create_app(settings: GatewaySettings, *, clock: Callable[[], float] = time.t
     app.state.gateway = gateway
     app.state.models = ModelList(gateway.upstream)
     app.state.roster = Roster(settings.hub) if settings.hub is not None else None
+    app.state.review = Review(settings.config_path.resolve().parent / REVIEW_FOLDER)
     return app
 
 

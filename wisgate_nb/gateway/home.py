@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from . import page, pages, usage
+from . import page, pages, review, usage
 from .auth import ADMIN_COOKIE, AuthError, Caller
 from .oauth import SESSION_MAX_AGE_S, STATE_MAX_AGE_S, SignInError
 
-__all__ = ["browser_caller", "home", "oauth_callback", "teacher_gate"]
+__all__ = ["browser_caller", "home", "oauth_callback", "review_file", "review_page", "teacher_gate"]
 
 _NO_STORE = {"cache-control": "no-store"}
 
@@ -102,3 +102,25 @@ async def home(request: Request) -> Response:
     base_url = str(request.base_url).rstrip("/") + _root(request) + "v1"
     return HTMLResponse(pages.home_page(view, caller, base_url, hub=gw.auth.signin is not None, root=_root(request)),
                         headers=_NO_STORE)
+
+
+async def review_page(request: Request) -> Response:
+    """Teacher: the thumbnails students received, newest first, and the prompts refused for moderation."""
+    refused = await teacher_gate(request)
+    if refused is not None:
+        return refused
+    gw = request.app.state.gateway
+    entries = await asyncio.to_thread(request.app.state.review.entries, gw.ledger.engine)
+    blocked = await asyncio.to_thread(review.moderation_refusals, gw.ledger.engine)
+    return HTMLResponse(pages.review_page(entries, blocked, gw.config.get().store_images), headers=_NO_STORE)
+
+
+async def review_file(request: Request) -> Response:
+    """Teacher: one thumbnail."""
+    refused = await teacher_gate(request)
+    if refused is not None:
+        return refused
+    found = request.app.state.review.path(request.path_params["name"])
+    if found is None:
+        return HTMLResponse(pages.message("Not found", "No such image.", _root(request)), 404)
+    return FileResponse(found, media_type="image/jpeg", headers={"cache-control": "private, no-store"})

@@ -106,6 +106,7 @@ def page(report: dict[str, Any], recent: list[dict[str, Any]], roster: list[dict
                    f"limits stay in force: {escape(str(config['error']))}</p>")
     body = (f"<h1>Classroom gateway</h1>{summary}{warning}<h2>Students today</h2>{_students(report)}"
             f"{'' if roster is None else _roster(roster)}<h2>Latest requests</h2>{_recent(recent)}"
+            '<p><a href="images">Review</a>: the images students received, and the prompts refused.</p>'
             f'<p class="muted">Limits come from {escape(str(config.get("path", "gateway.toml")))} and are re-read '
             "when it changes. Reload the page to see new requests.</p>")
     return _document("Classroom gateway", body)

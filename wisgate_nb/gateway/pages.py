@@ -8,9 +8,9 @@ from html import escape
 from typing import Any
 
 from .auth import Caller
-from .page import _document, _time
+from .page import _cell, _document, _table, _time
 
-__all__ = ["home_page", "message", "teachers_only"]
+__all__ = ["home_page", "message", "review_page", "teachers_only"]
 
 
 def teachers_only(name: str | None, root: str) -> str:
@@ -71,3 +71,25 @@ def home_page(view: dict[str, Any] | None, caller: Caller | None, base_url: str,
     parts.append(f"<h2>How to use it</h2>{how}<p><code>%wisgate_doctor</code> checks the connection and shows "
                  "your quota.</p>")
     return _document("Classroom gateway", "".join(parts))
+
+
+def review_page(entries: list[dict[str, Any]], blocked: list[dict[str, Any]], on: bool) -> str:
+    """/admin/images: the thumbnails with student, prompt and time; the prompts refused for moderation."""
+    state = ("on" if on else "off: set <code>store_images = true</code> in gateway.toml to keep a thumbnail of "
+             "each image a student receives")
+    figures = "".join(
+        f'<figure><img src="images/{escape(e["file"])}" alt="{escape(e["student"])}: {escape(e["prompt"] or "")}" '
+        f'loading="lazy"><figcaption><b>{escape(e["student"])}</b> {escape(_time(e["started_at"]) or "")} UTC'
+        f'<br>{escape(e["prompt"] if e["prompt"] is not None else "(prompt not stored)")}</figcaption></figure>'
+        for e in entries) or '<p class="muted">No images kept yet.</p>'
+    rows = ["<tr>" + _cell(_time(b["started_at"])) + _cell(b["student"]) + _cell(b["prompt"], "prompt")
+            + _cell(b["error"]) + "</tr>" for b in blocked]
+    if not rows:
+        rows.append('<tr><td colspan="4" class="muted">None.</td></tr>')
+    style = ("<style>figure{display:inline-block;width:260px;margin:0 8px 12px 0;vertical-align:top}"
+             "figure img{max-width:256px;max-height:256px;display:block}figcaption{font-size:12px}</style>")
+    body = (f"{style}<h1>Classroom gateway: review</h1><p>Keeping images: {state}. "
+            f'<a href=".">Back to the teacher page</a></p><h2>Images students received (newest first)</h2>'
+            f"{figures}<h2>Prompts refused for moderation</h2>"
+            + _table(("time (UTC)", "student", "prompt", "what the image service said"), rows))
+    return _document("Classroom gateway: review", body)

@@ -55,6 +55,7 @@ class JsonTracker:
     def __init__(self) -> None:
         self._chunks: list[bytes] = []
         self._size = 0
+        self.b64: list[str | None] = []  # the images' b64_json, for the review (store_images)
 
     def feed(self, chunk: bytes) -> None:
         self._size += len(chunk)
@@ -71,6 +72,7 @@ class JsonTracker:
             return 0, None, "the image service's answer was not valid JSON"
         data = doc.get("data") if isinstance(doc, dict) else None
         images = len(data) if isinstance(data, list) else 0
+        self.b64 = [d.get("b64_json") if isinstance(d, dict) else None for d in data] if images else []
         return images, _tokens(doc.get("usage") if isinstance(doc, dict) else None), (
             None if images else "the image service's answer held no images")
 
@@ -84,6 +86,8 @@ class SseTracker:
         self.total_tokens: int | None = None
         self.error_code: str | None = None
         self.error: str | None = None
+        self.keep_images = False  # collect the completed images' b64_json (store_images)
+        self.b64: list[str | None] = []
 
     def feed(self, chunk: bytes) -> None:
         start = max(0, len(self._buf) - 3)
@@ -120,6 +124,8 @@ class SseTracker:
             return
         self.images += 1
         self.total_tokens = _tokens(event.get("usage")) or self.total_tokens
+        if self.keep_images:
+            self.b64.append(event.get("b64_json"))
 
 
 def _event_end(buf: bytearray, start: int) -> tuple[int, int]:
@@ -137,9 +143,10 @@ class Forward:
     """The rest of one request after its reservation: forward, relay, settle (see the module docstring)."""
 
     def __init__(self, upstream: UpstreamClient, incoming: Incoming, headers: dict[str, str], rid: str,
-                 settle, *, student: str, started: float):
+                 settle, *, student: str, started: float, keep=None):
         self.upstream, self.incoming, self.headers, self.rid = upstream, incoming, headers, rid
         self._settle, self.student, self.started = settle, student, started  # started: time.perf_counter()
+        self.keep = keep  # review.Review.keep when store_images is on: (rid, b64 images) after the answer
         self._settled = False
 
     async def _settle_once(self, result: Outcome) -> None:
@@ -195,6 +202,7 @@ class Forward:
         result.request_id = response.headers.get("x-request-id") or self.rid
         streaming = response.headers.get("content-type", "").startswith("text/event-stream")
         tracker: Any = SseTracker() if streaming else JsonTracker()
+        tracker.keep_images = self.keep is not None
         held = b""
         try:
             await send({"type": "http.response.start", "status": response.status_code,
@@ -228,6 +236,9 @@ class Forward:
         result.outcome = "ok" if result.images and not result.error_code else "error"
         await self._settle_once(result)
         await send({"type": "http.response.body", "body": held, "more_body": False})
+        if self.keep is not None and tracker.b64:  # after the student has it (who may leave now); never raises
+            with anyio.CancelScope(shield=True):
+                await asyncio.to_thread(self.keep, self.rid, tracker.b64)
 
 
 async def _send_whole(send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:

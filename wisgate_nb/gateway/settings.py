@@ -3,6 +3,7 @@
 ``gateway.toml``, every key optional::
 
     store_prompts = true        # record each request's prompt (false: never stored)
+    store_images = false        # keep a thumbnail of each image a student received (/admin/images)
     upstream_timeout = 300      # seconds the upstream may stay silent; reservations expire after twice that
     max_body_mb = 50            # larger request bodies are refused (413) without calling the upstream
 
@@ -15,7 +16,7 @@
     [class]
     images_per_day = 500        # the whole class together
 
-The ``[quota]``, ``[quota.students.*]``, ``[class]`` tables and ``store_prompts`` are re-read when
+The ``[quota]``, ``[quota.students.*]``, ``[class]`` tables, ``store_prompts`` and ``store_images`` are re-read when
 the file changes, so a teacher raises a limit during a class without a restart; the other keys
 are read once at start. A file that no longer parses keeps the last good limits (the teacher page
 shows the error).
@@ -55,7 +56,7 @@ logger = logging.getLogger("wisgate_nb.gateway")
 DEFAULT_CONFIG = "gateway.toml"
 DB_FILENAME = "wisgate_gateway.sqlite"
 _LIMIT_KEYS = ("images_per_day", "requests_per_minute", "max_concurrent")
-_TOP_KEYS = {"store_prompts", "upstream_timeout", "max_body_mb", "quota", "class"}
+_TOP_KEYS = {"store_prompts", "store_images", "upstream_timeout", "max_body_mb", "quota", "class"}
 _RECHECK_S = 1.0  # how often the file's modification time is looked at
 
 
@@ -83,6 +84,7 @@ class GatewayConfig:
     students: dict[str, dict[str, int]] = field(default_factory=dict)
     class_images_per_day: int | None = None
     store_prompts: bool = True
+    store_images: bool = False
     upstream_timeout: float = 300.0
     max_body_mb: float = 50.0
 
@@ -130,11 +132,15 @@ def parse_config(text: str, source: str = "gateway.toml") -> GatewayConfig:
     store = doc.get("store_prompts", True)
     if not isinstance(store, bool):
         raise ConfigError(f"store_prompts must be true or false, got {store!r}")
+    images = doc.get("store_images", False)
+    if not isinstance(images, bool):
+        raise ConfigError(f"store_images must be true or false, got {images!r}")
     return GatewayConfig(
         quota=Limits(**_limits(quota, "quota")),
         students=overrides,
         class_images_per_day=class_table.get("images_per_day"),
         store_prompts=store,
+        store_images=images,
         upstream_timeout=_positive(doc, "upstream_timeout", 300.0),
         max_body_mb=_positive(doc, "max_body_mb", 50.0),
     )
