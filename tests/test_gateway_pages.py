@@ -181,3 +181,32 @@ def test_the_roster_follows_the_hubs_pages_and_says_which_scopes_it_lacks():
         raise AssertionError("a refusal must raise")
     except RosterError as exc:
         assert "list:users, read:users:name, read:users:groups" in str(exc)
+
+
+def test_the_panel_quota_line_follows_magic_cells_and_a_refusal_is_not_a_rate_limit(server, tmp_path, session, shell):
+    from reliability_helpers import wait_until
+
+    from wisgate_nb import QuotaExceededError
+    from wisgate_nb.widgets import Panel
+    from wisgate_nb.widgets.words import explain
+
+    with classroom(tmp_path / "gw", server.base_url, "[quota]\nimages_per_day = 3\n") as room:
+        session.config.base_url, session.config.api_key = room.gw.base_url, room.student("kim")
+        session.config.max_retries = 0
+        panel = Panel(session)
+        try:
+            assert wait_until(lambda: "quota: 3 of 3 images left today" in panel._totals.value, timeout=10)
+            shell.run("%%wisgate_image --size 64x64 -n 2\na fox in the snow")  # a magic cell, not the panel
+            assert wait_until(lambda: "quota: 1 of 3 images left today" in panel._totals.value, timeout=10), \
+                panel._totals.value
+            assert "2 images" in panel._totals.value  # the session's totals moved too
+            panel.generate("a comet", size="64x64", n=2)
+            panel.wait(30)
+            refusal = panel.slots[-1].error
+            assert isinstance(refusal, QuotaExceededError)
+            words = explain(refusal)
+            assert "waiting a moment will not help" in words and "Wait a moment" not in words
+            assert "rate limit" not in words.split("(")[0]
+            assert words in panel._status.value.replace("&#x27;", "'")
+        finally:
+            panel.close()

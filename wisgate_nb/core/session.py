@@ -11,6 +11,7 @@ import asyncio
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -43,6 +44,7 @@ class Session:
         self._semaphore: asyncio.Semaphore | None = None
         self._semaphore_key: tuple | None = None
         self._no_stream: dict[str, str] = {}  # base URL -> why it did not stream (then it is not asked to)
+        self._when_ended: list[weakref.WeakMethod] = []  # e.g. a panel's quota line, after a magic cell's request
 
     # -- state ---------------------------------------------------------------------------
     @property
@@ -158,6 +160,18 @@ class Session:
         finally:
             if reserved:
                 self._release(request.n)
+            self._ended()
+
+    def when_request_ends(self, method: Callable[[], Any]) -> None:
+        """Call ``method()`` (a bound method, held weakly) on the engine thread whenever a request ends."""
+        with self._lock:
+            self._when_ended = [ref for ref in self._when_ended if ref() is not None] + [weakref.WeakMethod(method)]
+
+    def _ended(self) -> None:
+        with self._lock:
+            methods = [m for m in (ref() for ref in self._when_ended) if m is not None]
+        for method in methods:
+            _safe_call(method)
 
     def _client(self, target: Target):
         """An ImagesClient for the target over the session's one connection pool (on the engine loop).

@@ -59,6 +59,7 @@ class Panel(widgets.VBox):
         self._render_status()
         self._refresh_totals()
         self._ask_quota()
+        self._session.when_request_ends(self._on_request_end)  # magic cells too: the header never goes stale
 
     # -- building (main thread) -----------------------------------------------------------
     def _build_form(self) -> None:
@@ -165,7 +166,6 @@ class Panel(widgets.VBox):
         self._unseen += 1
         self._history_tab.mark_stale(self._unseen)
         self._refresh_totals()
-        self._ask_quota()
         self._update_note()
 
     def _update_note(self) -> None:
@@ -203,6 +203,11 @@ class Panel(widgets.VBox):
         totals = session.history.totals(session.config.prices or None)
         lines = [totals_line(totals)] + ([self._quota.text] if self._quota is not None else [])
         self._totals.value = html.text_html(*lines, tone="muted", cls="wisgate-totals")
+
+    def _on_request_end(self) -> None:
+        """Any request of the session ended (this panel's, a magic cell's): the totals and the quota move."""
+        guarded(self._refresh_totals, self._report_error)()
+        self._ask_quota()
 
     def _ask_quota(self) -> None:
         """Ask a classroom gateway what is left, on the engine; the header shows it when it answers."""

@@ -18,6 +18,9 @@ _EXPLANATIONS: tuple[tuple[type[BaseException], str], ...] = (
                                   "or use demo mode: wisgate_nb.configure(demo=True).")),
     (errors.PermissionDeniedError, "This key may not use this model or endpoint. Try another model."),
     (errors.NotFoundError, "The server does not know this model or address. Check the model name and base_url."),
+    (errors.QuotaExceededError, ("The quota is used up (a classroom gateway's limit, or the account's balance): "
+                                 "waiting a moment will not help. The details say which limit and when it resets; "
+                                 "ask your teacher if you need more.")),
     (errors.RateLimitError, "Too many requests right now (rate limit). Wait a moment, then try again."),
     (errors.BadRequestError, "The server refused the request. Check the prompt and the options."),
     (errors.InternalServerError, "The image server had a problem. Try again in a moment."),
