@@ -5,7 +5,11 @@ Modules, top to bottom:
 - ``cli`` — ``wisgate-nb gateway`` / ``add-student`` / ``usage``;
 - ``server`` — uvicorn: ``run`` (blocking, workers) and ``serve`` (a background thread, for tests);
 - ``app`` — the Starlette app: routes, refusals, the shared ``Gateway`` state;
-- ``page`` — the teacher's page (the only HTML, escaped there);
+- ``page`` — the teacher's page; ``pages`` — the other pages (the service root, review): all the HTML, escaped
+  there; ``home`` — the browser routes (service root, OAuth callback, review) and who may see a page;
+- ``oauth`` — signing a browser in through JupyterHub; ``roster`` — the hub's users, for the teacher page;
+- ``review`` — thumbnails of what students received (``store_images``); ``models`` — ``GET /v1/models``;
+  ``files`` — files created 0600;
 - ``intake`` — reading a student's request; ``relay`` — forwarding it and relaying the answer;
   ``upstream`` — the httpx client with the teacher's key;
 - ``auth`` — student tokens, the admin token, JupyterHub tokens;

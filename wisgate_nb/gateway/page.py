@@ -1,4 +1,4 @@
-"""The teacher's page, ``GET /admin/``, and its sign-in form: the only HTML the gateway makes.
+"""The teacher's page, ``GET /admin/``, and its sign-in form (the other pages are in ``pages``).
 
 Every value that comes from a student or the upstream (names, prompts, models, errors, request
 ids) goes through ``html.escape`` here, so a prompt holding markup shows as text.
