@@ -127,6 +127,8 @@ def test_the_oauth_state_is_signed_checked_and_carries_pkce():
     forged = HubSignIn(hub, "/services/x/", "another-secret").start("/services/x/admin/")
     with pytest.raises(SignInError):
         asyncio.run(signin.finish("c", forged.state_cookie.split("|")[0], forged.state_cookie))
+    other_worker = HubSignIn(_HubOAuth(), "/services/x/", "service-api-token")  # same service, another process
+    assert asyncio.run(other_worker.finish("c1", state, started.state_cookie)) == ("token-for-c1", "/services/x/admin/")
     assert [signin.safe_next(p) for p in ("/services/x/admin/", "//evil.example/", "/hub/home", "/services/x//e")] \
         == ["/services/x/admin/", "/services/x/", "/services/x/", "/services/x/"]
 
@@ -210,3 +212,11 @@ def test_the_panel_quota_line_follows_magic_cells_and_a_refusal_is_not_a_rate_li
             assert words in panel._status.value.replace("&#x27;", "'")
         finally:
             panel.close()
+
+
+def test_the_review_page_escapes_what_students_wrote():
+    entries = [{"file": "gw_0123456789abcdef01234567-0.jpg", "student": HOSTILE[0], "started_at": "2026-12-07T10:00:00Z",
+                "prompt": HOSTILE[1], "model": HOSTILE[2], "size": "1024x1024"}]
+    blocked = [{"student": HOSTILE[3], "started_at": "2026-12-07T10:00:00Z", "prompt": HOSTILE[4], "error": HOSTILE[5]}]
+    assert_inert(pages.review_page(entries, blocked, True), shown=[HOSTILE[0], HOSTILE[1], *HOSTILE[3:6]],
+                 allow_style=True)
