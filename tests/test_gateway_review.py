@@ -101,3 +101,26 @@ def _last_id(room) -> str:
 
     with room.engine.connect() as conn:
         return conn.execute(select(db.requests.c.id).order_by(db.requests.c.started_at.desc()).limit(1)).scalar()
+
+
+def test_the_new_pages_and_the_thumbnails_never_hold_the_key(tmp_path):
+    from wisgate_nb.emulator import EmulatorConfig, serve
+
+    key = "sk-wg-REVIEW-7e6d5c4b3a29-teacher-only"
+    with serve(EmulatorConfig(require_key=key)) as upstream, \
+            classroom(tmp_path, upstream.base_url, ON, key=key) as room:
+        token = room.student("ada")
+        assert _generate(room, token, "a red fox").status_code == 200
+        assert wait_until(lambda: (tmp_path / FOLDER).exists() and any((tmp_path / FOLDER).iterdir()), timeout=10)
+        answers = [httpx.get(room.gw.root + "/", headers=bearer(token), timeout=30),
+                   httpx.get(room.gw.base_url + "/models", headers=bearer(token), timeout=30),
+                   room.admin("/admin/images"), room.admin("/admin/")]
+        name = answers[2].text.split('src="images/')[1].split('"')[0]
+        answers.append(room.admin(f"/admin/images/{name}"))
+        assert [a.status_code for a in answers] == [200] * 5
+        for answer in answers:
+            assert key.encode() not in answer.content and "7e6d5c4b3a29" not in str(answer.headers)
+        for f in (tmp_path / FOLDER).iterdir():
+            assert b"7e6d5c4b3a29" not in f.read_bytes()
+            with Image.open(f) as im:
+                assert not im.info.get("exif") and not im.getexif()
