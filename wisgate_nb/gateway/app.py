@@ -85,8 +85,9 @@ def _gateway(request: Request) -> Gateway:
 
 
 async def _caller(request: Request, *, browser: bool = False) -> Caller:
-    cookie = request.cookies.get(ADMIN_COOKIE) if browser else None
-    return await _gateway(request).auth.identify(request.headers.get("authorization", ""), cookie)
+    if browser:  # the cookies count too: the standalone admin cookie, the hub's OAuth cookie
+        return await home.identify_browser(request)
+    return await _gateway(request).auth.identify(request.headers.get("authorization", ""))
 
 
 def _student(caller: Caller) -> str:

@@ -17,7 +17,7 @@ from . import page, pages, review, usage
 from .auth import ADMIN_COOKIE, AuthError, Caller
 from .oauth import SESSION_MAX_AGE_S, STATE_MAX_AGE_S, SignInError
 
-__all__ = ["browser_caller", "home", "oauth_callback", "review_file", "review_page", "teacher_gate"]
+__all__ = ["browser_caller", "home", "identify_browser", "oauth_callback", "review_file", "review_page", "teacher_gate"]
 
 _NO_STORE = {"cache-control": "no-store"}
 
@@ -28,13 +28,18 @@ def _root(request: Request) -> str:
     return hub.prefix if hub is not None else "/"
 
 
-async def browser_caller(request: Request) -> Caller | None:
-    """Who opens a page: a bearer token, the standalone admin cookie or the hub's OAuth cookie; None if no one."""
+async def identify_browser(request: Request) -> Caller:
+    """Who sends a browser's request: a bearer token, the standalone admin cookie or the hub's OAuth cookie."""
     auth = request.app.state.gateway.auth
     hub_cookie = request.cookies.get(auth.signin.cookie_name) if auth.signin is not None else None
+    return await auth.identify(request.headers.get("authorization", ""), request.cookies.get(ADMIN_COOKIE),
+                               hub_cookie)
+
+
+async def browser_caller(request: Request) -> Caller | None:
+    """Who opens a page; None if no one is signed in (or the hub no longer knows their sign-in)."""
     try:
-        return await auth.identify(request.headers.get("authorization", ""), request.cookies.get(ADMIN_COOKIE),
-                                   hub_cookie)
+        return await identify_browser(request)
     except AuthError as exc:
         if exc.status == 401:  # no token, or one the hub no longer knows: sign in (again)
             return None
