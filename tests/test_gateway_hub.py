@@ -277,8 +277,10 @@ def test_a_hub_admin_opens_the_teacher_page_in_a_browser_and_a_student_gets_403(
         rows = {r.split("\t")[0]: r.split("\t") for r in hub_users.all_inner_texts()}
         assert rows["teacher"][1] == "teacher" and rows["student4"][1:] == ["-", "-", "0", "not started"], rows
         cookies = {c["name"]: c for c in page.context.cookies()}
-        assert cookies[f"service-{SERVICE}"]["httpOnly"] and cookies[f"service-{SERVICE}"]["path"] == \
-            f"/services/{SERVICE}/"
+        signed_in = cookies[f"service-{SERVICE}"]  # the hub's OAuth token for this service, for 12 hours at most
+        assert signed_in["httpOnly"] and signed_in["path"] == f"/services/{SERVICE}/"
+        assert 0 < signed_in["expires"] - time.time() <= 12 * 3600
+        assert not any(name.endswith("-oauth-state") for name in cookies)  # the round trip's state is cleared
         page.goto(f"{root}/services/{SERVICE}/")  # the service root: a teacher gets the link to the page
         assert page.get_by_role("link", name="Teacher page").count() == 1
     with chromium_page() as page:
