@@ -267,6 +267,10 @@ def test_a_hub_admin_opens_the_teacher_page_in_a_browser_and_a_student_gets_403(
     away = httpx.get(admin_page, timeout=30)  # not logged in: off to the hub's OAuth, which asks for the hub login
     assert away.status_code == 302 and away.headers["location"].startswith("/hub/api/oauth2/authorize?")
     assert "code_challenge=" in away.headers["location"] and "state=" in away.headers["location"]
+    stale = httpx.get(admin_page, cookies={f"service-{SERVICE}": "a-token-the-hub-does-not-know"}, timeout=30)
+    assert stale.status_code == 302 and stale.headers["location"].startswith("/hub/api/oauth2/authorize?")
+    forged = httpx.get(f"{root}/services/{SERVICE}/oauth_callback?code=c0de&state=not-ours", timeout=30)
+    assert forged.status_code == 400 and "open the page again" in forged.text and "set-cookie" not in forged.headers
     landed = httpx.get(admin_page, timeout=30, follow_redirects=True)
     assert landed.url.path == "/hub/login" and "Classroom gateway" not in landed.text
     with chromium_page() as page:
