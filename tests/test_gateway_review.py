@@ -79,6 +79,7 @@ def test_a_thumbnail_that_cannot_be_kept_never_fails_the_request(server, tmp_pat
         (tmp_path / FOLDER).write_text("a file where the folder should be", encoding="utf-8")
         first = _generate(room, token, "a red fox")
         assert first.status_code == 200 and len(first.json()["data"]) == 1
+        assert wait_until(lambda: _review_said(caplog), timeout=10)  # kept after the answer: wait for it to fail
         (tmp_path / FOLDER).unlink()
         server.emulator.schedule(Fault("undecodable"))
         second = _generate(room, token, "a blue car")
@@ -90,7 +91,8 @@ def test_a_thumbnail_that_cannot_be_kept_never_fails_the_request(server, tmp_pat
         assert wait_until(lambda: (tmp_path / FOLDER).exists() and len(list((tmp_path / FOLDER).iterdir())) == 1,
                           timeout=10)
         assert [f.name.split("-")[0] for f in (tmp_path / FOLDER).iterdir()] == [_last_id(room)]
-    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("review:")]
+        assert wait_until(lambda: len(_review_said(caplog)) == 3, timeout=10), _review_said(caplog)
+    said = _review_said(caplog)
     assert len(said) == 3 and "were not kept" in said[0] and all("not kept: not an image" in m for m in said[1:]), said
 
 
@@ -124,3 +126,7 @@ def test_the_new_pages_and_the_thumbnails_never_hold_the_key(tmp_path):
             assert b"7e6d5c4b3a29" not in f.read_bytes()
             with Image.open(f) as im:
                 assert not im.info.get("exif") and not im.getexif()
+
+
+def _review_said(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("review:")]
