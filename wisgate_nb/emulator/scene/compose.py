@@ -3,6 +3,8 @@
 ``plan`` reads the prompt and places up to three subjects; ``paint`` draws the sky, the ground, the
 subjects, the weather and the style. Both depend only on (prompt, size, quality, index, seed), so a
 picture is the same every time and the images of one request differ in placement, pose and palette.
+Where things go depends only on the nouns, the ground, the size and the image: changing the time,
+a colour, the style or the quality changes the same picture.
 """
 
 from __future__ import annotations
@@ -61,7 +63,10 @@ def plan(prompt: str, size: tuple[int, int], *, quality: str = "medium", index: 
          area: Box | None = None) -> Scene:
     """Where everything goes; subjects are placed inside ``area`` (an edit's mask) when given."""
     reading = read(prompt)
-    key = hashlib.sha256(f"{prompt}\x1f{size}\x1f{quality}\x1f{index}\x1f{seed}".encode("utf-8", "replace")).digest()
+    # The layout follows the nouns and the ground, not the other words: "at noon" -> "at night", "red" ->
+    # "blue" or a higher quality change the light, the colour or the detail of the same picture.
+    nouns = [noun for noun, _ in reading.subjects]
+    key = hashlib.sha256(repr((nouns, reading.ground, size, index, seed)).encode()).digest()
     rng = random.Random(key)
     w, h = size
     horizon = int(h * rng.uniform(0.55, 0.64))
@@ -82,8 +87,8 @@ def _place(reading: Reading, frame: Box, horizon: int | None, rng: random.Random
     placed = []
     for (noun, word), slot in zip(reading.subjects, slots):
         entry = NOUNS[noun]
-        scale = rng.uniform(0.85, 1.15) * (1.0 if horizon is not None else 1.6)
-        bh = entry.height * fh * scale
+        scale = rng.uniform(0.85, 1.15) * (1.6, 1.3, 1.0)[count - 1] * (1.0 if horizon is not None else 1.4)
+        bh = min(entry.height * scale, 0.7) * fh
         bw = bh * entry.aspect
         limit = fw * (0.92 / count if entry.place == "ground" else 0.45)
         if bw > limit:
@@ -97,7 +102,8 @@ def _place(reading: Reading, frame: Box, horizon: int | None, rng: random.Random
         else:
             bottom = min(fy1 - fh * 0.03, line + (fy1 - line) * rng.uniform(0.45, 0.85))
             box = (cx - bw / 2, max(fy0, bottom - bh), cx + bw / 2, bottom)
-        colour = COLOURS[word] if word else backdrop.hue_shift(entry.colour, rng.uniform(-0.05, 0.05) if index else 0)
+        turn = rng.uniform(-0.05, 0.05) if index else 0.0  # drawn always: the colour words move nothing
+        colour = COLOURS[word] if word else backdrop.hue_shift(entry.colour, turn)
         placed.append(Subject(noun, word, colour, tuple(round(v) for v in box), rng.random() < 0.5))  # type: ignore
     return tuple(placed)
 
@@ -115,7 +121,8 @@ def paint(scene: Scene, *, transparent: bool = False) -> Image.Image:
         skip_sun = any(s.noun in ("sun", "moon") for s in scene.subjects)
         backdrop.sky_things(draw, size, scene.horizon, r.time, r.weather, scene.detail, scene.rng("sky"),
                             skip_sun=skip_sun)
-        backdrop.ground(draw, size, scene.horizon, r.ground, scene.detail, scene.rng("ground"), lit)
+        plain = min(scene.detail, 1) if set(r.style) & {"sketch", "neon"} else scene.detail  # no speckles
+        backdrop.ground(draw, size, scene.horizon, r.ground, plain, scene.rng("ground"), lit)
     for s in sorted(scene.subjects, key=lambda s: s.box[3]):  # the nearer (lower) ones last
         if scene.detail == 2 and not transparent and NOUNS[s.noun].place != "sky":
             x0, _, x1, y1 = s.box

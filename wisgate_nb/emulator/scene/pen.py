@@ -70,9 +70,10 @@ class Pen:
         self.draw.rounded_rectangle(box, radius=r, fill=self.tone(tone), outline=self._outline(tone),
                                     width=self.width)
         if self.detail == HIGH and (x1 - x0) > 0.12:  # the shaded side
-            shade = self._box(x0 + (x1 - x0) * 0.75, y0, x1, y1)
-            self.draw.rectangle((shade[0], shade[1] + self.width, shade[2] - self.width, shade[3] - self.width),
-                                fill=scaled(self.tone(tone), 0.8))
+            sx0, sy0, sx1, sy1 = self._box(x0 + (x1 - x0) * 0.75, y0, x1, y1)
+            if sx1 - self.width > sx0 and sy1 - self.width > sy0 + self.width:
+                self.draw.rectangle((sx0, sy0 + self.width, sx1 - self.width, sy1 - self.width),
+                                    fill=scaled(self.tone(tone), 0.8))
 
     def poly(self, points: Sequence[tuple[float, float]], tone: Tone = "main") -> None:
         self.draw.polygon([self.xy(x, y) for x, y in points], fill=self.tone(tone), outline=self._outline(tone),

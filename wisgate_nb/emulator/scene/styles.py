@@ -11,9 +11,9 @@ _QUARTER = [v // 4 for v in range(256)] * 3
 
 
 def watercolor(img: Image.Image) -> Image.Image:
-    soft = img.reduce(4).filter(ImageFilter.SMOOTH_MORE).resize(img.size, Image.BILINEAR)
+    soft = img.reduce(3).filter(ImageFilter.SMOOTH_MORE).resize(img.size, Image.BILINEAR)
     soft = ImageOps.posterize(soft, 4)
-    return Image.blend(soft, Image.new("RGB", img.size, (250, 246, 236)), 0.22)
+    return Image.blend(soft, Image.new("RGB", img.size, (250, 246, 236)), 0.15)
 
 
 def pixel_art(img: Image.Image) -> Image.Image:
