@@ -58,11 +58,14 @@ def render(
         img = scene.paint(planned, transparent=transparent)
         if noise and not transparent:
             img = procedural.grain(img, prompt, index, seed)
+    img = img if transparent or img.mode == "RGB" else img.convert("RGB")
     if mark:
         layer = Image.new("RGBA", size, (0, 0, 0, 0))
         procedural.marks(ImageDraw.Draw(layer), size, prompt)
-        img = Image.alpha_composite(img.convert("RGBA"), layer)
-    img = img if transparent else img.convert("RGB")
+        if transparent:
+            img = Image.alpha_composite(img, layer)
+        else:  # blended in place through the labels' alpha: no conversion of the whole picture
+            img.paste(layer, (0, 0), layer)
     img.info[SCENE_KEY] = planned.record() if planned is not None else scene.fallback_record()
     return img
 

@@ -7,13 +7,14 @@ from collections.abc import Callable
 from PIL import Image, ImageChops, ImageFilter, ImageOps
 
 _BOOST = [min(255, v * 4) for v in range(256)]
-_QUARTER = [v // 4 for v in range(256)] * 3
+_QUARTER = [v // 4 for v in range(256)]
 
 
 def watercolor(img: Image.Image) -> Image.Image:
-    soft = img.reduce(3).filter(ImageFilter.SMOOTH_MORE).resize(img.size, Image.BILINEAR)
-    soft = ImageOps.posterize(soft, 4)
-    return Image.blend(soft, Image.new("RGB", img.size, (250, 246, 236)), 0.15)
+    """Soft washes of fewer colours on warm paper (worked small, then enlarged)."""
+    small = ImageOps.posterize(img.reduce(3).filter(ImageFilter.SMOOTH_MORE), 4)
+    small = Image.blend(small, Image.new("RGB", small.size, (250, 246, 236)), 0.15)
+    return small.resize(img.size, Image.BILINEAR)
 
 
 def pixel_art(img: Image.Image) -> Image.Image:
@@ -24,11 +25,11 @@ def pixel_art(img: Image.Image) -> Image.Image:
 
 
 def neon(img: Image.Image) -> Image.Image:
-    """Glowing outlines on a dark picture."""
+    """Magenta lines with a cyan glow where the picture has edges, on the darkened picture."""
     edges = img.convert("L").filter(ImageFilter.FIND_EDGES).point(_BOOST)
-    glow = ImageOps.colorize(edges.filter(ImageFilter.BoxBlur(max(1, min(img.size) // 200))), "black", (40, 230, 255))
-    lines = ImageOps.colorize(edges, "black", (255, 70, 230))
-    return ImageChops.add(ImageChops.add(img.point(_QUARTER), glow), lines)
+    glow = edges.filter(ImageFilter.BoxBlur(max(1, min(img.size) // 200)))
+    light = Image.merge("RGB", (edges, glow, ImageChops.lighter(edges, glow)))
+    return ImageChops.add(img.point(_QUARTER * 3), light)
 
 
 def black_and_white(img: Image.Image) -> Image.Image:
@@ -36,10 +37,11 @@ def black_and_white(img: Image.Image) -> Image.Image:
 
 
 def sketch(img: Image.Image) -> Image.Image:
-    """Dark pencil lines where the picture has edges, on paper."""
+    """Dark pencil lines where the picture has edges, on warm paper."""
     edges = img.convert("L").filter(ImageFilter.FIND_EDGES).point(_BOOST)
     lines = ImageOps.invert(edges.filter(ImageFilter.BoxBlur(max(1, min(img.size) // 400))).point(_BOOST))
-    return Image.blend(lines.convert("RGB"), Image.new("RGB", img.size, (245, 242, 232)), 0.15)
+    return Image.merge("RGB", [lines.point([round(v * 0.85 + paper * 0.15) for v in range(256)])
+                               for paper in (245, 242, 232)])
 
 
 STYLES: dict[str, Callable[[Image.Image], Image.Image]] = {
