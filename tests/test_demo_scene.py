@@ -61,8 +61,8 @@ def mean_difference(a: Image.Image, b: Image.Image) -> float:
     ("A lighthouse on a cliff at sunset", dict(time="dusk", ground="mountain", subjects=(("lighthouse", None),))),
     ("pixel art of two blue cars and a dog on a city street", dict(style=("pixel art",), ground="city",
                                                                     subjects=(("car", "blue"), ("dog", None)))),
-    ("black and white sketch of foxes, puppies? no: ponies", dict(style=("black and white", "sketch"),
-                                                                   subjects=(("fox", None),))),
+    ("black and white sketch of foxes, puppies and ponies", dict(style=("black and white", "sketch"), subjects=(
+        ("fox", None), ("dog", None), ("horse", None)))),  # plurals, and other words for a noun
     ("a cat, a dog, a cow, a pig and a horse", dict(subjects=(("cat", None), ("dog", None), ("cow", None)))),
     ("stormy sea, neon watercolour", dict(weather="storm", ground="sea", style=("neon", "watercolor"))),
     ("zzq blorp", dict()),

@@ -40,6 +40,7 @@ def sky(size: tuple[int, int], horizon: int, time: str | None, weather: str | No
     top, low = SKIES.get(time, SKIES[None])
     if weather in _WEATHER_SKY:
         grey, amount = _WEATHER_SKY[weather]
+        grey = scaled(grey, LIGHT.get(time, 1.0))  # clouds at night are dark too
         top, low = mixed(top, grey, amount), mixed(low, grey, amount)
     top, low = scaled(top, 1 + shift), scaled(low, 1 - shift)
     if detail == 0:
@@ -71,6 +72,7 @@ def sky_things(draw: ImageDraw.ImageDraw, size: tuple[int, int], horizon: int, t
         draw.ellipse((x - big, y - big, x + big, y + big), fill=colour)
     if detail == 2 and time != "night":
         cloud = (250, 250, 252) if weather is None else (150, 152, 160)
+        cloud = mixed(cloud, SKIES[time][1], 0.45) if time in ("dawn", "dusk") else cloud
         for _ in range(3 if weather is None else 7):
             x, y, s = rng.uniform(0, w), rng.uniform(0.05, 0.5) * horizon, r * rng.uniform(0.8, 1.5)
             for dx, dy, k in ((-1.2, 0.2, 0.8), (0, 0, 1.1), (1.2, 0.25, 0.8)):

@@ -8,12 +8,15 @@ from PIL import Image, ImageChops, ImageFilter, ImageOps
 
 _BOOST = [min(255, v * 4) for v in range(256)]
 _QUARTER = [v // 4 for v in range(256)]
+_BLOTCHES = [205 + (k * 7919 + (k * k) % 61) % 51 for k in range(144)]  # a fixed, irregular 12x12 wash
 
 
 def watercolor(img: Image.Image) -> Image.Image:
-    """Soft washes of fewer colours on warm paper (worked small, then enlarged)."""
-    small = ImageOps.posterize(img.reduce(3).filter(ImageFilter.SMOOTH_MORE), 4)
+    """Soft washes of fewer colours, blotched like pigment on warm paper (worked small, then enlarged)."""
+    small = ImageOps.posterize(img.reduce(2).filter(ImageFilter.SMOOTH_MORE), 4)
     small = Image.blend(small, Image.new("RGB", small.size, (250, 246, 236)), 0.15)
+    blotches = Image.frombytes("L", (12, 12), bytes(_BLOTCHES)).resize(small.size, Image.BICUBIC)
+    small = ImageChops.multiply(small, Image.merge("RGB", (blotches,) * 3))
     return small.resize(img.size, Image.BILINEAR)
 
 

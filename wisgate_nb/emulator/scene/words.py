@@ -48,6 +48,15 @@ COLOURS = {
     "black": (30, 30, 34), "white": (245, 245, 245), "grey": (135, 135, 140), "gray": (135, 135, 140),
     "silver": (190, 195, 205),
 }  # fmt: skip
+ALIASES = {  # other words for a noun of the vocabulary
+    "kitten": "cat", "puppy": "dog", "hare": "rabbit", "bunny": "rabbit", "pony": "horse", "lamb": "sheep",
+    "calf": "cow", "automobile": "car", "taxi": "car", "bike": "bicycle", "airplane": "plane",
+    "aeroplane": "plane", "spaceship": "rocket", "lantern": "lamp", "sailboat": "boat", "cottage": "house",
+    "cabin": "house", "hut": "house", "man": "person", "woman": "person", "child": "person", "girl": "person",
+    "boy": "person", "teacher": "person", "student": "person", "rose": "flower", "tulip": "flower",
+    "mug": "cup", "teacup": "cup", "oak": "tree", "fir": "pine", "men": "person",
+    "women": "person", "children": "person", "people": "person",
+}  # fmt: skip
 _PAIRS = {("pixel", "art"): "pixel art", ("black", "white"): "black and white", ("line", "art"): "sketch"}
 
 
@@ -71,6 +80,7 @@ def singular(word: str) -> str | None:
     """The vocabulary's noun for ``word`` ("foxes" -> "fox", "puppies" -> "puppy"), or None."""
     for candidate in (word, word[:-1] if word.endswith("s") else "", word[:-2] if word.endswith("es") else "",
                       word[:-3] + "y" if word.endswith("ies") else ""):
+        candidate = ALIASES.get(candidate, candidate)
         if candidate in NOUNS:
             return candidate
     return None
