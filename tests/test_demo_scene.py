@@ -178,6 +178,14 @@ def test_words_the_composer_does_not_know_fall_back_to_the_procedural_drawing():
     assert not picture("a cat").info["demo_scene"]["fallback"]
 
 
+@pytest.mark.parametrize("prompt", ["a red fox at dusk", "zzq blorp"])
+def test_every_demo_picture_says_demo_top_right_and_its_prompt_bottom_left(prompt):
+    marked, plain = draw.render(prompt, SIZE), picture(prompt)
+    assert mean_difference(marked.crop((200, 0, 256, 24)), plain.crop((200, 0, 256, 24))) > 10  # DEMO
+    assert mean_difference(marked.crop((0, 236, 120, 256)), plain.crop((0, 236, 120, 256))) > 10  # the prompt
+    assert marked.crop((0, 40, 256, 220)).tobytes() == plain.crop((0, 40, 256, 220)).tobytes()
+
+
 def test_the_same_arguments_draw_the_same_picture_and_the_index_or_seed_another():
     first = draw.encode(picture("a red fox and a tree at dusk", index=1), "png")
     assert draw.encode(picture("a red fox and a tree at dusk", index=1), "png") == first
@@ -233,6 +241,16 @@ def test_an_edit_paints_the_prompts_words_only_inside_the_mask(demo_session, tmp
     assert luminance(out.crop((128, 0, 256, 100))) < 80  # night, where the mask allowed it
     (fox,) = wisgate_nb.provenance(result.paths[0])["demo_scene"]["subjects"]
     assert fox["noun"] == "fox" and fox["box"][0] >= 128  # the fox is inside the edited area
+
+
+def test_an_edit_answered_at_another_size_records_its_boxes_in_that_sizes_pixels():
+    photo, mask = Image.new("RGB", (200, 100), "grey"), Image.new("RGBA", (200, 100), (0, 0, 0, 255))
+    mask.paste((0, 0, 0, 0), (100, 0, 200, 100))
+    same = draw.edit([photo], mask, "a blue car", index=1)
+    double = draw.edit([photo], mask, "a blue car", index=1, size=(400, 200))
+    assert double.size == (400, 200)
+    (car,), (big,) = same.info["demo_scene"]["subjects"], double.info["demo_scene"]["subjects"]
+    assert car["box"][0] >= 100 and big["box"] == [2 * v for v in car["box"]]
 
 
 def test_a_server_that_hides_a_key_in_demo_scene_gets_no_further(tmp_path):
