@@ -84,6 +84,11 @@ class Pen:
         box = self._box(x0, y0, x1, y1 + (y1 - y0))
         self.draw.chord(box, 180, 360, fill=self.tone(tone), outline=self._outline(tone), width=self.width)
 
+    def ring(self, x0: float, y0: float, x1: float, y1: float, tone: Tone = "dark", width: float = 0.04) -> None:
+        """An oval's outline only (a wheel, a hoop)."""
+        px = max(1, round(width * min(self.box[2] - self.box[0], self.box[3] - self.box[1])))
+        self.draw.ellipse(self._box(x0, y0, x1, y1), outline=self.tone(tone), width=px)
+
     def line(self, points: Sequence[tuple[float, float]], tone: Tone = "dark", width: float = 0.04) -> None:
         px = max(1, round(width * min(self.box[2] - self.box[0], self.box[3] - self.box[1])))
         self.draw.line([self.xy(x, y) for x, y in points], fill=self.tone(tone), width=px, joint="curve")
