@@ -212,7 +212,7 @@ def frog(p: Pen) -> None:
 
 
 def snake(p: Pen) -> None:
-    p.line([(k / 20, 0.72 + 0.14 * math.sin(k * 0.55)) for k in range(16)] + [(0.78, 0.5)], "main", 0.14)
+    p.line([(0.07 + k * 0.045, 0.72 + 0.14 * math.sin(k * 0.55)) for k in range(16)] + [(0.78, 0.5)], "main", 0.14)
     p.oval(0.68, 0.3, 0.98, 0.56)
     p.line([(0.96, 0.46), (1.0, 0.52)], (210, 30, 40), 0.02)
     p.eye(0.86, 0.4, 0.03)
