@@ -26,12 +26,16 @@ WEATHERS = {
     "thunderstorm": "storm", "lightning": "storm",
 }  # fmt: skip
 GROUNDS = {
-    "snow": "snow", "snowy": "snow", "ice": "snow", "sea": "sea", "ocean": "sea", "lake": "sea",
-    "water": "sea", "river": "sea", "beach": "beach", "sand": "beach", "desert": "beach", "dunes": "beach",
+    "snow": "snow", "snowy": "snow", "ice": "snow",
+    "sea": "sea", "ocean": "sea", "lake": "sea", "water": "sea", "river": "sea", "waves": "sea", "harbor": "sea",
+    "harbour": "sea", "pond": "sea",
+    "beach": "beach", "sand": "beach", "desert": "beach", "dunes": "beach", "shore": "beach", "coast": "beach",
+    "island": "beach",
     "forest": "forest", "woods": "forest", "grass": "forest", "meadow": "forest", "field": "forest",
-    "park": "forest", "garden": "forest", "city": "city", "street": "city", "town": "city", "road": "city",
-    "skyline": "city", "mountain": "mountain", "mountains": "mountain", "hills": "mountain",
-    "cliff": "mountain", "valley": "mountain",
+    "park": "forest", "garden": "forest", "jungle": "forest", "farm": "forest",
+    "city": "city", "street": "city", "town": "city", "road": "city", "skyline": "city", "village": "city",
+    "downtown": "city",
+    "mountain": "mountain", "mountains": "mountain", "hills": "mountain", "cliff": "mountain", "valley": "mountain",
 }  # fmt: skip
 STYLES = {
     "watercolor": "watercolor", "watercolour": "watercolor", "pixel": "pixel art", "pixelated": "pixel art",
@@ -101,7 +105,8 @@ def read(prompt: str) -> Reading:
             continue
         for span in (2, 3):  # "pixel art", "black and white"
             words = tuple(tokens[i:i + span])
-            pair = _PAIRS.get(words[:1] + words[-1:]) if len(words) == span and (span == 2 or words[1] == "and") else None
+            joined = len(words) == span and (span == 2 or words[1] == "and")
+            pair = _PAIRS.get(words[:1] + words[-1:]) if joined else None
             if pair:
                 break
         if pair:
