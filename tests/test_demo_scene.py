@@ -160,6 +160,15 @@ def test_style_words_change_the_rendering(style, holds):
     assert styled.info["demo_scene"]["style"] == [style]
 
 
+def test_on_a_transparent_background_the_record_names_only_what_was_drawn():
+    img = picture("a red cactus at night in the snow on the beach, watercolor", transparent=True)
+    assert img.mode == "RGBA" and img.getchannel("A").getextrema()[0] == 0  # no sky, no ground
+    assert img.info["demo_scene"] == {
+        "time": "night", "weather": None, "ground": None, "style": [],
+        "subjects": img.info["demo_scene"]["subjects"], "words": ["red", "cactus", "night"], "fallback": False}
+    assert [s["noun"] for s in img.info["demo_scene"]["subjects"]] == ["cactus"]
+
+
 def test_size_and_aspect_are_honoured():
     wide, tall = picture("a red car on a street", (1536, 512)), picture("a red car on a street", (512, 1536))
     assert wide.size == (1536, 512) and tall.size == (512, 1536)

@@ -66,7 +66,7 @@ def render(
             img = Image.alpha_composite(img, layer)
         else:  # blended in place through the labels' alpha: no conversion of the whole picture
             img.paste(layer, (0, 0), layer)
-    img.info[SCENE_KEY] = planned.record() if planned is not None else scene.fallback_record()
+    img.info[SCENE_KEY] = planned.record(transparent=transparent) if planned else scene.fallback_record()
     return img
 
 

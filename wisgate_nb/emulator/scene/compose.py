@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 from . import backdrop, styles
 from .nouns import NOUNS
 from .pen import Pen, scaled
-from .words import COLOURS, Reading, read
+from .words import COLOURS, TIMES, Reading, read, singular
 
 DETAIL = {"low": 0, "medium": 1, "high": 2}
 Box = tuple[int, int, int, int]
@@ -47,12 +47,18 @@ class Scene:
     def rng(self, part: str) -> random.Random:
         return random.Random(self.key + part.encode())
 
-    def record(self) -> dict[str, Any]:
-        """What was drawn, as the image's provenance keeps it (``demo_scene``)."""
+    def record(self, *, transparent: bool = False) -> dict[str, Any]:
+        """What was drawn, as the image's provenance keeps it (``demo_scene``).
+
+        On a transparent background only the subjects are drawn (in the time's light): no weather,
+        ground or style, and their words are not among the words used.
+        """
         r = self.reading
-        return {"time": r.time, "weather": r.weather, "ground": r.ground, "style": list(r.style),
+        words = [w for w in r.words if not transparent or w in COLOURS or w in TIMES or singular(w)]
+        return {"time": r.time, "weather": None if transparent else r.weather,
+                "ground": None if transparent else r.ground, "style": [] if transparent else list(r.style),
                 "subjects": [{"noun": s.noun, "colour": s.colour_word, "box": list(s.box)} for s in self.subjects],
-                "words": list(r.words), "fallback": not r.known}
+                "words": words, "fallback": not r.known}
 
 
 def fallback_record() -> dict[str, Any]:
