@@ -97,9 +97,8 @@ def _place(reading: Reading, frame: Box, horizon: int | None, rng: random.Random
         bh = min(entry.height * scale, 0.7) * fh
         bw = bh * entry.aspect
         limit = fw * (0.92 / count if entry.place == "ground" else 0.45)
-        if bw > limit:
+        if bw > limit:  # narrower, never stretched
             bw, bh = limit, limit / entry.aspect
-        bh = min(bh, fh * 0.95)
         cx = fx0 + fw * (slot + 0.5) / count + rng.uniform(-0.12, 0.12) * fw / count
         cx = min(max(cx, fx0 + bw / 2), fx1 - bw / 2)
         if entry.place == "sky":
