@@ -252,6 +252,13 @@ def test_an_edit_paints_the_prompts_words_only_inside_the_mask(demo_session, tmp
     assert fox["noun"] == "fox" and fox["box"][0] >= 128  # the fox is inside the edited area
 
 
+def test_an_edit_without_a_mask_applies_the_words_to_the_whole_image():
+    photo = Image.new("RGB", (128, 128), (230, 230, 230))
+    night, noon = (draw.edit([photo], None, f"make it {t}", mark=False) for t in ("night", "noon"))
+    assert luminance(night) < luminance(noon) - 40
+    assert night.info["demo_scene"]["time"] == "night"
+
+
 def test_an_edit_answered_at_another_size_records_its_boxes_in_that_sizes_pixels():
     photo, mask = Image.new("RGB", (200, 100), "grey"), Image.new("RGBA", (200, 100), (0, 0, 0, 255))
     mask.paste((0, 0, 0, 0), (100, 0, 200, 100))
