@@ -11,7 +11,7 @@ import time
 
 from ..errors import WisGateError
 from ..output.thumbnails import thumbnail_bytes, thumbnail_mime
-from ..records import Generation, Record, now_iso, provenance
+from ..records import Generation, Record, demoscene, now_iso, provenance
 from ..records import files as history_files
 from ..records.reuse import link_result
 
@@ -42,7 +42,8 @@ async def save_result(history, request, base: dict, response, latency: float, th
         b = blobs[i]
         return provenance.embed(b.data, provenance.facts(base, index=i, width=b.width, height=b.height,
                                                          revised_prompt=b.revised_prompt,
-                                                         request_id=response.request_id, created=created))
+                                                         request_id=response.request_id, created=created,
+                                                         demo_scene=demoscene.served(b.data)))
 
     def thumbnail(i: int) -> None:
         data, _ = thumbnail_bytes(blobs[i].decoded or blobs[i].data, thumb_px, mime=mimes[i])

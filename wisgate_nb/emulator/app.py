@@ -159,6 +159,7 @@ async def generations(request: Request) -> Response:
         return draw.render(
             params.prompt,
             size,
+            quality=params.quality,
             index=index,
             seed=config.seed,
             transparent=transparent,
@@ -187,6 +188,7 @@ async def edits(request: Request) -> Response:
             images,
             mask,
             params.prompt,
+            quality=params.quality,
             size=size,
             index=index,
             seed=config.seed,

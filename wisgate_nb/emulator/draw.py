@@ -1,186 +1,86 @@
-"""Deterministic procedural pictures (Pillow only): generations, edits, partial images, bad images.
+"""Deterministic pictures (Pillow only): generations, edits, partial images, bad images.
 
-A picture depends only on (prompt, size, index, seed). The palette comes from the prompt (colour
-words such as "red" or "teal" set the hue), each word of the prompt becomes one shape whose kind,
-colour and scale depend on the word (so prompts that share words share shapes) and whose position
-depends on the image index (so the n images of one request are variations of each other).
+A prompt whose words the scene composer knows (``scene/``: "a red fox in the snow at night") is
+drawn as that scene. Any other prompt gets the procedural drawing below, which depends only on
+(prompt, size, index, seed): the palette comes from the prompt (colour words such as "red" or
+"teal" set the hue), each word becomes one shape whose kind, colour and scale depend on the word
+and whose position depends on the image index (so the n images of one request are variations).
 """
 
 from __future__ import annotations
 
-import colorsys
-import functools
-import hashlib
 import io
-import random
-import re
-import struct
-import zlib
+import json
+from xml.sax.saxutils import escape as xml_escape
 
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageOps
+from PIL.PngImagePlugin import PngInfo
 
+from . import procedural, scene
+from .bomb import bomb_png
 from .params import ApiError
 
-__all__ = ["NOT_AN_IMAGE", "bomb_png", "coarse", "edit", "encode", "read_image", "render"]
+__all__ = ["NOT_AN_IMAGE", "SCENE_KEY", "bomb_png", "coarse", "edit", "encode", "read_image", "render"]
 
+SCENE_KEY = "demo_scene"  # what a scene drew: in img.info, then in the file (a PNG text chunk, XMP)
 NOT_AN_IMAGE = b"This is the demo server's stand-in for image bytes, and it is not an image.\n" * 8
-_STOPWORDS = frozenset({
-    "a", "an", "and", "the", "of", "on", "in", "with", "at", "to", "for", "by", "from", "is", "are", "be",
-    "as", "its", "it", "this", "that",
-})  # fmt: skip
-_COLOUR_HUES = {
-    "red": 0.0, "crimson": 0.97, "pink": 0.92, "orange": 0.07, "amber": 0.1, "gold": 0.12,
-    "golden": 0.12, "yellow": 0.15, "lime": 0.25, "green": 0.33, "forest": 0.36, "teal": 0.48,
-    "cyan": 0.5, "turquoise": 0.47, "blue": 0.61, "navy": 0.64, "ocean": 0.57, "sky": 0.55,
-    "indigo": 0.7, "purple": 0.78, "violet": 0.8, "magenta": 0.85, "neon": 0.86, "sunset": 0.04,
-}  # fmt: skip
-_SHAPE_WORDS = {
-    "ellipse": {"sun", "moon", "circle", "ball", "planet", "bubble", "bubbles", "eye", "orb", "dot", "cat"},
-    "rect": {"city", "building", "buildings", "skyline", "house", "box", "tower", "window", "square", "robot"},
-    "triangle": {"mountain", "mountains", "tree", "trees", "triangle", "pyramid", "forest", "rocket"},
-    "wave": {"sea", "ocean", "river", "water", "wave", "waves", "rain", "wind", "road", "street"},
-}  # fmt: skip
-_KINDS = ("ellipse", "rect", "triangle", "wave")
 _OPEN_FORMATS = {"PNG": "png", "JPEG": "jpeg", "WEBP": "webp"}
 _MAX_INPUT_PIXELS = 64 * 1024 * 1024
 
 
-def _digest(*parts: object) -> bytes:
-    return hashlib.sha256("\x1f".join(map(str, parts)).encode("utf-8", "surrogatepass")).digest()
-
-
-def _rng(*parts: object) -> random.Random:
-    return random.Random(_digest(*parts))
-
-
-def _words(prompt: str) -> list[str]:
-    seen: dict[str, None] = {}
-    for word in re.findall(r"\w+", prompt.lower()):
-        if word not in _STOPWORDS and len(word) > 1:
-            seen.setdefault(word)
-    return list(seen)[:14] or [prompt.strip().lower() or "?"]
-
-
-def _rgb(hue: float, light: float, sat: float) -> tuple[int, int, int]:
-    r, g, b = colorsys.hls_to_rgb(hue % 1.0, light, sat)
-    return round(r * 255), round(g * 255), round(b * 255)
-
-
-def _base_hue(prompt: str, words: list[str], seed: int) -> float:
-    for word in words:
-        if word in _COLOUR_HUES:
-            return _COLOUR_HUES[word]
-    return _rng("hue", prompt.strip().lower(), seed).random()
-
-
-def _background(size: tuple[int, int], hue: float, rng: random.Random) -> Image.Image:
-    """A two-colour linear gradient at an angle chosen by ``rng``."""
-    ramp = Image.linear_gradient("L").rotate(rng.uniform(0, 360), Image.BILINEAR)
-    ramp = ramp.crop((38, 38, 218, 218)).resize(size, Image.BILINEAR)  # the inner square has no corners
-    dark = _rgb(hue + rng.uniform(-0.06, 0.06), rng.uniform(0.12, 0.3), rng.uniform(0.45, 0.8))
-    light = _rgb(hue + rng.choice((0.06, 0.12, -0.1, 0.5)), rng.uniform(0.55, 0.75), rng.uniform(0.5, 0.9))
-    return ImageOps.colorize(ramp, dark, light)
-
-
-def _draw_shape(
-    draw: ImageDraw.ImageDraw,
-    word: str,
-    hue: float,
-    size: tuple[int, int],
-    pos: random.Random,
-    seed: int,
-    own_hue: float | None = None,
-) -> None:
-    look = _rng("shape", word, seed)  # kind, colour and scale follow the word; position follows the image
-    kind = next((k for k, vocab in _SHAPE_WORDS.items() if word in vocab), look.choice(_KINDS))
-    shade = hue + look.choice((0.0, 0.08, 1 / 3, 0.5, 2 / 3)) if own_hue is None else own_hue
-    colour = _rgb(shade, look.uniform(0.4, 0.7) if own_hue is None else 0.5, look.uniform(0.5, 1.0))
-    fill = (*colour, look.randrange(130, 220))
-    w, h = size
-    r = max(2, int(min(w, h) * look.uniform(0.07, 0.3)))
-    x, y = int(pos.uniform(0.05, 0.95) * w), int(pos.uniform(0.08, 0.9) * h)
-    if kind == "ellipse":
-        draw.ellipse((x - r, y - r, x + r, y + r), fill=fill)
-    elif kind == "rect":
-        draw.rounded_rectangle((x - r // 2, y - r, x + r // 2, h), radius=max(1, r // 8), fill=fill)
-    elif kind == "triangle":
-        draw.polygon([(x - r, y + r), (x + r, y + r), (x + pos.randint(-r // 2, r // 2), y - r)], fill=fill)
-    else:
-        amp, step = max(1, r // 4), max(4, w // 24)
-        points = [(px, y + (amp if (px // step) % 2 else -amp)) for px in range(0, w + step, step)]
-        draw.line(points, fill=fill, width=max(2, r // 5), joint="curve")
-
-
-@functools.lru_cache(maxsize=16)
-def _font(px: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    try:
-        return ImageFont.load_default(size=px)
-    except (ImportError, OSError, TypeError):  # Pillow without FreeType: the small bitmap font
-        return ImageFont.load_default()
-
-
-def _label(draw: ImageDraw.ImageDraw, text: str, xy: tuple[int, int], font, anchor: str) -> None:
-    if not isinstance(font, ImageFont.FreeTypeFont):
-        text = text.encode("latin-1", "replace").decode("latin-1")
-    box = draw.textbbox(xy, text, font=font, anchor=anchor)
-    pad = max(2, (box[3] - box[1]) // 4)
-    draw.rectangle((box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad), fill=(0, 0, 0, 140))
-    draw.text(xy, text, font=font, fill=(255, 255, 255, 235), anchor=anchor)
-
-
-def _marks(draw: ImageDraw.ImageDraw, size: tuple[int, int], prompt: str) -> None:
-    """The prompt's first words bottom-left and "DEMO" top-right."""
-    w, h = size
-    font = _font(max(8, min(w, h) // 28))
-    margin = max(2, min(w, h) // 40)
-    _label(draw, "DEMO", (w - margin, margin), font, "ra")
-    caption = " ".join(prompt.split())
-    limit = w - 2 * margin - 8
-    if draw.textlength(caption, font=font) > limit:
-        while caption and draw.textlength(caption + "…", font=font) > limit:
-            caption = caption[: max(0, min(len(caption) - 1, int(len(caption) * 0.9)))]
-        caption = caption.rstrip() + "…" if caption else ""
-    if caption:
-        _label(draw, caption, (margin, h - margin), font, "ld")
+def _plan(prompt: str, size: tuple[int, int], quality: str, index: int, seed: int,
+          area: tuple[int, int, int, int] | None = None) -> scene.Scene | None:
+    """The scene the prompt's words describe, or None when it names nothing the composer knows."""
+    planned = scene.plan(prompt, size, quality=quality, index=index, seed=seed, area=area)
+    return planned if planned.reading.known else None
 
 
 def render(
     prompt: str,
     size: tuple[int, int],
     *,
+    quality: str = "medium",
     index: int = 0,
     seed: int = 0,
     transparent: bool = False,
     noise: bool = False,
     mark: bool = True,
+    area: tuple[int, int, int, int] | None = None,
 ) -> Image.Image:
-    """The picture for (prompt, size, index, seed): RGB, or RGBA with a transparent background."""
-    words = _words(prompt)
-    hue = _base_hue(prompt, words, seed)
-    layout = _rng("layout", prompt, index, seed)
-    if transparent:
-        img = Image.new("RGBA", size, (0, 0, 0, 0))
+    """The picture for (prompt, size, quality, index, seed): RGB, or RGBA with a transparent background.
+
+    ``area`` (an edit's mask) is where the scene's subjects go.
+    """
+    planned = _plan(prompt, size, quality, index, seed, area)
+    if planned is None:
+        img = procedural.render(prompt, size, index=index, seed=seed, transparent=transparent, noise=noise)
     else:
-        img = _background(size, hue, layout).convert("RGBA")
-        if noise:  # seeded, incompressible texture for benchmarks
-            grain = Image.frombytes(
-                "RGB", size, _rng("noise", prompt, index, seed).randbytes(size[0] * size[1] * 3)
-            )
-            img = Image.blend(img, grain.convert("RGBA"), 0.35)
-    shapes = Image.new("RGBA", size, (0, 0, 0, 0))
-    draw = ImageDraw.Draw(shapes)
-    colour_word: str | None = None
-    for word in words:
-        if word in _COLOUR_HUES and colour_word is None:  # "red sun": the sun is red
-            colour_word = word
-            continue
-        own = None if colour_word is None else _COLOUR_HUES[colour_word]
-        _draw_shape(draw, word, hue, size, layout, seed, own)
-        colour_word = None
+        img = scene.paint(planned, transparent=transparent)
+        if noise and not transparent:
+            img = procedural.grain(img, prompt, index, seed)
+    img = img if transparent or img.mode == "RGB" else img.convert("RGB")
     if mark:
-        _marks(draw, size, prompt)
-    img = Image.alpha_composite(img, shapes)
-    return img if transparent else img.convert("RGB")
+        layer = Image.new("RGBA", size, (0, 0, 0, 0))
+        procedural.marks(ImageDraw.Draw(layer), size, prompt)
+        if transparent:
+            img = Image.alpha_composite(img, layer)
+        else:  # blended in place through the labels' alpha: no conversion of the whole picture
+            img.paste(layer, (0, 0), layer)
+    img.info[SCENE_KEY] = planned.record(transparent=transparent) if planned else scene.fallback_record()
+    return img
+
+
+def _merged(images: list[Image.Image]) -> Image.Image:
+    """The edit's base: the first input, several inputs averaged."""
+    base = images[0].convert("RGBA")
+    for i, other in enumerate(images[1:], start=2):
+        base = Image.blend(base, other.convert("RGBA").resize(base.size, Image.BILINEAR), 1 / i)
+    return base
+
+
+def _chosen(mask: Image.Image | None) -> Image.Image | None:
+    """Where the edit paints: the mask's transparent area, as an L image (255: paint)."""
+    return None if mask is None else mask.convert("RGBA").getchannel("A").point(lambda a: 255 - a)
 
 
 def edit(
@@ -188,6 +88,7 @@ def edit(
     mask: Image.Image | None,
     prompt: str,
     *,
+    quality: str = "medium",
     size: tuple[int, int] | None = None,
     index: int = 0,
     seed: int = 0,
@@ -197,14 +98,15 @@ def edit(
     """Paint the prompt's picture into the mask's transparent area, or restyle the whole image.
 
     Outside the mask the first input is kept pixel for pixel; several inputs are averaged first.
-    The result has the first input's size unless ``size`` is given.
+    The prompt's subjects are placed inside the mask. The result has the first input's size unless
+    ``size`` is given.
     """
-    base = images[0].convert("RGBA")
-    for i, other in enumerate(images[1:], start=2):
-        base = Image.blend(base, other.convert("RGBA").resize(base.size, Image.BILINEAR), 1 / i)
-    art = render(prompt, base.size, index=index, seed=seed, noise=noise, mark=mark).convert("RGBA")
-    if mask is not None:
-        chosen = mask.convert("RGBA").getchannel("A").point(lambda a: 255 - a)
+    base = _merged(images)
+    chosen = _chosen(mask)
+    area = None if chosen is None else chosen.getbbox()
+    drawn = render(prompt, base.size, quality=quality, index=index, seed=seed, noise=noise, mark=mark, area=area)
+    art = drawn.convert("RGBA")
+    if chosen is not None:
         out = Image.composite(art, base, chosen)
     else:
         styled = ImageOps.posterize(base.convert("RGB"), 3).convert("RGBA")
@@ -213,7 +115,24 @@ def edit(
         out.putalpha(base.getchannel("A"))
     if size is not None and size != out.size:
         out = out.resize(size, Image.LANCZOS)
+    out.info[SCENE_KEY] = _scaled(drawn.info[SCENE_KEY], base.size, out.size)
     return out
+
+
+def _scaled(record: dict, drawn: tuple[int, int], size: tuple[int, int]) -> dict:
+    """The record of a picture drawn at ``drawn`` and resized to ``size``: boxes in the final pixels."""
+    sx, sy = size[0] / drawn[0], size[1] / drawn[1]
+    subjects = [{**s, "box": [round(s["box"][0] * sx), round(s["box"][1] * sy), round(s["box"][2] * sx),
+                              round(s["box"][3] * sy)]} for s in record["subjects"]]
+    return {**record, "subjects": subjects}
+
+
+def _xmp(name: str, value: str) -> bytes:
+    body = f"<wisgate_nb:{name}>{xml_escape(value)}</wisgate_nb:{name}>"
+    return ('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+            '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" '
+            f'xmlns:wisgate_nb="urn:wisgate_nb:provenance:1">{body}</rdf:Description></rdf:RDF></x:xmpmeta>'
+            '<?xpacket end="w"?>').encode()
 
 
 def coarse(img: Image.Image, index: int, total: int) -> Image.Image:
@@ -226,18 +145,27 @@ def coarse(img: Image.Image, index: int, total: int) -> Image.Image:
 def encode(
     img: Image.Image, output_format: str, compression: int = 100, *, transparent: bool = False
 ) -> bytes:
-    """Encode for the wire; alpha survives only for a transparent background in png/webp."""
+    """Encode for the wire; alpha survives only for a transparent background in png/webp.
+
+    What a scene drew (``img.info["demo_scene"]``) goes into the file: a PNG text chunk, or XMP.
+    """
+    drawn = img.info.get(SCENE_KEY)
+    text = None if drawn is None else json.dumps(drawn, separators=(",", ":"))
     if img.mode != "RGB" and (output_format == "jpeg" or not transparent):
         if "A" in img.getbands() and img.getchannel("A").getextrema()[0] < 255:  # flatten onto white
             img = Image.alpha_composite(Image.new("RGBA", img.size, "white"), img.convert("RGBA"))
         img = img.convert("RGB")
     buf = io.BytesIO()
     if output_format == "png":
-        img.save(buf, "PNG", compress_level=3)
+        info = None
+        if text is not None:
+            info = PngInfo()
+            info.add_text(SCENE_KEY, text)
+        img.save(buf, "PNG", compress_level=3, pnginfo=info)
     elif output_format == "jpeg":
-        img.save(buf, "JPEG", quality=max(1, min(95, compression)))
+        img.save(buf, "JPEG", quality=max(1, min(95, compression)), xmp=_xmp(SCENE_KEY, text) if text else b"")
     else:
-        img.save(buf, "WEBP", quality=compression, method=2)
+        img.save(buf, "WEBP", quality=compression, method=2, xmp=_xmp(SCENE_KEY, text) if text else b"")
     return buf.getvalue()
 
 
@@ -265,35 +193,3 @@ def read_image(data: bytes, *, param: str, formats: tuple[str, ...] = ("png", "j
             f"Invalid image file or mode for '{param}', please check your image file ({type(exc).__name__}).",
         ) from exc
     return img
-
-
-def _png_chunk(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-
-
-@functools.lru_cache(maxsize=1)
-def bomb_png(side: int = 30000) -> bytes:
-    """A valid 1-bit PNG of side x side black pixels that is about 110 KB on the wire.
-
-    Built fast: a block of rows is deflated once after a full flush (which resets the
-    compressor's history), so the same compressed bytes can simply be repeated.
-    """
-    row = b"\x00" + bytes((side + 7) // 8)
-    rows_per_block = 1000
-    blocks, rest = divmod(side, rows_per_block)
-    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
-    block = packer.compress(row * rows_per_block) + packer.flush(zlib.Z_FULL_FLUSH)
-    tail_packer = zlib.compressobj(9, zlib.DEFLATED, -15)
-    tail = tail_packer.compress(row * rest) + tail_packer.flush(zlib.Z_FINISH)
-    checksum = 1
-    for _ in range(blocks):
-        checksum = zlib.adler32(row * rows_per_block, checksum)
-    checksum = zlib.adler32(row * rest, checksum)
-    stream = b"\x78\xda" + block * blocks + tail + struct.pack(">I", checksum)
-    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", header)
-        + _png_chunk(b"IDAT", stream)
-        + _png_chunk(b"IEND", b"")
-    )

@@ -33,7 +33,8 @@ class ProvenanceWarning(UserWarning):
 
 
 def facts(record: Mapping[str, Any], *, index: int = 0, width: int | None = None, height: int | None = None,
-          revised_prompt: str | None = None, request_id: str | None = None, created: str | None = None) -> dict:
+          revised_prompt: str | None = None, request_id: str | None = None, created: str | None = None,
+          demo_scene: dict | None = None) -> dict:
     """The facts one image file carries, from a record's fields (``Record.to_json()`` or the recording's base)."""
     params = {k: v for k, v in (record.get("params") or {}).items() if k not in _NOT_PARAMS}
     size = record.get("size") if record.get("size") not in (None, "auto") else None
@@ -54,6 +55,8 @@ def facts(record: Mapping[str, Any], *, index: int = 0, width: int | None = None
         info["mask"] = record["mask"]
     if record.get("demo"):
         info["demo"] = True
+    if demo_scene is not None:  # what the demo server drew (records/demoscene.py)
+        info["demo_scene"] = demo_scene
     return info
 
 
