@@ -32,7 +32,7 @@ SUITE = (
     ("b6_history", ("B6",)),
     ("b7_imports", ("B7",)),
     ("b9_gateway", ("B9",)),
-    ("b10_demo_drawing", ("B10",)),
+    ("b11_demo_drawing", ("B11",)),
     ("b5_b8_kernel", ("B5", "B8")),
 )
 DEFAULT_OUT = REPO / "benchmarks" / "results.json"
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                 if row.note:
                     print(f"   {row.id}: {row.note}")
             print(f"   ({time.perf_counter() - t0:.0f} s)\n", flush=True)
-    rows.sort(key=lambda r: (len(r.id), r.id))  # B2 before B10; stable: a benchmark's rows keep their order
+    rows.sort(key=lambda r: (len(r.id), r.id))  # B2 before B11; stable: a benchmark's rows keep their order
     info["load_average_after"] = _load()
     duration = time.perf_counter() - t_start
     text = table(rows)

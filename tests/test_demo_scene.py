@@ -205,7 +205,7 @@ def test_the_same_arguments_draw_the_same_picture_and_the_index_or_seed_another(
 
 
 def test_the_record_is_the_plan_the_picture_was_painted_from():
-    """What is recorded is what was planned (and drawn): the speed of drawing is benchmark B10, not a test."""
+    """What is recorded is what was planned (and drawn): the speed of drawing is benchmark B11, not a test."""
     scene = plan("a bus and a tree in a city at noon", (1024, 1024), quality="high")
     assert draw.render("a bus and a tree in a city at noon", (1024, 1024), quality="high",
                        mark=False).info["demo_scene"] == scene.record()

@@ -1,4 +1,4 @@
-"""B10: how long the demo server takes to draw a 1024x1024 scene from the prompt's words, against
+"""B11: how long the demo server takes to draw a 1024x1024 scene from the prompt's words, against
 today's procedural drawing of the same prompt (emulator/procedural.py), in the same run.
 
 In process, drawing only (no encoding: PNG encoding is the same for both and is B1's business).
@@ -56,7 +56,7 @@ def run(server, mode: Mode) -> list[Row]:
     head = measured["scene, medium"]
     worst = max(m["ms"] for label, m in measured.items() if "style" not in label)
     return [Row(
-        "B10", f"demo scene drawn at 1024x1024 (default quality, median of {reps})", head["ms"], "ms",
+        "B11", f"demo scene drawn at 1024x1024 (default quality, median of {reps})", head["ms"], "ms",
         baselines={"procedural drawing": head["procedural_ms"]}, ratio=head["ratio"],
         ratio_of="scene / procedural", target="< 50 ms for every scene without a style word (styles: reported)", met=worst < 50,
         extra=measured, note="; ".join(f"{label} {m['ms']:.0f} ms ({m['ratio']:.1f}× procedural)"
