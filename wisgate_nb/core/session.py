@@ -159,8 +159,8 @@ class Session:
             if reserved:
                 self._release(request.n)
 
-    def _client(self, target: Target):
-        """An ImagesClient for the target over the session's one connection pool (on the engine loop).
+    def _client(self, target: Target, kind: type | None = None):
+        """An ImagesClient (or ``kind``, a subclass) for the target over the session's one connection pool (on the engine loop).
 
         Settings live in the client, not the pool: changing the timeout or the key opens no new pool.
         """
@@ -174,7 +174,7 @@ class Session:
             if self._pool is None:
                 self._pool = httpx.AsyncClient(limits=LIMITS)
             http_client = self._pool
-        return ImagesClient(base_url=target.base_url, api_key=target.api_key.get() if target.api_key else None,
+        return (kind or ImagesClient)(base_url=target.base_url, api_key=target.api_key.get() if target.api_key else None,
                             timeout=target.timeout, max_retries=target.max_retries, http_client=http_client,
                             streaming=target.base_url not in self._no_stream)
 
