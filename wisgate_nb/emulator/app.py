@@ -203,7 +203,7 @@ async def edits(request: Request) -> Response:
 async def chat_completions(request: Request) -> Response:
     """The demo judge (judge.py): grades the image of a chat request against its rubric, deterministically."""
     _check_auth(request)
-    raw, _ = await _read_then_fault(request, read_json(request, _record(request)))  # faults of images: not here
+    raw = await read_json(request, _record(request))  # scheduled faults are for the image routes
     return JSONResponse(await asyncio.to_thread(judge.answer, raw))
 
 

@@ -32,7 +32,7 @@ is are be being it its this that these those there here has have having does do 
 depicts depicting visible clearly clear image picture photo photograph illustration rubric should must contain contains
 containing include includes including some any one single as like very well looking look looks seen appear appears
 scene beautiful nice good detailed high quality style styled""".split())
-_WORD = re.compile(r"[a-z]+")
+_WORD = re.compile(r"[a-z]{2,}")
 _XMP_JSON = re.compile(rb"<wisgate_nb:json>(.*?)</wisgate_nb:json>", re.DOTALL)
 
 

@@ -129,11 +129,11 @@ async def _ask(client, history, where, image: Image, data: bytes, digest: str, r
     try:
         response = await client.complete(judging.request_body(model, rubric, data), attempt_log=attempts)
     except asyncio.CancelledError:
-        _record(history, base, t0, attempts, status="cancelled", error="cancelled by the user", error_type="Cancelled")
+        _write(history, base, t0, attempts, status="cancelled", error="cancelled by the user", error_type="Cancelled")
         raise
     except WisGateError as exc:
         message = _short(mask_secret(str(exc), secret))
-        _record(history, base, t0, attempts, status="error", error=message, error_type=type(exc).__name__,
+        _write(history, base, t0, attempts, status="error", error=message, error_type=type(exc).__name__,
                 request_id=exc.request_id)
         return {**line, "error": f"{type(exc).__name__}: {message}", "graded_at": now_iso()}
     usage = response.usage or {}
@@ -144,13 +144,13 @@ async def _ask(client, history, where, image: Image, data: bytes, digest: str, r
         line["pass"] = passed
     except judging.AnswerError as exc:
         line["error"] = _short(mask_secret(str(exc), secret))
-    _record(history, base, t0, attempts, status="ok", request_id=response.request_id,
+    _write(history, base, t0, attempts, status="ok", request_id=response.request_id,
             usage={k: v for k, v in usage.items() if isinstance(v, (int, float))} or None,
             total_tokens=tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else None)
     return {**line, "graded_at": now_iso()}
 
 
-def _record(history, base: dict, t0: float, attempts: list[str], **fields: Any) -> None:
+def _write(history, base: dict, t0: float, attempts: list[str], **fields: Any) -> None:
     history.append(Record(**base, latency_s=time.perf_counter() - t0, attempts=len(attempts),
                           attempt_statuses=",".join(attempts), **fields))
 
