@@ -13,7 +13,7 @@ LAYERS = [
     {"http", "output", "emulator"},  # HTTP only; notebook output; the demo server
     {"records"},  # the history: the record of every request, its files and views
     {"core", "grading"},  # requests, engine, session; grading images and experiments
-    {"api", "magic", "cell", "cli", "widgets", "gateway", "__init__"},  # the front doors
+    {"api", "magic", "grade_magics", "cell", "cli", "widgets", "gateway", "__init__"},  # the front doors
 ]
 MAX_LINES = 300
 
