@@ -5,6 +5,7 @@
     store_prompts = true        # record each request's prompt (false: never stored)
     upstream_timeout = 300      # seconds the upstream may stay silent; reservations expire after twice that
     max_body_mb = 50            # larger request bodies are refused (413) without calling the upstream
+    allow_judge = false         # true: forward /v1/chat/completions (grading images), a request each
 
     [quota]                     # every student
     images_per_day = 20
@@ -15,7 +16,7 @@
     [class]
     images_per_day = 500        # the whole class together
 
-The ``[quota]``, ``[quota.students.*]``, ``[class]`` tables and ``store_prompts`` are re-read when
+The ``[quota]``, ``[quota.students.*]``, ``[class]`` tables, ``store_prompts`` and ``allow_judge`` are re-read when
 the file changes, so a teacher raises a limit during a class without a restart; the other keys
 are read once at start. A file that no longer parses keeps the last good limits (the teacher page
 shows the error).
@@ -55,7 +56,7 @@ logger = logging.getLogger("wisgate_nb.gateway")
 DEFAULT_CONFIG = "gateway.toml"
 DB_FILENAME = "wisgate_gateway.sqlite"
 _LIMIT_KEYS = ("images_per_day", "requests_per_minute", "max_concurrent")
-_TOP_KEYS = {"store_prompts", "upstream_timeout", "max_body_mb", "quota", "class"}
+_TOP_KEYS = {"store_prompts", "upstream_timeout", "max_body_mb", "quota", "class", "allow_judge"}
 _RECHECK_S = 1.0  # how often the file's modification time is looked at
 
 
@@ -85,6 +86,7 @@ class GatewayConfig:
     store_prompts: bool = True
     upstream_timeout: float = 300.0
     max_body_mb: float = 50.0
+    allow_judge: bool = False
 
     def limits_for(self, student: str) -> Limits:
         return self.quota.merged(self.students.get(student, {}))
@@ -130,6 +132,9 @@ def parse_config(text: str, source: str = "gateway.toml") -> GatewayConfig:
     store = doc.get("store_prompts", True)
     if not isinstance(store, bool):
         raise ConfigError(f"store_prompts must be true or false, got {store!r}")
+    judge = doc.get("allow_judge", False)
+    if not isinstance(judge, bool):
+        raise ConfigError(f"allow_judge must be true or false, got {judge!r}")
     return GatewayConfig(
         quota=Limits(**_limits(quota, "quota")),
         students=overrides,
@@ -137,6 +142,7 @@ def parse_config(text: str, source: str = "gateway.toml") -> GatewayConfig:
         store_prompts=store,
         upstream_timeout=_positive(doc, "upstream_timeout", 300.0),
         max_body_mb=_positive(doc, "max_body_mb", 50.0),
+        allow_judge=judge,
     )
 
 
