@@ -144,8 +144,12 @@ def test_judge_requests_count_in_usage_and_cost_but_not_as_images(session, serve
 def test_the_history_keeps_grades_per_record_and_per_image(demo_session, tmp_path):
     foxes = _fox(demo_session, n=2)
     car = wg.generate("a blue car", size="256x256")
+    before = demo_session.history.df  # looked at before the grades came: the next look has them
+    assert before["grade"].isna().all() and before["grades"].tolist() == [(), ()]
     wg.grade([foxes, car], "a red fox")
+    later = wg.generate("a cat", size="256x256")
     df = demo_session.history.df.set_index("id")
+    assert len(df) == 6 and df.loc[later.id, "grades"] == () and math.isnan(df.loc[later.id, "grade"])
     assert df.loc[foxes.id, "grade"] == 5 and df.loc[foxes.id, "grades"] == (5, 5)
     assert df.loc[car.id, "grade"] == 1 and "missing" in df.loc[car.id, "grade_reason"]
     assert df.loc[car.id, "grade_rubric"] == "a red fox" and df.loc[car.id, "judge"] == "gpt-4.1-mini"

@@ -30,6 +30,7 @@ class GradeBook:
 
     def __init__(self, folders):
         self._lock = threading.Lock()
+        self.version = 0  # counts the lines added since it was read: History.df's grade columns follow it
         self.lines: list[dict] = []
         self._cache: dict[tuple, dict] = {}
         for folder in folders:
@@ -70,6 +71,7 @@ class GradeBook:
                 fh.flush()
                 os.fsync(fh.fileno())
             self._keep(line)
+            self.version += 1
         return line
 
     def latest(self) -> list[dict]:
@@ -142,16 +144,41 @@ class Graded:
         return frame
 
     def _graded(self, frame):
-        """History.df with the grade columns: grade, grades, grade_reason, grade_rubric, judge."""
+        """History.df with the grade columns: grade, grades, grade_reason, grade_rubric, judge.
+
+        The columns are kept and extended as rows arrive (rows are only ever added at the end), and made
+        again only after a grade came: a look at ``.df`` stays as cheap with them as without.
+        """
         import pandas as pd
 
-        graded = self.grade_book.by_record() if self.grade_book.lines else {}
-        summaries = {rid: (*record_grades(lines), rubric, judge) for rid, (rubric, judge, lines) in graded.items()}
-        rows = [summaries.get(rid) for rid in frame["id"]] if summaries else [None] * len(frame)
-        text = frame["prompt"].dtype
+        book, rows = self.grade_book, len(frame)
+        version, done, columns = getattr(self, "_grade_columns", None) or (-1, 0, {})
+        if version != book.version or done > rows:
+            done, columns = 0, {}
+        if done < rows:
+            new = _grade_columns(frame.iloc[done:], book)
+            columns = {k: pd.concat([columns[k], v]) for k, v in new.items()} if columns else new
+            self._grade_columns = (book.version, rows, columns)
+        return frame.assign(**columns)
 
-        def column(i: int, dtype, empty=None):
-            return pd.Series([r[i] if r else empty for r in rows], index=frame.index, dtype=dtype)
 
-        return frame.assign(grade=column(0, float, float("nan")), grades=column(1, object, ()),
-                            grade_reason=column(2, text), grade_rubric=column(3, text), judge=column(4, text))
+def _grade_columns(part, book: GradeBook) -> dict:
+    """The grade columns of some rows of History.df (NaN and None where a record has no grade)."""
+    import numpy as np
+    import pandas as pd
+
+    graded = book.by_record() if book.lines else {}
+    summaries = {rid: (*record_grades(lines), rubric, judge) for rid, (rubric, judge, lines) in graded.items()}
+    rows = [summaries.get(rid) for rid in part["id"]] if summaries else None
+    text, index = part["prompt"].dtype, part.index
+    if rows is None:  # nothing graded: the same value all down, made without a Python loop
+        tuples = np.empty(len(part), dtype=object)
+        tuples.fill(())
+        return {"grade": pd.Series(np.full(len(part), np.nan), index=index), "grades": pd.Series(tuples, index=index),
+                **{name: pd.Series(index=index, dtype=text) for name in ("grade_reason", "grade_rubric", "judge")}}
+
+    def column(i: int, dtype, empty=None):
+        return pd.Series([r[i] if r else empty for r in rows], index=index, dtype=dtype)
+
+    return {"grade": column(0, float, np.nan), "grades": column(1, object, ()), "grade_reason": column(2, text),
+            "grade_rubric": column(3, text), "judge": column(4, text)}
