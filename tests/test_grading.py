@@ -15,7 +15,7 @@ import wisgate_nb as wg
 from wisgate_nb.errors import ConfigurationError
 from wisgate_nb.grading.judge import AnswerError, parse_answer
 from wisgate_nb.grading.stats import mean_interval, t95
-from wisgate_nb.records import History
+from wisgate_nb.records import History, loading
 from wisgate_nb.records.grades import GRADES_FILE
 
 
@@ -213,3 +213,20 @@ def test_grades_render_themselves_escaped(demo_session):
     page = grades._repr_html_()
     assert "<b>a red fox</b>" not in page and "&lt;i&gt;red&lt;/i&gt;" in page
     assert "5/5 pass" in page and "data:image/" in page and 'alt="' in page
+
+
+def test_records_written_before_request_kind_are_images(demo_session, monkeypatch):
+    fox = _fox(demo_session)
+    wg.grade(fox, "a fox")
+    path = demo_session.history.folder / "history.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    for line in lines:
+        if line.get("request_kind") == "image":
+            del line["request_kind"]  # as an older wisgate_nb wrote it
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    for bulk in (True, False):  # read with pyarrow, and line by line without it
+        if not bulk:
+            monkeypatch.setattr(loading, "_pyarrow", lambda: None)
+        loaded = History.load(path.parent)
+        assert [r.request_kind for r in loaded.records] == ["image", "grade"]
+        assert loaded.df["request_kind"].tolist() == ["image", "grade"]

@@ -17,6 +17,7 @@ import warnings
 from pathlib import Path
 
 GRADES_FILE = "grades.jsonl"
+FRAME_COLUMNS = ("grade", "grades", "grade_reason", "grade_rubric", "judge")  # what History.df gains
 GRADE_COLUMNS = ["id", "index", "path", "prompt", "rubric", "judge", "score", "pass", "reason", "error",
                  "digest", "graded_at", "request"]
 
