@@ -8,6 +8,7 @@ import json
 import threading
 
 import httpx
+import pandas as pd
 import pytest
 from conftest import TEST_KEY
 from reliability_helpers import wait_until
@@ -145,3 +146,16 @@ def test_an_interrupted_experiment_resumes_where_it_stopped(session, server):
     again = wg.experiment(**arguments)  # all done: nothing is sent, the grades come from the cache
     assert server.emulator.requests == []
     assert again.summary()["mean"].tolist() == experiment.summary()["mean"].tolist()
+
+
+def test_a_variant_that_failed_is_shown_and_ranked_last(session, server):
+    session.config.max_concurrency = 1  # in order: the second request meets the fault
+    server.emulator.schedule(Fault("slow", delay=0.0), Fault("status", 400, message="this prompt is refused"))
+    experiment = wg.experiment(prompts=["a red fox", "a blue car", "a fox"], rubric="a red fox", n=2,
+                               size="256x256", show_progress=False)
+    summary = experiment.summary()
+    assert summary["prompt"].tolist() == ["a red fox", "a fox", "a blue car"]
+    failed = summary.iloc[-1]
+    assert failed["graded"] == 0 and failed["images"] == 0 and pd.isna(failed["mean"])
+    assert "this prompt is refused" in experiment._repr_html_()
+    assert len(_chats(server)) == 4  # the images that came, and only those, were graded

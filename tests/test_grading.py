@@ -12,7 +12,7 @@ from judge_helpers import chat_body, stub_judge
 from secrets_scan import files_holding, key_needles
 
 import wisgate_nb as wg
-from wisgate_nb.errors import ConfigurationError
+from wisgate_nb.errors import BudgetExceededError, ConfigurationError
 from wisgate_nb.grading.judge import AnswerError, parse_answer
 from wisgate_nb.grading.stats import mean_interval, t95
 from wisgate_nb.records import History, loading
@@ -230,3 +230,13 @@ def test_records_written_before_request_kind_are_images(demo_session, monkeypatc
         loaded = History.load(path.parent)
         assert [r.request_kind for r in loaded.records] == ["image", "grade"]
         assert loaded.df["request_kind"].tolist() == ["image", "grade"]
+
+
+def test_a_spent_cost_budget_stops_grading_before_anything_is_sent(session, server):
+    session.config.prices = {"gpt-image-2": {"per_image": 1.0}}
+    fox = wg.generate("a red fox", size="256x256")
+    session.config.max_cost = 0.5
+    with pytest.raises(BudgetExceededError, match="max_cost"):
+        wg.grade(fox, "a red fox")
+    assert not [r for r in server.emulator.requests if r.path.endswith("/chat/completions")]
+    assert [r.request_kind for r in session.history.records] == ["image"]
