@@ -16,6 +16,8 @@ class StubJudge:
         self.requests: list[dict] = []
         self.answers: list[tuple[int, dict]] = []  # (status, JSON body); the last one repeats
         self.url = ""
+        self.hold_after: int | None = None  # requests past this many wait for `release` before answering
+        self.release = threading.Event()
 
     def answer_text(self, text: str, *, tokens: int = 120) -> None:
         """Answer 200 with this message text (and usage) from now on."""
@@ -40,14 +42,19 @@ def stub_judge() -> Iterator[StubJudge]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length") or 0))
             stub.requests.append({"path": self.path, "headers": dict(self.headers), "json": json.loads(body)})
+            if stub.hold_after is not None and len(stub.requests) > stub.hold_after:
+                stub.release.wait(30)
             status, answer = stub.next_answer()
             data = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            self.send_header("x-request-id", f"req_stub_{len(stub.requests)}")
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.send_header("x-request-id", f"req_stub_{len(stub.requests)}")
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):  # the client cancelled its request
+                pass
 
         def log_message(self, *args) -> None:
             pass
@@ -59,6 +66,7 @@ def stub_judge() -> Iterator[StubJudge]:
     try:
         yield stub
     finally:
+        stub.release.set()
         server.shutdown()
         server.server_close()
         thread.join(5)

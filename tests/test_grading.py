@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import _thread
 import base64
 import json
 import math
+import threading
 
 import pytest
 from conftest import TEST_KEY
 from judge_helpers import chat_body, stub_judge
+from reliability_helpers import wait_until
 from secrets_scan import files_holding, key_needles
 
 import wisgate_nb as wg
@@ -240,3 +243,27 @@ def test_a_spent_cost_budget_stops_grading_before_anything_is_sent(session, serv
         wg.grade(fox, "a red fox")
     assert not [r for r in server.emulator.requests if r.path.endswith("/chat/completions")]
     assert [r.request_kind for r in session.history.records] == ["image"]
+
+
+def test_an_interrupted_grading_records_the_cancelled_request_and_resumes(demo_session):
+    foxes = _fox(demo_session, n=3)
+    with stub_judge() as stub:
+        _judged_by(demo_session, stub)
+        demo_session.config.max_concurrency = 1  # one at a time: the second waits at the judge, the third for a slot
+        stub.hold_after = 1
+
+        def interrupt_once_the_second_is_sent() -> None:
+            if wait_until(lambda: len(stub.requests) >= 2, timeout=30):
+                _thread.interrupt_main()
+
+        watcher = threading.Thread(target=interrupt_once_the_second_is_sent)
+        watcher.start()
+        with pytest.raises(KeyboardInterrupt):
+            wg.grade(foxes, "a red fox", demo=False)
+        watcher.join(5)
+        judges = [r for r in demo_session.history.records if r.request_kind == "grade"]
+        assert sorted(r.status for r in judges) == ["cancelled", "cancelled", "ok"]  # every request is recorded
+        assert len(demo_session.history.grades_df) == 1
+        stub.hold_after, sent = None, len(stub.requests)
+        grades = wg.grade(foxes, "a red fox", demo=False)
+    assert len(stub.requests) == sent + 2 and sum(g.cached for g in grades) == 1 and not grades.failures

@@ -73,7 +73,7 @@ def _record(history, record_id: str) -> Record:
 
 
 def grade(session, target: Any, rubric: str, *, judge: str | None = None, demo: bool | None = None,
-          group: str | None = None, source: str = "api") -> Grades:
+          source: str = "api") -> Grades:
     """Check everything, then grade every image of ``target`` and wait (an interrupt cancels what is in flight)."""
     rubric = judging.check_rubric(rubric)
     model = (judge or session.config.judge).strip()
@@ -86,12 +86,11 @@ def grade(session, target: Any, rubric: str, *, judge: str | None = None, demo: 
     where = session.target(demo=demo)
     config = session.config
     check_budget(history, 0, max_cost=config.max_cost, prices=config.prices or None)
-    run = grade_images(session, where, images, rubric, model, group=group, source=source)
+    run = grade_images(session, where, images, rubric, model, source=source)
     return Grades(wait(session.engine.submit(run)), history, rubric=rubric, judge=model)
 
 
-async def grade_images(session, where, images: list[Image], rubric: str, model: str, *, group: str | None,
-                       source: str) -> list[Grade]:
+async def grade_images(session, where, images: list[Image], rubric: str, model: str, *, source: str) -> list[Grade]:
     """On the engine loop: every image graded (from the cache, or by one judge request each), in order."""
     from ..http.chat import ChatClient
 
@@ -107,34 +106,35 @@ async def grade_images(session, where, images: list[Image], rubric: str, model: 
             line = {**known, "id": image.record.id, "index": image.index, "cached": True, "graded_at": now_iso()}
             await asyncio.to_thread(history.add_grade, line)  # the newest grading of this image, for History.df
             return Grade.from_line(line, image.path, image.record.prompt, cached=True)
-        async with session._slots():
-            line = await _ask(client, history, where, image, data, digest, rubric, model, secret, group, source)
+        line = await _ask(client, session._slots(), history, where, image, data, digest, rubric, model, secret, source)
         await asyncio.to_thread(history.add_grade, line)
         return Grade.from_line(line, image.path, image.record.prompt)
 
     return list(await asyncio.gather(*(one(image) for image in images)))
 
 
-async def _ask(client, history, where, image: Image, data: bytes, digest: str, rubric: str, model: str,
-               secret: str | None, group: str | None, source: str) -> dict:
-    """One judge request, recorded however it ends; the grade line it gives (a failure has ``error``)."""
+async def _ask(client, slots, history, where, image: Image, data: bytes, digest: str, rubric: str, model: str,
+               secret: str | None, source: str) -> dict:
+    """One judge request (in one of the session's request slots), recorded however it ends, cancelled while it
+    waited for a slot too; the grade line it gives (a failure has ``error``)."""
     record_id, started, t0 = new_id(), now_iso(), time.perf_counter()
     attempts: list[str] = []
     base = dict(id=record_id, session=history.session or "", started_at=started, prompt=rubric, model=model,
                 endpoint="chat/completions", n=0, params={"record": image.record.id, "index": image.index,
                                                           "digest": digest},
-                source=source, demo=where.demo, profile=where.profile, group=group, request_kind="grade")
+                source=source, demo=where.demo, profile=where.profile, request_kind="grade")
     line = {"id": image.record.id, "index": image.index, "digest": digest, "rubric": rubric, "judge": model,
             "request": record_id, "score": None, "pass": None, "reason": None, "error": None}
     try:
-        response = await client.complete(judging.request_body(model, rubric, data), attempt_log=attempts)
-    except asyncio.CancelledError:
+        async with slots:
+            response = await client.complete(judging.request_body(model, rubric, data), attempt_log=attempts)
+    except asyncio.CancelledError:  # recorded at once, as an image request is: the loop is being cancelled
         _write(history, base, t0, attempts, status="cancelled", error="cancelled by the user", error_type="Cancelled")
         raise
     except WisGateError as exc:
         message = _short(mask_secret(str(exc), secret))
-        _write(history, base, t0, attempts, status="error", error=message, error_type=type(exc).__name__,
-                request_id=exc.request_id)
+        await asyncio.to_thread(_write, history, base, t0, attempts, status="error", error=message,
+                                error_type=type(exc).__name__, request_id=exc.request_id)
         return {**line, "error": f"{type(exc).__name__}: {message}", "graded_at": now_iso()}
     usage = response.usage or {}
     tokens = usage.get("total_tokens")
@@ -144,9 +144,9 @@ async def _ask(client, history, where, image: Image, data: bytes, digest: str, r
         line["pass"] = passed
     except judging.AnswerError as exc:
         line["error"] = _short(mask_secret(str(exc), secret))
-    _write(history, base, t0, attempts, status="ok", request_id=response.request_id,
-            usage={k: v for k, v in usage.items() if isinstance(v, (int, float))} or None,
-            total_tokens=tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else None)
+    await asyncio.to_thread(_write, history, base, t0, attempts, status="ok", request_id=response.request_id,
+                            usage={k: v for k, v in usage.items() if isinstance(v, (int, float))} or None,
+                            total_tokens=tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else None)
     return {**line, "graded_at": now_iso()}
 
 
