@@ -173,6 +173,9 @@ def test_bad_input_is_refused_before_anything_is_sent(session, server):
         wg.grade("000000-abcdef", "a fox")
     with pytest.raises(ConfigurationError, match="cannot grade"):
         wg.grade(42, "a fox")
+    fox.paths[0].unlink()
+    with pytest.raises(ConfigurationError, match="image file missing"):
+        wg.grade(fox, "a fox")
     assert not [r for r in server.emulator.requests if r.path.endswith("/chat/completions")]
 
 

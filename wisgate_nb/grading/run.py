@@ -44,6 +44,9 @@ def images_of(target: Any, history) -> list[Image]:
     if not images:
         raise ConfigurationError("nothing to grade: the target has no image (grade a result, a sweep, record "
                                  "ids or history rows)")
+    missing = [str(image.path) for image in images if not image.path.is_file()]
+    if missing:
+        raise ConfigurationError(f"image file missing, nothing was sent: {', '.join(missing[:3])}")
     return images
 
 
