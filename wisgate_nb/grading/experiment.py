@@ -15,7 +15,7 @@ from ..output import html
 from ..records import Generation, Record
 from ..records.compare import Comparison
 from ..records.usage import price_of
-from .result import GRADE_PX, Grade, Grades
+from .result import GRADE_PX, Grade, Grades, pass_rate
 from .stats import mean_interval
 
 SUMMARY_COLUMNS = ["rank", "variant", "prompt", "mean", "ci_low", "ci_high", "pass_rate", "images", "graded",
@@ -40,8 +40,7 @@ class Variant:
 
     @property
     def pass_rate(self) -> float:
-        graded = [g for g in self.grades if g.ok]
-        return sum(bool(g.passed) for g in graded) / len(graded) if graded else math.nan
+        return pass_rate(self.grades)
 
 
 class Experiment:

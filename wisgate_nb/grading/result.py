@@ -54,6 +54,12 @@ def mean_score(grades: Sequence[Grade]) -> float:
     return sum(scores) / len(scores) if scores else math.nan
 
 
+def pass_rate(grades: Sequence[Grade]) -> float:
+    """The share of graded images that pass (NaN when none was graded)."""
+    graded = [g for g in grades if g.ok]
+    return sum(bool(g.passed) for g in graded) / len(graded) if graded else math.nan
+
+
 class Grades:
     """The grades of some images for one rubric and judge, in the order the images were given."""
 
@@ -79,8 +85,7 @@ class Grades:
 
     @property
     def pass_rate(self) -> float:
-        graded = [g for g in self.grades if g.ok]
-        return sum(bool(g.passed) for g in graded) / len(graded) if graded else math.nan
+        return pass_rate(self.grades)
 
     @property
     def failures(self) -> list[Grade]:
