@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import io
 import json
 import re
@@ -49,7 +50,8 @@ def answer(body: dict[str, Any]) -> dict[str, Any]:
     content = json.dumps({"score": score, "pass": passed, "reason": reason})
     prompt_tokens = 85 * len(urls) + sum(len(t.split()) for t in texts) * 4 // 3
     completion_tokens = max(1, len(content) // 4)
-    return {"id": f"chatcmpl-demo{abs(hash((rubric, score))) % 10**12:012d}", "object": "chat.completion",
+    digest = hashlib.sha256(f"{rubric}\n{content}".encode()).hexdigest()[:24]
+    return {"id": f"chatcmpl-demo{digest}", "object": "chat.completion",
             "created": 1745000000, "model": model,
             "choices": [{"index": 0, "finish_reason": "stop",
                          "message": {"role": "assistant", "content": content}}],
