@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -18,6 +19,9 @@ class StubJudge:
         self.url = ""
         self.hold_after: int | None = None  # requests past this many wait for `release` before answering
         self.release = threading.Event()
+        self.delay = 0.0  # seconds each answer takes
+        self.in_flight = self.most_in_flight = 0
+        self._lock = threading.Lock()
 
     def answer_text(self, text: str, *, tokens: int = 120) -> None:
         """Answer 200 with this message text (and usage) from now on."""
@@ -42,8 +46,14 @@ def stub_judge() -> Iterator[StubJudge]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length") or 0))
             stub.requests.append({"path": self.path, "headers": dict(self.headers), "json": json.loads(body)})
+            with stub._lock:
+                stub.in_flight += 1
+                stub.most_in_flight = max(stub.most_in_flight, stub.in_flight)
             if stub.hold_after is not None and len(stub.requests) > stub.hold_after:
                 stub.release.wait(30)
+            time.sleep(stub.delay)
+            with stub._lock:
+                stub.in_flight -= 1
             status, answer = stub.next_answer()
             data = json.dumps(answer).encode()
             try:

@@ -270,3 +270,14 @@ def test_an_interrupted_grading_records_the_cancelled_request_and_resumes(demo_s
         stub.hold_after, sent = None, len(stub.requests)
         grades = wg.grade(foxes, "a red fox", demo=False)
     assert len(stub.requests) == sent + 2 and sum(g.cached for g in grades) == 1 and not grades.failures
+
+
+def test_at_most_max_concurrency_judge_requests_are_in_flight(demo_session):
+    images = [_fox(demo_session, n=3), _fox(demo_session, n=3)]
+    with stub_judge() as stub:
+        _judged_by(demo_session, stub)
+        demo_session.config.max_concurrency = 2
+        stub.delay = 0.2  # each answer takes a while: the requests overlap as much as they may
+        grades = wg.grade(images, "a red fox", demo=False)
+    assert len(stub.requests) == 6 and len(grades) == 6 and not grades.failures  # one round trip an image
+    assert stub.most_in_flight == 2
