@@ -281,3 +281,16 @@ def test_at_most_max_concurrency_judge_requests_are_in_flight(demo_session):
         grades = wg.grade(images, "a red fox", demo=False)
     assert len(stub.requests) == 6 and len(grades) == 6 and not grades.failures  # one round trip an image
     assert stub.most_in_flight == 2
+
+
+def test_the_judge_setting_names_the_model(demo_session, monkeypatch):
+    assert demo_session.config.judge == "gpt-4.1-mini"
+    monkeypatch.setenv("WISGATE_JUDGE", "judge-from-env")
+    assert wg.WisGate().judge == "judge-from-env"
+    fox = _fox(demo_session)
+    with stub_judge() as stub:
+        _judged_by(demo_session, stub)
+        demo_session.config.judge = "judge-from-config"
+        wg.grade(fox, "a fox", demo=False)
+    assert stub.requests[0]["json"]["model"] == "judge-from-config"
+    assert demo_session.history.grades_df["judge"].tolist() == ["judge-from-config"]
