@@ -49,7 +49,7 @@ def grades_table_html(grades) -> str:
 
 def grade_cell(target, rubric: str, *, show: bool):
     """Grade what a cell made and show the grades under its images; returns the Grades."""
-    grades = grade(current(), target, rubric, source="magic")
+    grades = grade(current(), target, rubric, source="magic", show_progress=show)
     if show:
         display(HTML(grades_table_html(grades)))
     return grades

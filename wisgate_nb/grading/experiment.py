@@ -156,6 +156,6 @@ def run_experiment(session, prompts=None, *, template: str | None = None, rubric
     history = session.history
     records = [history[i] for i in ids_in_order(results)]
     made = [r for r in records if r.status == "ok" and r.paths]
-    grades = (grade(session, made, rubric, judge=judge, demo=demo) if made
+    grades = (grade(session, made, rubric, judge=judge, demo=demo, show_progress=show_progress) if made
               else Grades([], history, rubric=rubric, judge=judge or session.config.judge))
     return Experiment(records, grades, history, prices=session.config.prices)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 from ..core.engine import wait
 from ..errors import ConfigurationError, WisGateError
 from ..http.messages import mask_secret
+from ..output import html, live
 from ..records import Generation, Record, new_id, now_iso
 from ..records.budget import check_budget
 from ..records.compare import Comparison
@@ -76,7 +78,7 @@ def _record(history, record_id: str) -> Record:
 
 
 def grade(session, target: Any, rubric: str, *, judge: str | None = None, demo: bool | None = None,
-          source: str = "api") -> Grades:
+          source: str = "api", show_progress: bool = True) -> Grades:
     """Check everything, then grade every image of ``target`` and wait (an interrupt cancels what is in flight)."""
     rubric = judging.check_rubric(rubric)
     model = (judge or session.config.judge).strip()
@@ -89,11 +91,22 @@ def grade(session, target: Any, rubric: str, *, judge: str | None = None, demo: 
     where = session.target(demo=demo)
     config = session.config
     check_budget(history, 0, max_cost=config.max_cost, prices=config.prices or None)
-    run = grade_images(session, where, images, rubric, model, source=source)
-    return Grades(wait(session.engine.submit(run)), history, rubric=rubric, judge=model)
+    area = live.Live(html.status_html(f"grading {len(images)} images with {model}"),
+                     enabled=show_progress and len(images) > 1)
+    counted = itertools.count(1)
+
+    def on_done(_index: int, _grade: Grade) -> None:  # on the engine thread: the live line only
+        area.update(html.status_html(f"{next(counted)} of {len(images)} images graded with {model}"))
+
+    try:
+        run = grade_images(session, where, images, rubric, model, source=source, on_done=on_done)
+        return Grades(wait(session.engine.submit(run)), history, rubric=rubric, judge=model)
+    finally:
+        area.update("")  # the grades show themselves
 
 
-async def grade_images(session, where, images: list[Image], rubric: str, model: str, *, source: str) -> list[Grade]:
+async def grade_images(session, where, images: list[Image], rubric: str, model: str, *, source: str,
+                       on_done=None) -> list[Grade]:
     """On the engine loop: every image graded (from the cache, or by one judge request each), in order."""
     from ..http.chat import ChatClient
 
@@ -101,7 +114,13 @@ async def grade_images(session, where, images: list[Image], rubric: str, model: 
     client = session._client(where, ChatClient)
     secret = where.api_key.get() if where.api_key else None
 
-    async def one(image: Image) -> Grade:
+    async def one(index: int, image: Image) -> Grade:
+        grade = await graded(image)
+        if on_done is not None:
+            on_done(index, grade)
+        return grade
+
+    async def graded(image: Image) -> Grade:
         data = await asyncio.to_thread(image.path.read_bytes)
         digest = hashlib.sha256(data).hexdigest()[:16]
         known = history.grade_book.cached(digest, rubric, model)
@@ -113,7 +132,7 @@ async def grade_images(session, where, images: list[Image], rubric: str, model: 
         await asyncio.to_thread(history.add_grade, line)
         return Grade.from_line(line, image.path, image.record.prompt)
 
-    return list(await asyncio.gather(*(one(image) for image in images)))
+    return list(await asyncio.gather(*(one(i, image) for i, image in enumerate(images))))
 
 
 async def _ask(client, slots, history, where, image: Image, data: bytes, digest: str, rubric: str, model: str,
