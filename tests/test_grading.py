@@ -218,7 +218,8 @@ def test_grades_render_themselves_escaped(demo_session):
     grades = wg.grade(fox, "a <i>red</i> fox")
     page = grades._repr_html_()
     assert "<b>a red fox</b>" not in page and "&lt;i&gt;red&lt;/i&gt;" in page
-    assert "5/5 pass" in page and "data:image/" in page and 'alt="' in page
+    assert "5/5 pass" in page and "data:image/" in page
+    assert 'alt="&lt;b&gt;a red fox&lt;/b&gt;, image 1 of 1, graded 5/5 pass"' in page
 
 
 def test_records_written_before_request_kind_are_images(demo_session, monkeypatch):

@@ -117,7 +117,8 @@ class Grades:
         for g in self.grades:
             record = self.history[g.id] if g.id in self.history else None
             found = thumbnail(self.history, record, g.index, px) if record is not None else None
-            tiles = (html.Tile(data_uri(*found), href=html.link_for(g.path), alt=_alt(g), size=image_size(found[0])),) \
+            alt = _alt(g, len(record.paths) if record is not None else 1)
+            tiles = (html.Tile(data_uri(*found), href=html.link_for(g.path), alt=alt, size=image_size(found[0])),) \
                 if found else ()
             caption = [g.words(), g.reason or ""] if g.ok else [g.words()]
             out.append(html.Result(tiles, caption, error=None if tiles else "image file missing"))
@@ -134,5 +135,5 @@ class Grades:
         return f"<Grades {self.summary_line()}; rubric {html.short(self.rubric, 60)!r}, judge {self.judge}>"
 
 
-def _alt(g: Grade) -> str:
-    return f"{html.short(g.prompt, 150)} (image {g.index + 1}), graded {g.words()}"
+def _alt(g: Grade, count: int) -> str:
+    return f"{html.short(g.prompt, 150)}, image {g.index + 1} of {count}, graded {g.words()}"
