@@ -160,7 +160,8 @@ class Session:
                 self._release(request.n)
 
     def _client(self, target: Target, kind: type | None = None):
-        """An ImagesClient (or ``kind``, a subclass) for the target over the session's one connection pool (on the engine loop).
+        """An ImagesClient (or ``kind``, a subclass: the judge's ChatClient) for the target over the session's one
+        connection pool (on the engine loop).
 
         Settings live in the client, not the pool: changing the timeout or the key opens no new pool.
         """
@@ -175,8 +176,8 @@ class Session:
                 self._pool = httpx.AsyncClient(limits=LIMITS)
             http_client = self._pool
         return (kind or ImagesClient)(base_url=target.base_url, api_key=target.api_key.get() if target.api_key else None,
-                            timeout=target.timeout, max_retries=target.max_retries, http_client=http_client,
-                            streaming=target.base_url not in self._no_stream)
+                                      timeout=target.timeout, max_retries=target.max_retries, http_client=http_client,
+                                      streaming=target.base_url not in self._no_stream)
 
     def _demo_client(self, target: Target):
         """The in-process demo server, reached without a socket; its latency follows the setting."""

@@ -92,7 +92,7 @@ class UpstreamClient:
             await pool.aclose()
 
     async def open(self, route: str, body: bytes, headers: Mapping[str, str]) -> httpx.Response:
-        """POST to /images/{route} (or /chat/completions); the response's body is not read yet. UpstreamError if it fails."""
+        """POST to /images/{route} (or /chat/completions, the judge); the body is not read yet. UpstreamError if it fails."""
         out = {name: headers[name] for name in _FROM_CLIENT if name in headers}
         out["accept-encoding"] = "identity"
         if self.upstream.key is not None:
