@@ -295,3 +295,11 @@ def test_the_judge_setting_names_the_model(demo_session, monkeypatch):
         wg.grade(fox, "a fox", demo=False)
     assert stub.requests[0]["json"]["model"] == "judge-from-config"
     assert demo_session.history.grades_df["judge"].tolist() == ["judge-from-config"]
+
+
+def test_comparisons_of_the_last_results_skip_the_judge_requests(demo_session):
+    fox, car = wg.generate("a red fox", size="256x256"), wg.generate("a blue car", size="256x256")
+    wg.grade([fox, car], "a red fox")  # the last two records are now the judge's
+    assert [r.prompt for r in demo_session.history.compare(last=2).records] == ["a red fox", "a blue car"]
+    assert [r.id for r in demo_session.history.results(last=1)] == [car.id]
+    assert len(demo_session.history.select(last=2)) == 2  # select still sees every request

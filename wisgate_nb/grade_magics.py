@@ -13,18 +13,6 @@ from .output import html
 USAGE = '%wisgate_grade [last=N] RUBRIC, e.g. %wisgate_grade last=4 a red fox in the snow, at night'
 
 
-def last_images(history, count: int) -> list:
-    """The last ``count`` records that made images (a judge's own records are not images)."""
-    found = []
-    for index in range(len(history) - 1, -1, -1):
-        record = history[index]
-        if record.request_kind == "image" and record.status == "ok" and record.paths:
-            found.append(record)
-            if len(found) == count:
-                break
-    return found[::-1]
-
-
 def parse_grade_line(line: str) -> tuple[int, str]:
     """(N, rubric) of ``[last=N] RUBRIC``; ConfigurationError with the usage otherwise."""
     first, _, rest = line.strip().partition(" ")
@@ -70,10 +58,9 @@ class GradeMagics(Magics):
         Shows each image with its score (1-5), pass and the judge's reason; returns the Grades.
         """
         count, rubric = parse_grade_line(line)
-        history = current().history
-        records = last_images(history, count)
+        records = [r for r in current().history.results(last=count) if r.status == "ok" and r.paths]
         if not records:
-            raise ConfigurationError("there is no result to grade in this session yet")
+            raise ConfigurationError(f"the last {count} result(s) of this session have no image to grade")
         grades = grade(current(), records, rubric, source="magic")
         display(grades)
         return None

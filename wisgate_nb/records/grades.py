@@ -122,6 +122,16 @@ class Graded:
             book = self._grade_book = GradeBook(sorted(folders))
         return book
 
+    def results(self, ids=None, *, prompt: str | None = None, last: int | None = None, group: str | None = None) -> list:
+        """``select(...)`` without the judge's own requests (they made no image): ``last=N`` is the last N results."""
+        wanted = last
+        while True:
+            records = self.select(ids, prompt=prompt, last=wanted, group=group)
+            found = [r for r in records if r.request_kind == "image"]
+            if not last or len(found) >= last or len(records) < wanted:
+                return found[-last:] if last else found
+            wanted *= 2  # judge requests among the last ones: look further back
+
     def add_grade(self, line: dict) -> dict:
         """Keep one grade line in this session's folder (``grades.jsonl``)."""
         return self.grade_book.add(line, self.ensure_folder())

@@ -265,7 +265,7 @@ class History(Graded):
         """Results side by side: a row per prompt, a column per parameter value that differs."""
         from .compare import Comparison
 
-        records = self.select(ids, prompt=prompt, last=last, group=group)
+        records = self.results(ids, prompt=prompt, last=last, group=group)  # the judge's requests are not results
         return Comparison(records, self, by=by)
 
     def to_csv(self, path: str | os.PathLike) -> Path:
