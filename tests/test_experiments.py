@@ -39,6 +39,8 @@ def _chats(server) -> list:
     ("a red fox at dawn", 4, True),
     ("a blue car", 1, False),
     ("a lighthouse by the sea", 1, False),
+    ("a red fox, no people", 5, True),  # what must not be there counts when it is not
+    ("a fox without snow", 3, False),  # there is snow
 ])
 def test_the_demo_judge_scores_what_the_scene_holds(rubric, score, passed):
     got_score, got_pass, reason = demo_grade(rubric, {"prompt": "something else entirely", "demo_scene": FOX_SCENE})

@@ -34,6 +34,7 @@ depicts depicting visible clearly clear image picture photo photograph illustrat
 containing include includes including some any one single as like very well looking look looks seen appear appears
 scene beautiful nice good detailed high quality style styled""".split())
 _WORD = re.compile(r"[a-z]{2,}")
+_NOT = {"no", "not", "without", "nor"}
 _XMP_JSON = re.compile(rb"<wisgate_nb:json>(.*?)</wisgate_nb:json>", re.DOTALL)
 
 
@@ -156,7 +157,10 @@ def grade(rubric: str, facts: dict) -> tuple[int, bool, str]:
     i = 0
     while i < len(asked):
         word, noun = asked[i], asked[i + 1] if i + 1 < len(asked) else None
-        if word in COLOURS and noun and noun not in COLOURS:  # "red fox": a fox, and a red one
+        if word in _NOT and noun:  # "no people", "without snow": met when it is not there
+            needs.append((f"no {noun}", noun not in words))
+            i += 2
+        elif word in COLOURS and noun and noun not in COLOURS:  # "red fox": a fox, and a red one
             needs += [(noun, noun in words), (f"{word} {noun}", (word, noun) in pairs)]
             i += 2
         else:
