@@ -1,6 +1,6 @@
 """Run the benchmarks: ``python -m benchmarks [--quick] [--out FILE] [--only B1,B5]``.
 
-Starts the demo server on 127.0.0.1 (in its own process), runs B1..B9 against it and against the
+Starts the demo server on 127.0.0.1 (in its own process), runs B1..B12 against it and against the
 baselines in the same run, prints a table of medians and ratios and writes the numbers as JSON
 (``benchmarks/results.json`` for a full run). Exit status 1 if a benchmark failed to run; a
 missed target is a finding, not a failure.
@@ -33,6 +33,7 @@ SUITE = (
     ("b7_imports", ("B7",)),
     ("b9_gateway", ("B9",)),
     ("b11_demo_drawing", ("B11",)),
+    ("b12_experiments", ("B12",)),
     ("b5_b8_kernel", ("B5", "B8")),
 )
 DEFAULT_OUT = REPO / "benchmarks" / "results.json"

@@ -14,6 +14,7 @@ from pandas.testing import assert_frame_equal
 from wisgate_nb.errors import ConfigurationError
 from wisgate_nb.records import History, Record, chunks, loading, rows
 from wisgate_nb.records.columns import COLUMNS, FIELDS, LEADING, NOT_COLUMNS, kind_of
+from wisgate_nb.records.grades import FRAME_COLUMNS
 from wisgate_nb.records.usage import totals
 
 PRICES = {"gpt-image-2": {"per_image": 0.04, "per_1k_tokens": 0.01}, "*": {"per_image": 0.02}}
@@ -90,7 +91,7 @@ def test_the_frame_extended_record_by_record_equals_a_fresh_build_in_bulk_and_li
         assert_frame_equal(history.usage(by=by, prices=PRICES), bulk.usage(by=by, prices=PRICES))
     _no_pyarrow(monkeypatch)
     assert_frame_equal(grown, History.load(history.folder).df)
-    assert list(grown.columns) == list(COLUMNS)
+    assert list(grown.columns) == [*COLUMNS, *FRAME_COLUMNS]
     assert grown["tags"].map(type).eq(tuple).all() and grown["params"].map(type).eq(dict).all()
     assert grown.loc[grown["id"] == "r00005", "rating"].item() == 5
 

@@ -12,8 +12,8 @@ LAYERS = [
     {"errors", "_secret", "_version", "options", "config", "templates"},  # the base: words, settings, the option registry
     {"http", "output", "emulator"},  # HTTP only; notebook output; the demo server
     {"records"},  # the history: the record of every request, its files and views
-    {"core"},  # requests, engine, session
-    {"api", "magic", "cell", "cli", "widgets", "gateway", "__init__"},  # the front doors
+    {"core", "grading"},  # requests, engine, session; grading images and experiments
+    {"api", "magic", "grade_magics", "cell", "cli", "widgets", "gateway", "__init__"},  # the front doors
 ]
 MAX_LINES = 300
 

@@ -26,6 +26,7 @@ NOTEBOOKS = [
     "04_edit_with_mask.ipynb",
     "05_streaming.ipynb",
     "06_teaching.ipynb",
+    "07_prompt_experiments.ipynb",
 ]
 
 

@@ -27,6 +27,7 @@ def test_exported_names_are_pinned():
         "BudgetExceededError", "ConfigurationError", "ContentPolicyError", "Generation", "History",
         "InternalServerError", "NotFoundError", "PermissionDeniedError", "QuotaExceededError", "RateLimitError",
         "ResponseFormatError",
+        "experiment", "grade",
         "WisGate", "WisGateError", "__version__", "agenerate", "compare_slider", "configure", "edit", "generate",
         "history", "load_ipython_extension", "mask_painter", "panel", "provenance", "sweep", "templates",
         "unload_ipython_extension",

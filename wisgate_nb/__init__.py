@@ -12,7 +12,20 @@ from __future__ import annotations
 
 from . import templates
 from ._version import __version__
-from .api import agenerate, compare_slider, configure, edit, generate, history, mask_painter, panel, provenance, sweep
+from .api import (
+    agenerate,
+    compare_slider,
+    configure,
+    edit,
+    experiment,
+    generate,
+    grade,
+    history,
+    mask_painter,
+    panel,
+    provenance,
+    sweep,
+)
 from .config import WisGate
 from .errors import (
     APIConnectionError,
@@ -57,7 +70,9 @@ __all__ = [
     "compare_slider",
     "configure",
     "edit",
+    "experiment",
     "generate",
+    "grade",
     "history",
     "load_ipython_extension",
     "mask_painter",

@@ -1,5 +1,5 @@
 """The Python API: generate, agenerate, edit, sweep, history, configure, panel; mask_painter, compare_slider,
-provenance."""
+provenance; grade and experiment."""
 
 from __future__ import annotations
 
@@ -99,6 +99,35 @@ def sweep(prompts: Sequence[str] | str | None = None, *, template: str | None = 
     return session.history.compare(ids_in_order(results))  # the order asked for, not the order finished
 
 
+def grade(target: Any, rubric: str, *, judge: str | None = None, demo: bool | None = None):
+    """Grade images with a vision model: ``grade(result, "a red fox in the snow, at night")`` returns Grades.
+
+    ``target`` is a result, a list of them, a sweep or experiment, record ids or history rows. Each image
+    goes to the judge (``judge=`` or ``%config WisGate.judge``) on the same endpoint and key, which answers a
+    score from 1 to 5, pass and a reason; demo images are graded by the demo judge. An answer that is not such
+    a grade is a recorded failure. A grade is kept per image, rubric and judge: grading again sends nothing.
+    """
+    from .grading.run import grade as run
+
+    return run(current(), target, rubric, judge=judge, demo=demo)
+
+
+def experiment(prompts: Sequence[str] | str | None = None, *, template: str | None = None, rubric: str, n: int = 4,
+               judge: str | None = None, demo: bool | None = None, tags: Sequence[str] = (), show_progress: bool = True,
+               **param_lists: Any):
+    """Compare prompts by numbers: a sweep whose every image is graded against ``rubric``; returns an Experiment.
+
+    ``experiment(prompts=["a fox", "a red fox in the snow"], rubric="a red fox in the snow", n=4)``. List values
+    of image options vary as in ``sweep``. ``.summary()`` has a row per variant (mean score, its 95 % Student-t
+    interval, pass rate, images, cost), ``.best()`` is the top variant, and the experiment shows a ranked grid.
+    Interrupted, it resumes when run again with the same arguments: done requests and grades are reused.
+    """
+    from .grading.experiment import run_experiment
+
+    return run_experiment(current(), prompts, template=template, rubric=rubric, n=n, judge=judge, demo=demo,
+                          tags=tags, show_progress=show_progress, **param_lists)
+
+
 def mask_painter(image: Any, brush: int = 40):
     """Paint the area of an image to change; ``painter.mask`` is the mask, and ``edit(..., mask=painter)`` works.
 
@@ -148,3 +177,4 @@ generate.__doc__ += _options_help("generations")
 agenerate.__doc__ += _options_help("generations")
 edit.__doc__ += _options_help("edits")
 sweep.__doc__ += _options_help("generations")
+experiment.__doc__ += _options_help("generations")

@@ -161,6 +161,9 @@ class WisGate(Configurable):
         config=True
     )
 
+    judge = Unicode(help="Vision chat model that grades images (grade(), experiment(), --grade) on the same endpoint "
+                    "and key (default: $WISGATE_JUDGE or gpt-4.1-mini).").tag(config=True)
+
     @default("api_key")
     def _default_api_key(self):
         return env_key()[0]
@@ -172,6 +175,10 @@ class WisGate(Configurable):
     @default("model")
     def _default_model(self):
         return os.environ.get("WISGATE_MODEL", "").strip() or "gpt-image-2"
+
+    @default("judge")
+    def _default_judge(self):
+        return os.environ.get("WISGATE_JUDGE", "").strip() or "gpt-4.1-mini"
 
     @default("demo")
     def _default_demo(self):

@@ -1,5 +1,6 @@
 """IPython magics: %%wisgate_image, %wisgate_panel, %wisgate_history, %wisgate_key, %wisgate_doctor,
-%%wisgate_template. A thin front door: parse, fill in {names}, hand over to the session, display."""
+%%wisgate_template; %wisgate_grade is in grade_magics.py. A thin front door: parse, fill in {names}, hand over to the
+session, display."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from .cell import interpolate, parse_fields, parse_line, parse_vary, split_promp
 from .core.plans import DryRun, options_from_args, plan, plan_sweep
 from .core.session import current
 from .errors import ConfigurationError, WisGateError
+from .grade_magics import GradeMagics, grade_cell
+from .grading.judge import check_rubric
 from .options import FRONT_DOOR, argparse_spec
 from .output import html, live
 from .records.compare import ids_in_order
@@ -52,6 +55,7 @@ class WisGateMagics(Magics):
     @argument("--dry-run", action="store_true", help="show the request that would be sent; send nothing")
     @argument("--cache", action="store_true", help="reuse an identical earlier result instead of sending")
     @argument("--profile", metavar="NAME", help="use a profile from pyproject.toml / wisgate_nb.toml")
+    @argument("--grade", metavar="RUBRIC", help='grade the images with the judge model, e.g. --grade "a red fox"')
     @argument("fields", nargs="*", help="template fields, name=value")
     @line_cell_magic
     def wisgate_image(self, line: str, cell: str | None = None):
@@ -79,6 +83,10 @@ class WisGateMagics(Magics):
             raise ConfigurationError(f"unexpected {args.fields[0]!r}: name=value fields go with --template NAME")
         if not prompts and not args.template:
             raise ConfigurationError("the cell is empty: write the prompt on the lines below %%wisgate_image")
+        if args.grade is not None:
+            check_rubric(args.grade)  # before anything is sent
+            if args.bg:
+                raise ConfigurationError("--grade waits for the images: it does not go with --bg")
         options = options_from_args(args)
         common = dict(tags=args.tag, demo=True if args.demo else None, cache=True if args.cache else None)
         varied = parse_vary(args.vary)
@@ -134,6 +142,8 @@ class WisGateMagics(Magics):
             waiting.finish(generation)
         elif show:
             display(generation)
+        if args.grade is not None:
+            grade_cell(generation, args.grade, show=show)
         return None
 
     def _fill_in(self, future, area, out: str | None, shown=lambda result: result) -> None:
@@ -181,6 +191,8 @@ class WisGateMagics(Magics):
             waiting.finish(comparison)
         elif show:
             display(comparison)
+        if args.grade is not None and any(not isinstance(r, Exception) for r in results):
+            grade_cell(comparison, args.grade, show=show)
         errors = [r for r in results if isinstance(r, Exception)]
         if errors:
             raise errors[0]
@@ -273,14 +285,14 @@ class WisGateMagics(Magics):
 
 
 def register(ip) -> None:
-    ip.register_magics(WisGateMagics)
+    ip.register_magics(WisGateMagics, GradeMagics)
 
 
 def unregister(ip) -> None:
     magics = ip.magics_manager.magics
     for kind, names in (("cell", ("wisgate_image", "wisgate_template")),
                         ("line", ("wisgate_image", "wisgate_panel", "wisgate_history", "wisgate_key",
-                                  "wisgate_doctor"))):
+                                  "wisgate_doctor", "wisgate_grade"))):
         for name in names:
             magics[kind].pop(name, None)
 

@@ -173,8 +173,9 @@ class Session:
         for method in methods:
             _safe_call(method)
 
-    def _client(self, target: Target):
-        """An ImagesClient for the target over the session's one connection pool (on the engine loop).
+    def _client(self, target: Target, kind: type | None = None):
+        """An ImagesClient (or ``kind``, a subclass: the judge's ChatClient) for the target over the session's one
+        connection pool (on the engine loop).
 
         Settings live in the client, not the pool: changing the timeout or the key opens no new pool.
         """
@@ -188,9 +189,9 @@ class Session:
             if self._pool is None:
                 self._pool = httpx.AsyncClient(limits=LIMITS)
             http_client = self._pool
-        return ImagesClient(base_url=target.base_url, api_key=target.api_key.get() if target.api_key else None,
-                            timeout=target.timeout, max_retries=target.max_retries, http_client=http_client,
-                            streaming=target.base_url not in self._no_stream)
+        return (kind or ImagesClient)(base_url=target.base_url, api_key=target.api_key.get() if target.api_key else None,
+                                      timeout=target.timeout, max_retries=target.max_retries, http_client=http_client,
+                                      streaming=target.base_url not in self._no_stream)
 
     def _demo_client(self, target: Target):
         """The in-process demo server, reached without a socket; its latency follows the setting."""

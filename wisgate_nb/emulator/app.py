@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import draw
+from . import draw, judge
 from .faults import EARLY_FAULTS, early_response
 from .inputs import fit, open_inputs, read_edit, read_json
 from .params import ApiError, check_moderation, error_body, mask_key, parse_image_params
@@ -202,6 +202,13 @@ async def edits(request: Request) -> Response:
     )
 
 
+async def chat_completions(request: Request) -> Response:
+    """The demo judge (judge.py): grades the image of a chat request against its rubric, deterministically."""
+    _check_auth(request)
+    raw = await read_json(request, _record(request))  # scheduled faults are for the image routes
+    return JSONResponse(await asyncio.to_thread(judge.answer, raw))
+
+
 async def models(request: Request) -> Response:
     _check_auth(request)
     data = [{"id": m, "object": "model", "created": 1745000000, "owned_by": "wisgate-demo"} for m in _MODELS]
@@ -249,6 +256,7 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
         routes=[
             Route("/v1/images/generations", generations, methods=["POST"]),
             Route("/v1/images/edits", edits, methods=["POST"]),
+            Route("/v1/chat/completions", chat_completions, methods=["POST"]),
             Route("/v1/models", models, methods=["GET"]),
             Route("/v1/demo-files/{name}", demo_file, methods=["GET"]),
         ],

@@ -3,6 +3,7 @@
 Routes (under ``JUPYTERHUB_SERVICE_PREFIX`` when running as a JupyterHub service):
 
     POST /v1/images/generations, /v1/images/edits   forwarded (JSON, multipart, event streams)
+    POST /v1/chat/completions                       the judge that grades images, with allow_judge = true
     GET  /v1/quota                                  the caller's limits, used, remaining, reset time
     GET  /v1/models                                 the models the upstream lists (OpenAI list shape)
     GET  /admin/usage                               teacher: per-student usage (JSON)
@@ -27,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 
-from . import home, page, usage
+from . import home, judge, page, usage
 from .auth import ADMIN_COOKIE, Authenticator, AuthError, Caller
 from .db import connect
 from .intake import RefuseRequest, read_incoming
@@ -113,11 +114,17 @@ async def edits(request: Request) -> Response:
     return await _images(request, "edits")
 
 
+async def chat_completions(request: Request) -> Response:
+    return await _images(request, judge.ROUTE)
+
+
 async def _images(request: Request, route: str) -> Response:
     started = time.perf_counter()
     gw = _gateway(request)
     student = _student(await _caller(request))
     config = gw.config.get()
+    if route == judge.ROUTE and not config.allow_judge:
+        return _error(404, judge.JUDGE_OFF, type="invalid_request_error", code="judge_not_allowed")
     try:
         incoming = await read_incoming(request, route, gw.max_body)
     except RefuseRequest as exc:
@@ -127,19 +134,21 @@ async def _images(request: Request, route: str) -> Response:
         return _error(exc.status, exc.message, type="invalid_request_error", code=exc.code, param=exc.param,
                       request_id=rid)
     await gw.sweep()
-    meta = incoming.meta(store_prompt=config.store_prompts)
+    images = 0 if route == judge.ROUTE else incoming.n  # a judge's request is a request, never images
+    meta = {**incoming.meta(store_prompt=config.store_prompts), "n": images}
     reserved = await asyncio.to_thread(gw.ledger.reserve, student, config.limits_for(student),
-                                       config.class_images_per_day, incoming.n, meta, gw.ttl)
+                                       config.class_images_per_day, images, meta, gw.ttl)
     if isinstance(reserved, Refusal):
         rid = new_request_id()
-        message = reserved.message(student, incoming.n)
+        message = reserved.message(student, images)
         await asyncio.to_thread(gw.ledger.record, student, meta, outcome="refused", status=429,
                                 error_code="quota_exceeded", error=message, request_id=rid)
         logger.info("%s %s refused: %s", student, route, reserved.limit)
-        return refusal_response(reserved, student, incoming.n, rid)
+        return refusal_response(reserved, student, images, rid)
     headers = {k: v for k, v in request.headers.items() if k in ("content-type", "accept")}
-    keep = request.app.state.review.keep if config.store_images else None
-    return Forward(gw.upstream, incoming, headers, reserved, gw.settle, student=student,  # type: ignore[return-value]
+    forward = judge.JudgeForward if route == judge.ROUTE else Forward
+    keep = request.app.state.review.keep if config.store_images and forward is Forward else None
+    return forward(gw.upstream, incoming, headers, reserved, gw.settle, student=student,  # type: ignore[return-value]
                    started=started, keep=keep)
 
 
@@ -247,6 +256,7 @@ def create_app(settings: GatewaySettings, *, clock: Callable[[], float] = time.t
     routes = [
         Route("/v1/images/generations", generations, methods=["POST"]),
         Route("/v1/images/edits", edits, methods=["POST"]),
+        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/quota", quota, methods=["GET"]),
         Route("/v1/models", models, methods=["GET"]),
         Route("/admin/usage", admin_usage, methods=["GET"]),

@@ -6,6 +6,7 @@
     store_images = false        # keep a thumbnail of each image a student received (/admin/images)
     upstream_timeout = 300      # seconds the upstream may stay silent; reservations expire after twice that
     max_body_mb = 50            # larger request bodies are refused (413) without calling the upstream
+    allow_judge = false         # true: forward /v1/chat/completions (grading images), a request each
 
     [quota]                     # every student
     images_per_day = 20
@@ -16,8 +17,8 @@
     [class]
     images_per_day = 500        # the whole class together
 
-The ``[quota]``, ``[quota.students.*]``, ``[class]`` tables, ``store_prompts`` and ``store_images`` are re-read when
-the file changes, so a teacher raises a limit during a class without a restart; the other keys
+The ``[quota]``, ``[quota.students.*]``, ``[class]`` tables, ``store_prompts``, ``store_images`` and ``allow_judge``
+are re-read when the file changes, so a teacher raises a limit during a class without a restart; the other keys
 are read once at start. A file that no longer parses keeps the last good limits (the teacher page
 shows the error).
 """
@@ -56,7 +57,7 @@ logger = logging.getLogger("wisgate_nb.gateway")
 DEFAULT_CONFIG = "gateway.toml"
 DB_FILENAME = "wisgate_gateway.sqlite"
 _LIMIT_KEYS = ("images_per_day", "requests_per_minute", "max_concurrent")
-_TOP_KEYS = {"store_prompts", "store_images", "upstream_timeout", "max_body_mb", "quota", "class"}
+_TOP_KEYS = {"store_prompts", "store_images", "upstream_timeout", "max_body_mb", "quota", "class", "allow_judge"}
 _RECHECK_S = 1.0  # how often the file's modification time is looked at
 
 
@@ -87,6 +88,7 @@ class GatewayConfig:
     store_images: bool = False
     upstream_timeout: float = 300.0
     max_body_mb: float = 50.0
+    allow_judge: bool = False
 
     def limits_for(self, student: str) -> Limits:
         return self.quota.merged(self.students.get(student, {}))
@@ -114,6 +116,13 @@ def _positive(doc: dict, key: str, default: float) -> float:
     return float(value)
 
 
+def _flag(doc: dict, key: str, default: bool) -> bool:
+    value = doc.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key} must be true or false, got {value!r}")
+    return value
+
+
 def parse_config(text: str, source: str = "gateway.toml") -> GatewayConfig:
     """Parse and check gateway.toml; ConfigError names what is wrong."""
     try:
@@ -129,20 +138,15 @@ def parse_config(text: str, source: str = "gateway.toml") -> GatewayConfig:
         raise ConfigError("[quota.students] must hold one table per student, e.g. [quota.students.alice]")
     overrides = {str(name): _limits(table, f"quota.students.{name}") for name, table in students.items()}
     class_table = _limits(doc.get("class", {}), "class", ("images_per_day",))
-    store = doc.get("store_prompts", True)
-    if not isinstance(store, bool):
-        raise ConfigError(f"store_prompts must be true or false, got {store!r}")
-    images = doc.get("store_images", False)
-    if not isinstance(images, bool):
-        raise ConfigError(f"store_images must be true or false, got {images!r}")
     return GatewayConfig(
         quota=Limits(**_limits(quota, "quota")),
         students=overrides,
         class_images_per_day=class_table.get("images_per_day"),
-        store_prompts=store,
-        store_images=images,
+        store_prompts=_flag(doc, "store_prompts", True),
+        store_images=_flag(doc, "store_images", False),
         upstream_timeout=_positive(doc, "upstream_timeout", 300.0),
         max_body_mb=_positive(doc, "max_body_mb", 50.0),
+        allow_judge=_flag(doc, "allow_judge", False),
     )
 
 

@@ -92,13 +92,14 @@ class UpstreamClient:
             await pool.aclose()
 
     async def open(self, route: str, body: bytes, headers: Mapping[str, str]) -> httpx.Response:
-        """POST to /images/{route}; the response's body is not read yet. UpstreamError if it fails."""
+        """POST to /images/{route} (or /chat/completions, the judge); the body is not read yet. UpstreamError if it fails."""
         out = {name: headers[name] for name in _FROM_CLIENT if name in headers}
         out["accept-encoding"] = "identity"
         if self.upstream.key is not None:
             out["authorization"] = f"Bearer {self.upstream.key.get()}"
         http = next(self._next)
-        request = http.build_request("POST", f"{self.base_url}/images/{route}", content=body, headers=out)
+        path = route if route == "chat/completions" else f"images/{route}"  # the judge's route, or an image route
+        request = http.build_request("POST", f"{self.base_url}/{path}", content=body, headers=out)
         try:
             return await http.send(request, stream=True)
         except httpx.TimeoutException:

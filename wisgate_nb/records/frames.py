@@ -74,10 +74,12 @@ def _typed(cols: _Columns, name: str, kind: str, values: list | None = None):
     table = cols.chunk.table
     if values is None and table is not None and name in table.column_names:
         series = table.column(name).to_pandas()
-        if kind == "int":
-            series = series.fillna(default(name) or 0)
+        if kind == "int" or (kind == "str" and default(name) is not None):  # a line from before the field
+            series = series.fillna(default(name) or 0 if kind == "int" else default(name))
         return series.array if series.dtype == dtype else series.astype(dtype).array
     values = cols.values(name) if values is None else values
+    if kind == "str" and default(name) is not None:  # a text field with a default: lines from before it have it too
+        values = [default(name) if v is None else v for v in values]
     if kind == "int":
         empty = default(name) or 0
         return np.array([empty if v is None else v for v in values], dtype=np.int64)

@@ -9,10 +9,9 @@ Layout of one session folder (portable: every path inside is relative to it)::
 A line is either a record (``"kind": "record"``) or an update to one (``"kind": "update"``:
 rating, tags, note), so the file is only ever appended to, flushed and fsynced.
 
-In memory a History stays small and fast at 100,000 records: what the views need is kept in columns
-(``frames.py``: built on first look, then extended as records arrive), totals are running sums
-(``usage.py``), and only recent Records are kept as objects (``rows.py``: any other is read back from
-its own line). The JSON lines are the only truth: nothing else is written.
+In memory a History stays small and fast at 100,000 records: what the views need is kept in columns (``frames.py``: built
+on first look, then extended as records arrive), totals are running sums (``usage.py``), and only recent Records are kept
+as objects (``rows.py``: any other is read back from its own line). The JSON lines are the only truth (grades: ``grades.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ from typing import Any
 from ..errors import ConfigurationError
 from .chunks import Chunk
 from .columns import UPDATABLE
+from .grades import Graded
 from .loading import read_logs, release
 from .record import Record, new_session_name
 from .rows import Rows
@@ -36,7 +36,7 @@ from .usage import Sums
 HISTORY_FILE = "history.jsonl"
 
 
-class History:
+class History(Graded):
     """Every request of a session (or of several loaded sessions), oldest first."""
 
     def __init__(self, folder: str | os.PathLike | None = None, *, session: str | None = None):
@@ -237,10 +237,10 @@ class History:
 
     @property
     def df(self):
-        """One row per request (no pixel data): the columns of DESIGN.md and more."""
+        """One row per request (no pixel data): the columns of DESIGN.md and more, and the grades."""
         from .frames import handed_out
 
-        return self._view(lambda frames: handed_out(frames.frame))
+        return self._graded(self._view(lambda frames: handed_out(frames.frame)))
 
     @property
     def images_df(self):
@@ -265,7 +265,7 @@ class History:
         """Results side by side: a row per prompt, a column per parameter value that differs."""
         from .compare import Comparison
 
-        records = self.select(ids, prompt=prompt, last=last, group=group)
+        records = self.results(ids, prompt=prompt, last=last, group=group)  # the judge's requests are not results
         return Comparison(records, self, by=by)
 
     def to_csv(self, path: str | os.PathLike) -> Path:
@@ -274,7 +274,7 @@ class History:
 
     def to_parquet(self, path: str | os.PathLike) -> Path:
         frame = self.df.copy()
-        for column in ("paths", "tags"):
+        for column in ("paths", "tags", "grades"):
             frame[column] = frame[column].map(list)
         frame.to_parquet(path, index=False)
         return Path(path)

@@ -35,12 +35,13 @@ class _Row:
                                 layout=widgets.Layout(border_bottom=f"1px solid {html.BORDER}", padding="3px"))
         self.update(record)
 
-    def update(self, record) -> None:
+    def update(self, record, grade: tuple[float, str] | None = None) -> None:
         self.record = record
         r = record
         status = r.status if r.status == "ok" else f"{r.status}: {html.short(r.error or '', 140)}"
         bits = [r.size or "", r.quality or "", f"{r.latency_s:.1f} s" if r.latency_s else "", plural(r.images, "image"),
-                "★" * r.rating if r.rating else "", "tags: " + ", ".join(r.tags) if r.tags else ""]
+                "★" * r.rating if r.rating else "", "tags: " + ", ".join(r.tags) if r.tags else "",
+                f"grade {grade[0]:.1f}/5 for “{html.short(grade[1], 60)}”" if grade else ""]
         self.info.value = html.text_html([(r.id, "b"), f" · {r.started_at[11:19]} · {r.source} · ",
                                           (status, html.STATUS_TONES.get(r.status, "error"))],
                                          html.short(r.prompt, 160), (" · ".join(b for b in bits if b), "muted"),
@@ -72,13 +73,16 @@ class HistoryTab(widgets.VBox):
         self._rate_button = button("Rate", "star", self._on_rate_click, "give the selected records these stars")
         self._tag_text = widgets.Text(placeholder="tag, another tag", layout=widgets.Layout(width="160px"))
         self._tag_button = button("Tag", "tag", self._on_tag_click, "add these tags to the selected records")
+        self._sort = widgets.Dropdown(options=[("newest first", "newest"), ("best grade first", "grade")],
+                                      value="newest", description="Sort", layout=widgets.Layout(width="210px"))
+        self._sort.observe(guarded(lambda _change: self.refresh(), report), names="value")
         self._note = widgets.HTML()
         self._rows = widgets.VBox()
         self._compare_view = widgets.VBox(layout=widgets.Layout(display="none", border=f"1px solid {html.BORDER}",
                                                                 padding="6px"))
         self._compare_view.add_class("wisgate-compare")
         toolbar = widgets.HBox([self._refresh_button, self._compare_button, self._rerun_button, self._stars,
-                                self._rate_button, self._tag_text, self._tag_button],
+                                self._rate_button, self._tag_text, self._tag_button, self._sort],
                                layout=widgets.Layout(flex_flow="row wrap"))
         super().__init__([toolbar, self._note, self._compare_view, self._rows])
         self.add_class("wisgate-history")
@@ -88,13 +92,16 @@ class HistoryTab(widgets.VBox):
         """Rebuild the table from the session's history (newest first)."""
         history = self._session.history
         shown = list(reversed(history.select(last=LIMIT)))  # the newest only: not every record of a long session
+        shown = [r for r in shown if r.request_kind == "image"]  # a judge's requests are in History.df
         total = len(history)
+        grades = _grades(history)
+        if self._sort.value == "grade":  # best first, the ungraded last, newest first among equals
+            shown.sort(key=lambda r: -grades[r.id][0] if r.id in grades else 6.0)
         for record in shown:
             row = self.rows.get(record.id)
             if row is None:
                 self.rows[record.id] = _Row(record, self._store.images(history, record))
-            else:
-                row.update(record)
+            self.rows[record.id].update(record, grades.get(record.id))
         self._rows.children = tuple(self.rows[r.id].box for r in shown)
         count = f"the last {LIMIT} of {total} records" if total > LIMIT else plural(total, "record")
         self._say(f"{count} of this session; tick two or more to compare them" if total
@@ -202,3 +209,15 @@ class HistoryTab(widgets.VBox):
     def mark_stale(self, count: int) -> None:
         """New records are waiting (from the engine thread: only a trait assignment)."""
         self._say(f"{plural(count, 'new result')}: press Refresh to see them")
+
+
+def _grades(history) -> dict[str, tuple[float, str]]:
+    """Each graded record's mean grade and rubric (its newest grading)."""
+    from ..records.grades import record_grades
+
+    out = {}
+    for rid, (rubric, _judge, lines) in history.grade_book.by_record().items():
+        mean = record_grades(lines)[0]
+        if mean is not None:
+            out[rid] = (mean, rubric)
+    return out

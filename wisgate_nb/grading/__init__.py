@@ -1,0 +1,1 @@
+"""Prompt experiments: images graded by a vision model against a rubric, and prompts compared by numbers."""
