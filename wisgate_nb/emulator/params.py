@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .text import bad_text, shown
+
 __all__ = [
     "DEFAULT_MODEL",
     "ApiError",
@@ -221,6 +223,10 @@ def _prompt(raw: Mapping[str, Any]) -> str:
 
 def parse_image_params(raw: Mapping[str, Any], *, edit: bool = False, form: bool = False) -> ImageParams:
     """Validate a request body (JSON, or multipart fields when ``form``); unknown fields are ignored."""
+    found = bad_text(raw)
+    if found is not None:
+        raise ApiError(400, f"Invalid '{shown(found[0])}': its text holds a NUL character or a lone surrogate, "
+                       "which is not valid text.", param=shown(found[1]), code="invalid_value")
     prompt = _prompt(raw)
     model = raw.get("model")
     if model is None:

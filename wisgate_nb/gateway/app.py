@@ -15,18 +15,19 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 
 from . import page, usage
-from .auth import ADMIN_COOKIE, Authenticator, AuthError, Caller
+from .auth import ADMIN_COOKIE, ADMIN_SESSION_S, Authenticator, AuthError, Caller, LoginLimiter
 from .db import connect
-from .intake import RefuseRequest, read_incoming
+from .intake import BODY_TIMEOUT_S, BodyDeadline, BodyTimeout, RefuseRequest, read_incoming
 from .ledger import Ledger, Refusal, new_request_id
 from .relay import Forward, Outcome
 from .settings import ConfigFile, GatewaySettings
@@ -50,6 +51,7 @@ class Gateway:
     upstream: UpstreamClient
     max_body: int
     ttl: float
+    logins: LoginLimiter = field(default_factory=LoginLimiter)
     _last_sweep: float = float("-inf")
 
     async def sweep(self) -> None:
@@ -61,9 +63,18 @@ class Gateway:
                 logger.warning("released %d expired reservation(s) (a gateway stopped mid-request)", released)
 
     def settle(self, rid: str, result: Outcome) -> None:
-        self.ledger.settle(rid, outcome=result.outcome, images=result.images, status=result.status,
-                           total_tokens=result.total_tokens, request_id=result.request_id,
-                           error_code=result.error_code, error=result.error, latency_ms=result.latency_ms)
+        """Settle, whatever the upstream said; if the database refuses its words, settle without them."""
+        scrub = self.upstream.scrubber.text
+        try:
+            self.ledger.settle(rid, outcome=result.outcome, images=result.images, status=result.status,
+                               total_tokens=result.total_tokens, request_id=scrub(result.request_id),
+                               error_code=scrub(result.error_code), error=scrub(result.error),
+                               latency_ms=result.latency_ms)
+        except Exception as exc:  # the reservation must not stay held
+            logger.error("settling request %s failed (%s); settled without the upstream's words", rid,
+                         type(exc).__name__)
+            self.ledger.settle(rid, outcome=result.outcome, images=result.images, status=result.status,
+                               error="the upstream's answer could not be stored", latency_ms=result.latency_ms)
 
 
 def _error(status: int, message: str, *, type: str, code: str | None = None, param: str | None = None,
@@ -116,7 +127,7 @@ async def _images(request: Request, route: str) -> Response:
         await asyncio.to_thread(gw.ledger.record, student, {"route": route}, outcome="invalid", status=exc.status,
                                 error_code=exc.code, error=exc.message, request_id=rid)
         return _error(exc.status, exc.message, type="invalid_request_error", code=exc.code, param=exc.param,
-                      request_id=rid)
+                      request_id=rid, headers={"connection": "close"} if exc.status == 408 else None)
     await gw.sweep()
     meta = incoming.meta(store_prompt=config.store_prompts)
     reserved = await asyncio.to_thread(gw.ledger.reserve, student, config.limits_for(student),
@@ -168,10 +179,10 @@ async def admin_page(request: Request) -> Response:
     except AuthError as exc:
         if exc.status != 401 or gw.auth.admin_session() is None:
             raise
-        return HTMLResponse(page.login_page(_login_path(request)), status_code=401)
+        return HTMLResponse(page.login_page(_login_path(request)), status_code=401, headers=page.HEADERS)
     report = await _report(gw)
     recent = await asyncio.to_thread(usage.recent_requests, gw.ledger.engine)
-    return HTMLResponse(page.page(report, recent), headers={"cache-control": "no-store"})
+    return HTMLResponse(page.page(report, recent), headers=page.HEADERS)
 
 
 def _login_path(request: Request) -> str:
@@ -181,15 +192,23 @@ def _login_path(request: Request) -> str:
 async def admin_login(request: Request) -> Response:
     """A browser signs in with the admin token once; it gets a cookie derived from it."""
     gw = _gateway(request)
+    address = request.client.host if request.client is not None else ""
+    wait = gw.logins.wait(address)
+    if wait is not None:
+        return HTMLResponse(page.login_page(request.url.path, "Too many failed sign-ins from your address: wait a "
+                                            f"minute ({wait:.0f} s), then try again."), status_code=429,
+                            headers={**page.HEADERS, "retry-after": str(int(wait))})
     async with request.form(max_files=0, max_fields=4) as form:
         token = form.get("token")
     session = gw.auth.admin_session()
     if not isinstance(token, str) or session is None or not gw.auth.is_admin_token(token.strip()):
-        return HTMLResponse(page.login_page(request.url.path, "That is not the teacher's token."), status_code=401)
+        gw.logins.failed(address)
+        return HTMLResponse(page.login_page(request.url.path, "That is not the teacher's token."), status_code=401,
+                            headers=page.HEADERS)
     where = request.url.path.removesuffix("login")
-    response = RedirectResponse(where, status_code=303)
-    response.set_cookie(ADMIN_COOKIE, session, path=where, httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")
+    response = RedirectResponse(where, status_code=303, headers=page.HEADERS)
+    response.set_cookie(ADMIN_COOKIE, session, path=where, max_age=ADMIN_SESSION_S, httponly=True,
+                        samesite="strict", secure=request.url.scheme == "https")
     return response
 
 
@@ -212,6 +231,11 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     return _error(exc.status_code, message, type="invalid_request_error", headers=exc.headers)
 
 
+async def _on_body_timeout(request: Request, exc: Exception) -> Response:
+    return _error(408, "The request body did not arrive in time.", type="invalid_request_error",
+                  code="request_timeout", headers={"connection": "close"})
+
+
 async def _on_crash(request: Request, exc: Exception) -> Response:
     logger.error("gateway error on %s %s: %s", request.method, request.url.path[:200], type(exc).__name__,
                  exc_info=exc)
@@ -219,8 +243,10 @@ async def _on_crash(request: Request, exc: Exception) -> Response:
                   "if it persists.", type="server_error", code="gateway_error")
 
 
-def create_app(settings: GatewaySettings, *, clock: Callable[[], float] = time.time) -> Starlette:
-    """The gateway for ``settings``; ``clock`` (epoch seconds) decides days, minutes and expiry (tests inject it)."""
+def create_app(settings: GatewaySettings, *, clock: Callable[[], float] = time.time,
+               body_timeout: float = BODY_TIMEOUT_S) -> Starlette:
+    """The gateway for ``settings``; ``clock`` (epoch seconds) decides days, minutes and expiry (tests inject it);
+    a request's body must arrive within ``body_timeout`` s."""
     if settings.upstream.key is None and not settings.upstream.demo:
         raise RuntimeError("the gateway has no upstream key: set WISGATE_API_KEY (or WISDOM_GATE_KEY) in its "
                            "environment, or WISGATE_DEMO=1 for the embedded demo server")
@@ -241,8 +267,9 @@ def create_app(settings: GatewaySettings, *, clock: Callable[[], float] = time.t
     ]
     prefix = settings.hub.prefix.rstrip("/") if settings.hub is not None else ""
     app = Starlette(routes=[Mount(prefix, routes=routes)] if prefix else routes,
-                    exception_handlers={AuthError: _on_auth_error, HTTPException: _on_http_error, Exception: _on_crash},
-                    lifespan=_lifespan)
+                    exception_handlers={AuthError: _on_auth_error, HTTPException: _on_http_error,
+                                        BodyTimeout: _on_body_timeout, Exception: _on_crash},
+                    middleware=[Middleware(BodyDeadline, timeout=body_timeout)], lifespan=_lifespan)
     app.state.gateway = gateway
     return app
 
