@@ -183,7 +183,8 @@ CARELESS: dict[str, Callable[[str], Answer]] = {
                                          [b"event: image_generation.partial_image\ndata: {}\n\n"], True),
     "a JSON answer that breaks": lambda key: (200, [(b"content-type", b"application/json")], [b'{"data": ['], True),
     "a redirect": _error(302, b"moved", ((b"location", b"http://elsewhere.invalid/"),)),
-    "a status no API answers": _error(299, b"{}"),
+    "a status no API answers": _error(600, b"{}"),
+    "a 204 with a body": _error(204, b'{"data": []}'),
 }
 
 
@@ -196,6 +197,8 @@ def test_settlement_cannot_fail_whatever_the_upstream_answers(room, case):
         assert case == "a JSON answer that breaks"
     else:
         assert r.status_code != 500 and "gateway_error" not in r.text, (r.status_code, r.text)
+        if case in ("a redirect", "a status no API answers", "a 204 with a body"):  # not answers: not passed on
+            assert r.status_code == 502 and r.json()["error"]["code"] in ("upstream_redirect", "upstream_bad_status")
     finally:
         room.fake.answer = image_answer
     assert books(room) == {"in_flight": 0, "reserved": 0}
@@ -203,6 +206,7 @@ def test_settlement_cannot_fail_whatever_the_upstream_answers(room, case):
         last = conn.execute(select(db.requests.c.outcome, db.requests.c.error)
                             .order_by(db.requests.c.started_at.desc()).limit(1)).one()
     assert last.outcome in ("ok", "error"), last
+    assert last.error is None or "could not be stored" not in last.error, last  # stored, words and all
 
 
 # -- 3. the key in nothing a student receives or the gateway stores or logs -------------------------
