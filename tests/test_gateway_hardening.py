@@ -28,6 +28,7 @@ from wisgate_nb.emulator import EmulatorConfig, serve
 from wisgate_nb.emulator.transport import StreamingASGITransport
 from wisgate_nb.gateway import db, deadline, intake
 from wisgate_nb.gateway.auth import ADMIN_SESSION_S, Authenticator, add_student
+from wisgate_nb.gateway.scrub import KeyScrubber
 from wisgate_nb.gateway.server import serve as serve_gateway
 from wisgate_nb.gateway.upstream import UpstreamClient
 
@@ -283,6 +284,25 @@ def test_the_key_is_scrubbed_from_every_echo(sqlite_room):
         page = room.admin("/admin/").text
     assert_no_key(*seen, *rows(room), *logs, page)
     assert books(room) == {"in_flight": 0, "reserved": 0}
+
+
+FORMS = [KEY, escaped(KEY), escaped(KEY, 1), escaped(KEY, 1).lower(), KEY.replace("/", "\\/"),
+         escaped(KEY, 3).replace("/", "\\u002f")]
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_the_scrubber_finds_every_written_form_of_the_key_across_every_split(form):
+    scrubber = KeyScrubber(KEY)
+    body = f'{{"a": "{form}", "b": "x{form}"}}\n\n'.encode()
+    for cut in range(1, len(body)):
+        for keep_length in (False, True):
+            stream = scrubber.stream(keep_length=keep_length)
+            out = stream.feed(body[:cut]) + stream.feed(body[cut:]) + stream.flush()
+            assert_no_key(out.decode())
+            assert out.count(b"***") >= 2 and (len(out) == len(body)) is keep_length, (cut, out)
+    cut_short = scrubber.stream()  # a body that ends inside the key: the start of the key is not sent either
+    assert cut_short.feed(b'{"a": "' + form.encode()[:-3]) + cut_short.flush() == b'{"a": "***'
+    assert scrubber.bytes(b"sk-wg- and HARDEN alone") == b"sk-wg- and HARDEN alone"
 
 
 # -- 4. the teacher's sign-in and pages ---------------------------------------------------------------

@@ -53,6 +53,7 @@ class KeyScrubber:
 
     def __init__(self, key: str | None):
         self.key = key or None
+        self._raw = (key or "").encode()
         chars = list(key or "")
         # per character of the key: (its raw UTF-8 bytes, its escapes in lower case)
         self._alts = [(ch.encode(), tuple(e.encode() for e in _escapes(ch))) for ch in chars]
@@ -64,6 +65,10 @@ class KeyScrubber:
     def bytes(self, data: bytes, *, keep_length: bool = False) -> bytes:
         if self._bytes is None or not data:
             return data
+        if b"\\" not in data:  # every escaped form starts with a backslash: only the raw key can be here
+            if self._raw not in data:
+                return data
+            return data.replace(self._raw, b"*" * len(self._raw) if keep_length else MASK.encode())
         return self._bytes.sub(_same_length if keep_length else MASK.encode(), data)
 
     def text(self, text: str | None) -> str | None:
