@@ -303,6 +303,7 @@ def test_the_scrubber_finds_every_written_form_of_the_key_across_every_split(for
     cut_short = scrubber.stream()  # a body that ends inside the key: the start of the key is not sent either
     assert cut_short.feed(b'{"a": "' + form.encode()[:-3]) + cut_short.flush() == b'{"a": "***'
     assert scrubber.bytes(b"sk-wg- and HARDEN alone") == b"sk-wg- and HARDEN alone"
+    assert KeyScrubber("k").bytes(b'{"b64_json": "kkk"}') == b'{"b64_json": "kkk"}'  # a placeholder key: no mask
 
 
 # -- 4. the teacher's sign-in and pages ---------------------------------------------------------------

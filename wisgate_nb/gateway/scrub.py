@@ -6,15 +6,18 @@ written as ``\\uXXXX`` (hex digits in either case) or, for ``/``, ``"`` and ``\\
 :class:`KeyScrubber` replaces each such form by ``***``; :meth:`KeyScrubber.stream` does it across
 the chunks of a body as they pass, holding back only a tail that could be the start of the key.
 A body whose length was announced keeps it: there the key becomes as many ``*`` as it took bytes.
+A key shorter than MIN_KEY characters (a placeholder like ``k`` in a rehearsal) is not looked for: it
+would match inside any image's base64.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["KeyScrubber", "MASK", "storable"]
+__all__ = ["MASK", "MIN_KEY", "KeyScrubber", "storable"]
 
 MASK = "***"
+MIN_KEY = 8
 _PUBLIC_PREFIX = 3  # "sk-": a key's first bytes say only what kind of key it is
 _SHORT_ESCAPES = {"/": "\\/", '"': '\\"', "\\": "\\\\"}
 
@@ -52,7 +55,8 @@ class KeyScrubber:
     """Replaces the key (raw or JSON-escaped, character by character) with ``***`` in bytes and text."""
 
     def __init__(self, key: str | None):
-        self.key = key or None
+        key = key if key is not None and len(key) >= MIN_KEY else None
+        self.key = key
         self._raw = (key or "").encode()
         chars = list(key or "")
         # per character of the key: (its raw UTF-8 bytes, its escapes in lower case)
