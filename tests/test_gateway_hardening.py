@@ -8,8 +8,10 @@ on a real PostgreSQL where the defect is the database's. Also: the demo server's
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
+import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -78,6 +80,7 @@ def _room(tmp, db_url=None):
                    db_url=db_url) as room:
         fake = CarelessUpstream()
         gw = room.gw.gateway
+        asyncio.run(gw.upstream.aclose())
         gw.upstream = UpstreamClient(gw.settings.upstream, 60, transport=StreamingASGITransport(fake))
         room.fake = fake
         room.token = room.student("ann")
@@ -304,6 +307,40 @@ def test_the_scrubber_finds_every_written_form_of_the_key_across_every_split(for
     assert cut_short.feed(b'{"a": "' + form.encode()[:-3]) + cut_short.flush() == b'{"a": "***'
     assert scrubber.bytes(b"sk-wg- and HARDEN alone") == b"sk-wg- and HARDEN alone"
     assert KeyScrubber("k").bytes(b'{"b64_json": "kkk"}') == b'{"b64_json": "kkk"}'  # a placeholder key: no mask
+
+
+@contextmanager
+def loopback(app):
+    """``app`` served by uvicorn on a loopback port: its base URL."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            assert thread.is_alive()
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def test_an_echo_over_a_real_connection_is_in_no_debug_line_of_the_http_libraries(tmp_path):
+    fake = CarelessUpstream()
+    with loopback(fake) as url, classroom(tmp_path, url, key=KEY) as room:
+        token = room.student("bo")
+        with debug_logs() as logs:
+            for case in ("x-request-id", "a refused key", "an error body, escaped"):
+                fake.answer = ECHOES[case]
+                r = httpx.post(room.gw.base_url + GENERATE, json={"prompt": case}, headers=bearer(token), timeout=30)
+                assert_no_key(r.text, str(r.headers))
+    assert any("receive_response_headers" in line for line in logs)  # httpcore did log the headers...
+    assert_no_key(*logs)  # ...without the key
 
 
 # -- 4. the teacher's sign-in and pages ---------------------------------------------------------------

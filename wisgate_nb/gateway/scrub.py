@@ -12,9 +12,10 @@ would match inside any image's base64.
 
 from __future__ import annotations
 
+import logging
 import re
 
-__all__ = ["MASK", "MIN_KEY", "KeyScrubber", "storable"]
+__all__ = ["MASK", "MIN_KEY", "KeyScrubber", "LogScrubber", "storable"]
 
 MASK = "***"
 MIN_KEY = 8
@@ -140,3 +141,32 @@ class StreamScrubber:
         if len(held) <= _PUBLIC_PREFIX:
             return held
         return b"*" * len(held) if self._keep_length else MASK.encode()
+
+
+class LogScrubber(logging.Filter):
+    """A filter for the HTTP libraries' loggers: their DEBUG lines show response headers, where an echo may be.
+
+    Filters run only for records that will be emitted, so it costs nothing while DEBUG is off.
+    """
+
+    LOGGERS = ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy",
+               "httpcore.socks")
+
+    def __init__(self, scrubber: KeyScrubber):
+        super().__init__()
+        self._scrubber = scrubber
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = self._scrubber.text(message)
+        if clean != message:
+            record.msg, record.args = clean, ()
+        return True
+
+    def install(self) -> None:
+        for name in self.LOGGERS:
+            logging.getLogger(name).addFilter(self)
+
+    def remove(self) -> None:
+        for name in self.LOGGERS:
+            logging.getLogger(name).removeFilter(self)

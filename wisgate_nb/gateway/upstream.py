@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from .scrub import KeyScrubber
+from .scrub import KeyScrubber, LogScrubber
 from .settings import Upstream
 
 __all__ = ["UpstreamClient", "UpstreamError", "client_headers", "error_body"]
@@ -85,6 +85,8 @@ class UpstreamClient:
         """``transport``: where requests go instead of the network (an ASGI app's, in tests)."""
         self.upstream = upstream
         self.scrubber = KeyScrubber(upstream.key.get() if upstream.key is not None else None)
+        self._log_scrubber = LogScrubber(self.scrubber)  # httpcore's DEBUG lines show the response headers
+        self._log_scrubber.install()
         self.base_url = upstream.base_url.rstrip("/")
         timeouts = httpx.Timeout(timeout, connect=min(10.0, timeout))
         if transport is not None:
@@ -104,6 +106,7 @@ class UpstreamClient:
         return f"UpstreamClient({self.base_url!r}, demo={self.upstream.demo})"
 
     async def aclose(self) -> None:
+        self._log_scrubber.remove()
         for pool in self._pools:
             await pool.aclose()
 
