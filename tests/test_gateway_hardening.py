@@ -23,7 +23,7 @@ from gateway_helpers import ADMIN_TOKEN, bearer, classroom, settings_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability_helpers import debug_logs, image_bytes
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
 from test_gateway_postgres import postgres  # noqa: F401 - the PostgreSQL server fixture
 
 from wisgate_nb.emulator import EmulatorConfig, serve
@@ -211,6 +211,21 @@ def test_settlement_cannot_fail_whatever_the_upstream_answers(room, case):
                             .order_by(db.requests.c.started_at.desc()).limit(1)).one()
     assert last.outcome in ("ok", "error"), last
     assert last.error is None or "could not be stored" not in last.error, last  # stored, words and all
+
+
+def test_a_database_that_refuses_the_upstreams_words_still_settles(postgres, tmp_path):  # noqa: F811
+    """A PostgreSQL database in LATIN1 cannot store 漢字: the settlement is made again without the words."""
+    with create_engine(postgres, isolation_level="AUTOCOMMIT").connect() as conn:
+        conn.exec_driver_sql("DROP DATABASE IF EXISTS latin1")
+        conn.exec_driver_sql("CREATE DATABASE latin1 TEMPLATE template0 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'")
+    with _room(tmp_path, postgres.rsplit("/", 1)[0] + "/latin1") as room:
+        room.fake.answer = _error(400, json.dumps({"error": {"message": "Ungültig: 漢字", "code": "bad"}}).encode())
+        r = post_json(room, b'{"prompt": "a fox"}')
+        assert r.status_code == 400 and "漢字" in r.json()["error"]["message"]  # the student gets the answer
+        assert books(room) == {"in_flight": 0, "reserved": 0}
+        with room.engine.connect() as conn:
+            row = conn.execute(select(db.requests.c.outcome, db.requests.c.status, db.requests.c.error)).one()
+        assert (row.outcome, row.status) == ("error", 400) and "could not be stored" in row.error
 
 
 # -- 3. the key in nothing a student receives or the gateway stores or logs -------------------------
