@@ -375,6 +375,17 @@ def test_admin_sign_in_is_limited_per_address_and_pages_cannot_be_framed(sqlite_
         assert r.headers["x-frame-options"] == "DENY"
 
 
+def test_guessing_the_admin_token_as_a_bearer_is_limited_too_but_students_are_not(sqlite_room):
+    room = sqlite_room
+    usage = room.gw.root + "/admin/usage"
+    guesses = [httpx.get(usage, headers=bearer(f"teacher{i}"), timeout=30).status_code for i in range(10)]
+    assert guesses == [401] * 10
+    assert httpx.get(usage, headers=bearer(ADMIN_TOKEN), timeout=30).status_code == 429
+    assert httpx.get(room.gw.base_url + "/quota", headers=bearer(room.token), timeout=30).status_code == 200
+    typo = room.token[:-1] + ("a" if room.token[-1] != "a" else "b")  # a student's typo is not a guess
+    assert httpx.get(room.gw.base_url + "/quota", headers=bearer(typo), timeout=30).status_code == 401
+
+
 def test_the_admin_cookie_lasts_twelve_hours_at_most(tmp_path):
     with classroom(tmp_path, "http://upstream.invalid/v1") as room:
         r = httpx.post(room.gw.root + "/admin/login", data={"token": ADMIN_TOKEN}, timeout=30)

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -25,7 +25,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 
 from . import page, usage
-from .auth import ADMIN_COOKIE, ADMIN_SESSION_S, Authenticator, AuthError, Caller, LoginLimiter
+from .auth import ADMIN_COOKIE, ADMIN_SESSION_S, Authenticator, AuthError, Caller
 from .db import connect
 from .intake import BODY_TIMEOUT_S, BodyDeadline, BodyTimeout, RefuseRequest, read_incoming
 from .ledger import Ledger, Refusal, new_request_id
@@ -51,7 +51,6 @@ class Gateway:
     upstream: UpstreamClient
     max_body: int
     ttl: float
-    logins: LoginLimiter = field(default_factory=LoginLimiter)
     _last_sweep: float = float("-inf")
 
     async def sweep(self) -> None:
@@ -87,9 +86,14 @@ def _gateway(request: Request) -> Gateway:
     return request.app.state.gateway
 
 
+def _address(request: Request) -> str:
+    return request.client.host if request.client is not None else ""
+
+
 async def _caller(request: Request, *, browser: bool = False) -> Caller:
     cookie = request.cookies.get(ADMIN_COOKIE) if browser else None
-    return await _gateway(request).auth.identify(request.headers.get("authorization", ""), cookie)
+    return await _gateway(request).auth.identify_at(_address(request), request.headers.get("authorization", ""),
+                                                    cookie)
 
 
 def _student(caller: Caller) -> str:
@@ -192,8 +196,8 @@ def _login_path(request: Request) -> str:
 async def admin_login(request: Request) -> Response:
     """A browser signs in with the admin token once; it gets a cookie derived from it."""
     gw = _gateway(request)
-    address = request.client.host if request.client is not None else ""
-    wait = gw.logins.wait(address)
+    address = _address(request)
+    wait = gw.auth.logins.wait(address)
     if wait is not None:
         return HTMLResponse(page.login_page(request.url.path, "Too many failed sign-ins from your address: wait a "
                                             f"minute ({wait:.0f} s), then try again."), status_code=429,
@@ -202,7 +206,7 @@ async def admin_login(request: Request) -> Response:
         token = form.get("token")
     session = gw.auth.admin_session()
     if not isinstance(token, str) or session is None or not gw.auth.is_admin_token(token.strip()):
-        gw.logins.failed(address)
+        gw.auth.logins.failed(address)
         return HTMLResponse(page.login_page(request.url.path, "That is not the teacher's token."), status_code=401,
                             headers=page.HEADERS)
     where = request.url.path.removesuffix("login")
@@ -215,7 +219,8 @@ async def admin_login(request: Request) -> Response:
 async def _on_auth_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AuthError)
     headers = {"www-authenticate": 'Bearer realm="wisgate-nb gateway"'} if exc.status == 401 else {}
-    kind = {401: "invalid_request_error", 403: "permission_error"}.get(exc.status, "server_error")
+    kind = {401: "invalid_request_error", 403: "permission_error", 429: "invalid_request_error"}.get(exc.status,
+                                                                                                    "server_error")
     return _error(exc.status, exc.message, type=kind, code=exc.code, headers=headers)
 
 

@@ -109,6 +109,7 @@ class Authenticator:
         self.admin_token = settings.admin_token
         self.hub = settings.hub
         self._hub_auth = _hub_auth(settings.hub) if settings.hub is not None else None
+        self.logins = LoginLimiter()  # failed sign-ins per client address
 
     def is_admin_token(self, token: str) -> bool:
         return self.admin_token is not None and hmac.compare_digest(token.encode(), self.admin_token.get().encode())
@@ -147,6 +148,20 @@ class Authenticator:
         if name is None:
             raise AuthError(401, "invalid_api_key", _UNKNOWN)
         return Caller(name)
+
+    async def identify_at(self, address: str, authorization: str, cookie: str | None = None) -> Caller:
+        """``identify`` for a client at ``address``. A bearer not shaped like a student token may be a guess at the
+        admin token: standalone, those count as failed sign-ins (students' own tokens are never held up)."""
+        token = bearer(authorization)
+        guess = token is not None and self.hub is None and _TOKEN.match(token) is None
+        if guess and self.logins.wait(address) is not None:
+            raise AuthError(429, "too_many_failures", "Too many failed sign-ins from your address; wait a minute.")
+        try:
+            return await self.identify(authorization, cookie)
+        except AuthError as exc:
+            if guess and exc.status == 401:
+                self.logins.failed(address)
+            raise
 
     async def _hub_user(self, token: str) -> Caller:
         from tornado.web import HTTPError
