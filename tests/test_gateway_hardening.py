@@ -25,12 +25,14 @@ from hypothesis import strategies as st
 from reliability_helpers import debug_logs, image_bytes
 from sqlalchemy import create_engine, func, select
 from test_gateway_postgres import postgres  # noqa: F401 - the PostgreSQL server fixture
+from uvicorn.importer import import_from_string
 
 from wisgate_nb.emulator import EmulatorConfig, serve
 from wisgate_nb.emulator.transport import StreamingASGITransport
 from wisgate_nb.gateway import db, deadline, intake
 from wisgate_nb.gateway.auth import ADMIN_SESSION_S, Authenticator, add_student
 from wisgate_nb.gateway.scrub import KeyScrubber
+from wisgate_nb.gateway.server import PROTOCOL
 from wisgate_nb.gateway.server import serve as serve_gateway
 from wisgate_nb.gateway.upstream import UpstreamClient
 
@@ -406,7 +408,8 @@ def test_the_admin_cookie_lasts_twelve_hours_at_most(tmp_path):
 # -- 5. slow clients ------------------------------------------------------------------------------------
 
 def test_headers_and_bodies_that_trickle_in_are_cut_off(tmp_path):
-    assert deadline.HEADER_TIMEOUT_S == 30 and intake.BODY_TIMEOUT_S == 30  # the defaults, in every server
+    assert deadline.HEADER_TIMEOUT_S == 30 and intake.BODY_TIMEOUT_S == 30  # the defaults, in every server:
+    assert import_from_string(PROTOCOL) is deadline.HeaderDeadline and deadline.HeaderDeadline.timeout == 30
     (tmp_path / "gateway.toml").write_text("", encoding="utf-8")
     with serve_gateway(settings_for(tmp_path, "http://upstream.invalid/v1"), deadlines=(0.5, 0.5)) as gw:
         started = time.monotonic()
@@ -479,15 +482,15 @@ def upstream_answers(draw) -> Callable[[str], Answer]:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(route=st.sampled_from(["json", "form"]), fields=st.dictionaries(st.sampled_from(FIELDS), values, max_size=6),
+@given(route=st.sampled_from(["json", "edits json", "form"]), fields=st.dictionaries(st.sampled_from(FIELDS), values, max_size=6),
        answer=upstream_answers())
 def test_anything_from_students_and_upstreams(sqlite_room, route, fields, answer):
     room = sqlite_room
     room.fake.answer = answer
     with debug_logs() as logs:
         try:
-            if route == "json":
-                r = post_json(room, json.dumps(fields).encode())
+            if route != "form":
+                r = post_json(room, json.dumps(fields).encode(), GENERATE if route == "json" else EDIT)
             else:
                 form = {k: (v if isinstance(v, str) else json.dumps(v)).encode("utf-8", "surrogatepass")
                         for k, v in fields.items()}
