@@ -541,6 +541,15 @@ def test_the_demo_server_refuses_bad_text_in_each_field(demo, field):
         assert r.status_code == 400 and r.json()["error"]["param"] == field, r.text
 
 
+def test_json_nested_deeper_than_pythons_stack_is_no_server_error(demo, sqlite_room):
+    deep = b'{"prompt": "a fox", "size": "256x256", "user": ' + b"[" * 950 + b"]" * 950 + b"}"
+    for url in (demo.base_url, sqlite_room.gw.base_url):
+        for body in (b"[" * 100_000, deep):
+            r = httpx.post(url + GENERATE, content=body, timeout=30,
+                           headers={"content-type": "application/json", **bearer(sqlite_room.token)})
+            assert r.status_code in (200, 400), (url, r.status_code, r.text[:200])
+
+
 def test_the_demo_server_builds_urls_from_its_own_address_not_the_host_header(demo):
     r = httpx.post(demo.base_url + GENERATE, json={"prompt": "a fox", "size": "256x256", "response_format": "url"},
                    headers={"host": "evil.example:666"})

@@ -85,9 +85,12 @@ async def read_json(request: Request, record: RecordedRequest) -> dict[str, Any]
     raw = await request.body()
     try:
         body = json.loads(raw) if raw.strip() else {}
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack
         raise ApiError(400, _BAD_JSON) from None
-    record.json = _without_data_urls(body)
+    try:
+        record.json = _without_data_urls(body)
+    except RecursionError:
+        record.json = "<a JSON body nested too deeply to record>"
     if not isinstance(body, dict):
         raise ApiError(400, "Invalid request body: expected a JSON object.", code="invalid_type")
     return body
