@@ -68,8 +68,8 @@ async def _read_body(request: Request, max_bytes: int) -> bytes:
             chunks.append(chunk)
     except ClientDisconnect:
         raise RefuseRequest(400, "The request body ended early (the connection closed).") from None
-    except BodyTimeout:
-        raise RefuseRequest(408, f"The request body did not arrive within {BODY_TIMEOUT_S:g} s.",
+    except BodyTimeout as exc:
+        raise RefuseRequest(408, f"The request body did not arrive within {exc.args[0]:g} s.",
                             code="request_timeout") from None
     return b"".join(chunks)
 
@@ -98,7 +98,7 @@ class BodyDeadline:
                 message = await receive()
                 done = message["type"] != "http.request" or not message.get("more_body", False)
                 return message
-            raise BodyTimeout()
+            raise BodyTimeout(self.timeout)
 
         await self.app(scope, receive_in_time, send)
 
@@ -120,7 +120,7 @@ def _check_numbers(fields: dict[str, Any]) -> None:
     for name in _NUMBERS:
         value = fields.get(name)
         if isinstance(value, str) and not value.isascii():
-            raise RefuseRequest(400, f"Invalid '{name}': {shown(value[:20])!r} is not a whole number written "
+            raise RefuseRequest(400, f"Invalid '{name}': '{shown(value[:20])}' is not a whole number written "
                                 "with the digits 0-9.", code="invalid_value", param=name)
 
 
