@@ -550,6 +550,16 @@ def test_json_nested_deeper_than_pythons_stack_is_no_server_error(demo, sqlite_r
             assert r.status_code in (200, 400), (url, r.status_code, r.text[:200])
 
 
+def test_the_demo_server_reads_form_numbers_in_ascii_digits_only(demo):
+    image = {"image": ("in.png", image_bytes((64, 64)), "image/png")}
+    for digit in ("\u0661", "\u00b2", "\uff11"):  # int() would read the first and the last as 1
+        r = httpx.post(demo.base_url + EDIT, data={"prompt": "a fox", "n": digit}, files=image, timeout=30)
+        assert r.status_code == 400 and r.json()["error"]["param"] == "n", r.text
+    ok = httpx.post(demo.base_url + EDIT, data={"prompt": "a fox", "n": "1", "size": "256x256"}, files=image,
+                    timeout=30)
+    assert ok.status_code == 200, ok.text
+
+
 def test_the_demo_server_builds_urls_from_its_own_address_not_the_host_header(demo):
     r = httpx.post(demo.base_url + GENERATE, json={"prompt": "a fox", "size": "256x256", "response_format": "url"},
                    headers={"host": "evil.example:666"})

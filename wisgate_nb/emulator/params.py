@@ -130,9 +130,11 @@ def _int_field(raw: Mapping[str, Any], name: str, default: int, low: int, high: 
         return default
     if form and isinstance(value, str):
         try:
-            value = int(value.strip())
+            value = int(value.strip()) if value.isascii() else None  # int() also reads other scripts' digits
         except ValueError:
-            raise _invalid_type(name, "an integer", value) from None
+            value = None
+        if value is None:
+            raise _invalid_type(name, "an integer", raw.get(name))
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
