@@ -530,6 +530,15 @@ def test_the_demo_server_refuses_a_body_over_50_mb_before_reading_it(demo):
     r = httpx.post(demo.base_url + GENERATE, content=body(), headers={"content-type": "application/json"}, timeout=60)
     assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
 
+    def upload():  # a multipart edit whose image grows past the limit as it arrives
+        yield b'--xx\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n\r\n'
+        yield from body()
+        yield b"\r\n--xx--\r\n"
+
+    r = httpx.post(demo.base_url + EDIT, content=upload(), headers={"content-type": "multipart/form-data; boundary=xx"},
+                   timeout=60)
+    assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
+
 
 @pytest.mark.parametrize("field", ["size", "quality", "background", "output_format", "moderation", "prompt",
                                    "model"])
