@@ -482,7 +482,8 @@ def upstream_answers(draw) -> Callable[[str], Answer]:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(route=st.sampled_from(["json", "edits json", "form"]), fields=st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8), values, max_size=6),
+@given(route=st.sampled_from(["json", "edits json", "form"]),
+       fields=st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8), values, max_size=6),
        answer=upstream_answers())
 def test_anything_from_students_and_upstreams(sqlite_room, route, fields, answer):
     room = sqlite_room
