@@ -416,11 +416,11 @@ def test_headers_and_bodies_that_trickle_in_are_cut_off(tmp_path):
         with socket.create_connection(("127.0.0.1", gw.port), timeout=SLOW_CLIENT_S) as slow:
             slow.sendall(b"POST /v1/images/generations HTTP/1.1\r\nHost: x\r\n")
             closed = b""
+            slow.settimeout(0.01)
             while time.monotonic() - started < SLOW_CLIENT_S:
-                slow.sendall(b"X-A: b\r\n")  # one header line at a time, never the blank line
-                time.sleep(0.1)
-                slow.settimeout(0.01)
                 try:
+                    slow.sendall(b"X-A: b\r\n")  # one header line at a time, never the blank line
+                    time.sleep(0.1)
                     if slow.recv(100) == b"":
                         closed = b"closed"
                         break
