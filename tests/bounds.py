@@ -21,3 +21,5 @@ PROXY_COOLDOWN_S = 2.0  # a lower bound: behind a proxy that names its wait only
 def concurrent(count: int, latency: float) -> float:
     """Halfway between ``count`` requests of ``latency`` s all at once and one after another."""
     return (count + 1) / 2 * latency
+SLOW_CLIENT_S = 5.0  # a connection whose headers or body trickle in past a 0.5 s deadline is cut off, and the demo
+# server answers 413 to a body announced over 50 MB without waiting for it (measured ~0.5 s and ~5 ms)

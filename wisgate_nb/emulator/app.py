@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import draw, judge
 from .faults import EARLY_FAULTS, early_response
-from .inputs import fit, open_inputs, read_edit, read_json
+from .inputs import BodyLimit, fit, open_inputs, read_edit, read_json
 from .params import ApiError, check_moderation, error_body, mask_key, parse_image_params
 from .proxy import ProxyLayer, proxy_headers
 from .respond import Job, answer
@@ -98,7 +98,10 @@ def _record(request: Request) -> RecordedRequest:
 
 
 def _base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """This server's own address (where it listens), never the request's Host header (a client chooses that)."""
+    host, port = request.scope.get("server") or ("localhost", None)
+    host = f"[{host}]" if ":" in str(host) else host
+    return f"{request.scope.get('scheme', 'http')}://{host}" + (f":{port}" if port else "")
 
 
 def _check_auth(request: Request) -> None:
@@ -260,7 +263,7 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
             Route("/v1/models", models, methods=["GET"]),
             Route("/v1/demo-files/{name}", demo_file, methods=["GET"]),
         ],
-        middleware=[Middleware(_RequestLog), Middleware(ProxyLayer)],  # the log sees what the client sees
+        middleware=[Middleware(_RequestLog), Middleware(BodyLimit), Middleware(ProxyLayer)],  # the log sees all
         exception_handlers={ApiError: _on_api_error, _Early: _on_early_fault, HTTPException: _on_http_error},
     )
     app.state.emulator = Emulator(config)

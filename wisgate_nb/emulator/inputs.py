@@ -1,4 +1,8 @@
-"""Reading request bodies: JSON, multipart (files recorded by name and size only) and edit inputs."""
+"""Reading request bodies: JSON, multipart (files recorded by name and size only) and edit inputs.
+
+No body larger than MAX_BODY is read: ``BodyLimit`` answers 413 to one announced larger, and stops
+one that grows larger as it arrives, holding at most MAX_BODY of it.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +18,16 @@ from PIL import Image
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import draw
 from .params import MAX_SIDE, ApiError
 from .state import RecordedRequest
 
-__all__ = ["EditInputs", "fit", "open_inputs", "read_edit", "read_json"]
+__all__ = ["MAX_BODY", "BodyLimit", "EditInputs", "fit", "open_inputs", "read_edit", "read_json"]
+
+MAX_BODY = 50 * 2**20
 
 _IMAGE_FIELD = re.compile(r"^image(\[\d*\])?$")  # image, image[], image[0] ...
 _MAX_IMAGES = 16
@@ -27,6 +35,38 @@ _BAD_JSON = (
     "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
     "HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)"
 )
+
+
+def _too_large() -> ApiError:
+    return ApiError(413, f"The request body is larger than the {MAX_BODY // 2**20} MB this server accepts.",
+                    code="request_too_large")
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for a body over MAX_BODY, announced (before reading it) or as it arrives."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            error = _too_large()
+            response = JSONResponse(error.body(), status_code=413, headers={"connection": "close"})
+            return await response(scope, receive, send)
+        size = 0
+
+        async def counted():
+            nonlocal size
+            message = await receive()
+            size += len(message.get("body", b""))
+            if size > MAX_BODY:
+                raise _too_large()
+            return message
+
+        await self.app(scope, counted, send)
 
 
 def _without_data_urls(value: Any) -> Any:
@@ -45,9 +85,12 @@ async def read_json(request: Request, record: RecordedRequest) -> dict[str, Any]
     raw = await request.body()
     try:
         body = json.loads(raw) if raw.strip() else {}
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack
         raise ApiError(400, _BAD_JSON) from None
-    record.json = _without_data_urls(body)
+    try:
+        record.json = _without_data_urls(body)
+    except RecursionError:
+        record.json = "<a JSON body nested too deeply to record>"
     if not isinstance(body, dict):
         raise ApiError(400, "Invalid request body: expected a JSON object.", code="invalid_type")
     return body

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .text import bad_text, shown
+
 __all__ = [
     "DEFAULT_MODEL",
     "ApiError",
@@ -128,9 +130,11 @@ def _int_field(raw: Mapping[str, Any], name: str, default: int, low: int, high: 
         return default
     if form and isinstance(value, str):
         try:
-            value = int(value.strip())
+            value = int(value.strip()) if value.isascii() else None  # int() also reads other scripts' digits
         except ValueError:
-            raise _invalid_type(name, "an integer", value) from None
+            value = None
+        if value is None:
+            raise _invalid_type(name, "an integer", raw.get(name))
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
@@ -221,6 +225,10 @@ def _prompt(raw: Mapping[str, Any]) -> str:
 
 def parse_image_params(raw: Mapping[str, Any], *, edit: bool = False, form: bool = False) -> ImageParams:
     """Validate a request body (JSON, or multipart fields when ``form``); unknown fields are ignored."""
+    found = bad_text(raw)
+    if found is not None:
+        raise ApiError(400, f"Invalid '{shown(found[0])}': its text holds a NUL character or a lone surrogate, "
+                       "which is not valid text.", param=shown(found[1]), code="invalid_value")
     prompt = _prompt(raw)
     model = raw.get("model")
     if model is None:

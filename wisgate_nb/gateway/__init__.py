@@ -4,6 +4,7 @@ Modules, top to bottom:
 
 - ``cli`` — ``wisgate-nb gateway`` / ``add-student`` / ``usage``;
 - ``server`` — uvicorn: ``run`` (blocking, workers) and ``serve`` (a background thread, for tests);
+  ``deadline`` — its protocol, with a deadline for a request's headers;
 - ``app`` — the Starlette app: routes, refusals, the shared ``Gateway`` state;
 - ``page`` — the teacher's page; ``pages`` — the other pages (the service root, review): all the HTML, escaped
   there; ``home`` — the browser routes (service root, OAuth callback, review) and who may see a page;
@@ -11,7 +12,7 @@ Modules, top to bottom:
 - ``review`` — thumbnails of what students received (``store_images``); ``models`` — ``GET /v1/models``;
   ``files`` — files created 0600;
 - ``intake`` — reading a student's request; ``relay`` — forwarding it and relaying the answer;
-  ``upstream`` — the httpx client with the teacher's key;
+  ``upstream`` — the httpx client with the teacher's key; ``scrub`` — the key out of all that comes back;
 - ``auth`` — student tokens, the admin token, JupyterHub tokens;
 - ``ledger`` — atomic reservations and settlements (``statements``: its SQL); ``usage`` — quota and usage
   reports; ``db`` — tables;

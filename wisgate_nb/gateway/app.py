@@ -24,14 +24,15 @@ from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 
 from . import home, judge, page, usage
-from .auth import ADMIN_COOKIE, Authenticator, AuthError, Caller
+from .auth import ADMIN_COOKIE, ADMIN_SESSION_S, Authenticator, AuthError, Caller
 from .db import connect
-from .intake import RefuseRequest, read_incoming
+from .intake import BODY_TIMEOUT_S, BodyDeadline, BodyTimeout, RefuseRequest, read_incoming
 from .ledger import Ledger, Refusal, new_request_id
 from .models import ModelList
 from .relay import Forward, Outcome
@@ -70,9 +71,18 @@ class Gateway:
                 logger.warning("released %d expired reservation(s) (a gateway stopped mid-request)", released)
 
     def settle(self, rid: str, result: Outcome) -> None:
-        self.ledger.settle(rid, outcome=result.outcome, images=result.images, status=result.status,
-                           total_tokens=result.total_tokens, request_id=result.request_id,
-                           error_code=result.error_code, error=result.error, latency_ms=result.latency_ms)
+        """Settle, whatever the upstream said; if the database refuses its words, settle without them."""
+        scrub = self.upstream.scrubber.text
+        try:
+            self.ledger.settle(rid, outcome=result.outcome, images=result.images, status=result.status,
+                               total_tokens=result.total_tokens, request_id=scrub(result.request_id),
+                               error_code=scrub(result.error_code), error=scrub(result.error),
+                               latency_ms=result.latency_ms)
+        except Exception as exc:  # the reservation must not stay held
+            logger.error("settling request %s failed (%s); settled without the upstream's words", rid,
+                         type(exc).__name__)
+            self.ledger.settle(rid, outcome=result.outcome, images=result.images, status=result.status,
+                               error="the upstream's answer could not be stored", latency_ms=result.latency_ms)
 
 
 def _error(status: int, message: str, *, type: str, code: str | None = None, param: str | None = None,
@@ -88,7 +98,8 @@ def _gateway(request: Request) -> Gateway:
 async def _caller(request: Request, *, browser: bool = False) -> Caller:
     if browser:  # the cookies count too: the standalone admin cookie, the hub's OAuth cookie
         return await home.identify_browser(request)
-    return await _gateway(request).auth.identify(request.headers.get("authorization", ""))
+    authorization = request.headers.get("authorization", "")
+    return await _gateway(request).auth.identify_at(home.client_address(request), authorization)
 
 
 def _student(caller: Caller) -> str:
@@ -132,7 +143,7 @@ async def _images(request: Request, route: str) -> Response:
         await asyncio.to_thread(gw.ledger.record, student, {"route": route}, outcome="invalid", status=exc.status,
                                 error_code=exc.code, error=exc.message, request_id=rid)
         return _error(exc.status, exc.message, type="invalid_request_error", code=exc.code, param=exc.param,
-                      request_id=rid)
+                      request_id=rid, headers={"connection": "close"} if exc.status == 408 else None)
     await gw.sweep()
     images = 0 if route == judge.ROUTE else incoming.n  # a judge's request is a request, never images
     meta = {**incoming.meta(store_prompt=config.store_prompts), "n": images}
@@ -197,28 +208,37 @@ async def admin_page(request: Request) -> Response:
     recent = await asyncio.to_thread(usage.recent_requests, gw.ledger.engine)
     roster = request.app.state.roster
     hub_users = None if roster is None else await roster_rows(roster, gw.ledger.engine, report)
-    return HTMLResponse(page.page(report, recent, hub_users), headers={"cache-control": "no-store"})
+    return HTMLResponse(page.page(report, recent, hub_users), headers=page.HEADERS)
 
 
 async def admin_login(request: Request) -> Response:
     """A browser signs in with the admin token once; it gets a cookie derived from it."""
     gw = _gateway(request)
+    address = home.client_address(request)
+    wait = gw.auth.logins.wait(address)
+    if wait is not None:
+        return HTMLResponse(page.login_page(request.url.path, "Too many failed sign-ins from your address: wait a "
+                                            f"minute ({wait:.0f} s), then try again."), status_code=429,
+                            headers={**page.HEADERS, "retry-after": str(int(wait))})
     async with request.form(max_files=0, max_fields=4) as form:
         token = form.get("token")
     session = gw.auth.admin_session()
     if not isinstance(token, str) or session is None or not gw.auth.is_admin_token(token.strip()):
-        return HTMLResponse(page.login_page(request.url.path, "That is not the teacher's token."), status_code=401)
+        gw.auth.logins.failed(address)
+        return HTMLResponse(page.login_page(request.url.path, "That is not the teacher's token."), status_code=401,
+                            headers=page.HEADERS)
     where = request.url.path.removesuffix("login")
-    response = RedirectResponse(where, status_code=303)
-    response.set_cookie(ADMIN_COOKIE, session, path=where, httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")
+    response = RedirectResponse(where, status_code=303, headers=page.HEADERS)
+    response.set_cookie(ADMIN_COOKIE, session, path=where, max_age=ADMIN_SESSION_S, httponly=True,
+                        samesite="strict", secure=request.url.scheme == "https")
     return response
 
 
 async def _on_auth_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AuthError)
     headers = {"www-authenticate": 'Bearer realm="wisgate-nb gateway"'} if exc.status == 401 else {}
-    kind = {401: "invalid_request_error", 403: "permission_error"}.get(exc.status, "server_error")
+    kind = {401: "invalid_request_error", 403: "permission_error", 429: "invalid_request_error"}.get(exc.status,
+                                                                                                    "server_error")
     return _error(exc.status, exc.message, type=kind, code=exc.code, headers=headers)
 
 
@@ -234,6 +254,11 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     return _error(exc.status_code, message, type="invalid_request_error", headers=exc.headers)
 
 
+async def _on_body_timeout(request: Request, exc: Exception) -> Response:
+    return _error(408, "The request body did not arrive in time.", type="invalid_request_error",
+                  code="request_timeout", headers={"connection": "close"})
+
+
 async def _on_crash(request: Request, exc: Exception) -> Response:
     logger.error("gateway error on %s %s: %s", request.method, request.url.path[:200], type(exc).__name__,
                  exc_info=exc)
@@ -241,8 +266,10 @@ async def _on_crash(request: Request, exc: Exception) -> Response:
                   "if it persists.", type="server_error", code="gateway_error")
 
 
-def create_app(settings: GatewaySettings, *, clock: Callable[[], float] = time.time) -> Starlette:
-    """The gateway for ``settings``; ``clock`` (epoch seconds) decides days, minutes and expiry (tests inject it)."""
+def create_app(settings: GatewaySettings, *, clock: Callable[[], float] = time.time,
+               body_timeout: float = BODY_TIMEOUT_S) -> Starlette:
+    """The gateway for ``settings``; ``clock`` (epoch seconds) decides days, minutes and expiry (tests inject it);
+    a request's body must arrive within ``body_timeout`` s."""
     if settings.upstream.key is None and not settings.upstream.demo:
         raise RuntimeError("the gateway has no upstream key: set WISGATE_API_KEY (or WISDOM_GATE_KEY) in its "
                            "environment, or WISGATE_DEMO=1 for the embedded demo server")
@@ -269,8 +296,9 @@ def create_app(settings: GatewaySettings, *, clock: Callable[[], float] = time.t
     ]
     prefix = settings.hub.prefix.rstrip("/") if settings.hub is not None else ""
     app = Starlette(routes=[Mount(prefix, routes=routes)] if prefix else routes,
-                    exception_handlers={AuthError: _on_auth_error, HTTPException: _on_http_error, Exception: _on_crash},
-                    lifespan=_lifespan)
+                    exception_handlers={AuthError: _on_auth_error, HTTPException: _on_http_error,
+                                        BodyTimeout: _on_body_timeout, Exception: _on_crash},
+                    middleware=[Middleware(BodyDeadline, timeout=body_timeout)], lifespan=_lifespan)
     app.state.gateway = gateway
     app.state.models = ModelList(gateway.upstream)
     app.state.roster = Roster(settings.hub) if settings.hub is not None else None

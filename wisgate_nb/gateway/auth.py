@@ -27,13 +27,17 @@ from sqlalchemy import Engine, delete, insert, select
 from . import db
 from .settings import GatewaySettings, HubService
 
-__all__ = ["ADMIN_COOKIE", "AuthError", "Authenticator", "Caller", "add_student", "check_name", "student_for_token"]
+__all__ = ["ADMIN_COOKIE", "ADMIN_SESSION_S", "AuthError", "Authenticator", "Caller", "LoginLimiter", "add_student",
+           "check_name", "student_for_token"]
 
 logger = logging.getLogger("wisgate_nb.gateway")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _TOKEN = re.compile(r"^wgs_([0-9a-f]{16})_([A-Za-z0-9_-]{20,100})$")
 HUB_CACHE_S = 60  # how long the hub's answer about a token is trusted
 ADMIN_COOKIE = "wisgate_gateway_admin"
+ADMIN_SESSION_S = 12 * 3600  # a teacher's browser signs in again after this (the cookie's Max-Age too)
+LOGIN_FAILURES = 10  # failed sign-ins per client address and LOGIN_WINDOW_S, then 429
+LOGIN_WINDOW_S = 60.0
 
 
 class AuthError(Exception):
@@ -112,15 +116,30 @@ class Authenticator:
             from .oauth import HubSignIn
 
             self.signin = HubSignIn(self._hub_auth, settings.hub.prefix, settings.hub.api_token.get())
+        self.logins = LoginLimiter()  # failed sign-ins per client address
 
     def is_admin_token(self, token: str) -> bool:
         return self.admin_token is not None and hmac.compare_digest(token.encode(), self.admin_token.get().encode())
 
-    def admin_session(self) -> str | None:
-        """The teacher's browser cookie: derived from the admin token, never the token itself."""
+    def admin_session(self, now: float | None = None) -> str | None:
+        """A new cookie for the teacher's browser: ``<issued>.<hmac>``, derived from the admin token (never the
+        token itself), good for ADMIN_SESSION_S."""
         if self.admin_token is None:
             return None
-        return hmac.new(self.admin_token.get().encode(), b"wisgate-nb gateway admin session", "sha256").hexdigest()
+        issued = str(int(time.time() if now is None else now))
+        return f"{issued}.{self._session_mac(issued)}"
+
+    def _session_mac(self, issued: str) -> str:
+        assert self.admin_token is not None
+        message = b"wisgate-nb gateway admin session " + issued.encode()
+        return hmac.new(self.admin_token.get().encode(), message, "sha256").hexdigest()
+
+    def valid_session(self, cookie: str, now: float | None = None) -> bool:
+        issued, _, mac = cookie.partition(".")
+        if self.admin_token is None or not issued.isascii() or not issued.isdigit() or len(issued) > 12:
+            return False
+        age = (time.time() if now is None else now) - int(issued)
+        return -60 <= age <= ADMIN_SESSION_S and hmac.compare_digest(mac.encode(), self._session_mac(issued).encode())
 
     async def identify(self, authorization: str, cookie: str | None = None, hub_cookie: str | None = None) -> Caller:
         """The caller of a request; ``cookie`` (the admin cookie) and ``hub_cookie`` (OAuth) only for pages."""
@@ -128,8 +147,7 @@ class Authenticator:
         if token is None and hub_cookie and self._hub_auth is not None:
             return await self._hub_user(hub_cookie)
         if token is None:
-            session = self.admin_session()
-            if cookie and session is not None and hmac.compare_digest(cookie.encode(), session.encode()):
+            if cookie and self.valid_session(cookie):
                 return Caller(None, teacher=True)
             raise AuthError(401, "invalid_api_key", _MISSING)
         if self.is_admin_token(token):
@@ -140,6 +158,21 @@ class Authenticator:
         if name is None:
             raise AuthError(401, "invalid_api_key", _UNKNOWN)
         return Caller(name)
+
+    async def identify_at(self, address: str, authorization: str, cookie: str | None = None,
+                          hub_cookie: str | None = None) -> Caller:
+        """``identify`` for a client at ``address``. A bearer not shaped like a student token may be a guess at the
+        admin token: standalone, those count as failed sign-ins (students' own tokens are never held up)."""
+        token = bearer(authorization)
+        guess = token is not None and self.hub is None and _TOKEN.match(token) is None
+        if guess and self.logins.wait(address) is not None:
+            raise AuthError(429, "too_many_failures", "Too many failed sign-ins from your address; wait a minute.")
+        try:
+            return await self.identify(authorization, cookie, hub_cookie)
+        except AuthError as exc:
+            if guess and exc.status == 401:
+                self.logins.failed(address)
+            raise
 
     async def _hub_user(self, token: str) -> Caller:
         from tornado.web import HTTPError
@@ -161,6 +194,36 @@ class Authenticator:
                             f"Your JupyterHub token does not grant access to this service ({self.hub.scope}). "
                             "Ask your teacher to add that scope to the 'user' and 'server' roles.")
         return Caller(str(user["name"]), teacher=bool(user.get("admin")))
+
+
+class LoginLimiter:
+    """Failed sign-ins per client address: LOGIN_FAILURES in LOGIN_WINDOW_S, then refused until one expires."""
+
+    def __init__(self, clock=time.monotonic, max_addresses: int = 10000):
+        self._clock, self._max = clock, max_addresses
+        self._failures: dict[str, list[float]] = {}
+
+    def _recent(self, address: str) -> list[float]:
+        now = self._clock()
+        times = [t for t in self._failures.get(address, ()) if now - t < LOGIN_WINDOW_S]
+        if times:
+            self._failures[address] = times
+        else:
+            self._failures.pop(address, None)
+        return times
+
+    def wait(self, address: str) -> float | None:
+        """Seconds until ``address`` may try again, or None if it may now."""
+        times = self._recent(address)
+        if len(times) < LOGIN_FAILURES:
+            return None
+        return max(1.0, LOGIN_WINDOW_S - (self._clock() - times[-LOGIN_FAILURES]))
+
+    def failed(self, address: str) -> None:
+        if len(self._failures) >= self._max:  # many addresses: forget those with nothing recent
+            for stale in [a for a, times in self._failures.items() if self._clock() - times[-1] >= LOGIN_WINDOW_S]:
+                del self._failures[stale]
+        self._failures.setdefault(address, []).append(self._clock())
 
 
 def _hub_auth(hub: HubService):

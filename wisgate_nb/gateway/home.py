@@ -17,9 +17,8 @@ from . import page, pages, review, usage
 from .auth import ADMIN_COOKIE, AuthError, Caller
 from .oauth import SESSION_MAX_AGE_S, STATE_MAX_AGE_S, SignInError
 
-__all__ = ["browser_caller", "home", "identify_browser", "oauth_callback", "review_file", "review_page", "teacher_gate"]
-
-_NO_STORE = {"cache-control": "no-store"}
+__all__ = ["browser_caller", "client_address", "home", "identify_browser", "oauth_callback", "review_file",
+           "review_page", "teacher_gate"]
 
 
 def _root(request: Request) -> str:
@@ -28,12 +27,16 @@ def _root(request: Request) -> str:
     return hub.prefix if hub is not None else "/"
 
 
+def client_address(request: Request) -> str:
+    return request.client.host if request.client is not None else ""
+
+
 async def identify_browser(request: Request) -> Caller:
     """Who sends a browser's request: a bearer token, the standalone admin cookie or the hub's OAuth cookie."""
     auth = request.app.state.gateway.auth
     hub_cookie = request.cookies.get(auth.signin.cookie_name) if auth.signin is not None else None
-    return await auth.identify(request.headers.get("authorization", ""), request.cookies.get(ADMIN_COOKIE),
-                               hub_cookie)
+    return await auth.identify_at(client_address(request), request.headers.get("authorization", ""),
+                                  request.cookies.get(ADMIN_COOKIE), hub_cookie)
 
 
 async def browser_caller(request: Request) -> Caller | None:
@@ -53,9 +56,9 @@ def sign_in(request: Request) -> Response:
         if auth.admin_session() is None:
             raise AuthError(401, "invalid_api_key", "Only the teacher can see this page, and this gateway has no "
                             "admin token (WISGATE_GATEWAY_ADMIN_TOKEN) to sign in with.")
-        return HTMLResponse(page.login_page(_root(request) + "admin/login"), status_code=401, headers=_NO_STORE)
+        return HTMLResponse(page.login_page(_root(request) + "admin/login"), status_code=401, headers=page.HEADERS)
     started = auth.signin.start(request.url.path)
-    response = RedirectResponse(started.url, status_code=302, headers=_NO_STORE)
+    response = RedirectResponse(started.url, status_code=302, headers=page.HEADERS)
     response.set_cookie(auth.signin.state_cookie_name, started.state_cookie, max_age=STATE_MAX_AGE_S,
                         path=_root(request), httponly=True, samesite="lax", secure=request.url.scheme == "https")
     return response
@@ -67,7 +70,7 @@ async def teacher_gate(request: Request) -> Response | None:
     if caller is None:
         return sign_in(request)
     if not caller.teacher:
-        return HTMLResponse(pages.teachers_only(caller.name, _root(request)), status_code=403, headers=_NO_STORE)
+        return HTMLResponse(pages.teachers_only(caller.name, _root(request)), status_code=403, headers=page.HEADERS)
     return None
 
 
@@ -75,7 +78,8 @@ async def oauth_callback(request: Request) -> Response:
     """The end of the hub's sign-in: the code becomes the OAuth cookie, then back to the page that asked."""
     signin = request.app.state.gateway.auth.signin
     if signin is None:
-        return HTMLResponse(pages.message("Not found", "This gateway is not a JupyterHub service.", "/"), 404)
+        return HTMLResponse(pages.message("Not found", "This gateway is not a JupyterHub service.", "/"), 404,
+                            headers=page.HEADERS)
     query = request.query_params
     try:
         if query.get("error"):
@@ -84,8 +88,8 @@ async def oauth_callback(request: Request) -> Response:
                                                request.cookies.get(signin.state_cookie_name))
     except SignInError as exc:
         return HTMLResponse(pages.message("Sign-in failed", str(exc), _root(request)), status_code=400,
-                            headers=_NO_STORE)
-    response = RedirectResponse(next_path, status_code=302, headers=_NO_STORE)
+                            headers=page.HEADERS)
+    response = RedirectResponse(next_path, status_code=302, headers=page.HEADERS)
     secure = request.url.scheme == "https"
     response.delete_cookie(signin.state_cookie_name, path=_root(request))
     response.set_cookie(signin.cookie_name, token, max_age=SESSION_MAX_AGE_S, path=_root(request), httponly=True,
@@ -106,7 +110,7 @@ async def home(request: Request) -> Response:
                                        config.limits_for(caller.name), config.class_images_per_day, gw.ledger.clock())
     base_url = str(request.base_url).rstrip("/") + _root(request) + "v1"
     return HTMLResponse(pages.home_page(view, caller, base_url, hub=gw.auth.signin is not None, root=_root(request)),
-                        headers=_NO_STORE)
+                        headers=page.HEADERS)
 
 
 async def review_page(request: Request) -> Response:
@@ -117,7 +121,7 @@ async def review_page(request: Request) -> Response:
     gw = request.app.state.gateway
     entries = await asyncio.to_thread(request.app.state.review.entries, gw.ledger.engine)
     blocked = await asyncio.to_thread(review.moderation_refusals, gw.ledger.engine)
-    return HTMLResponse(pages.review_page(entries, blocked, gw.config.get().store_images), headers=_NO_STORE)
+    return HTMLResponse(pages.review_page(entries, blocked, gw.config.get().store_images), headers=page.HEADERS)
 
 
 async def review_file(request: Request) -> Response:
@@ -127,5 +131,5 @@ async def review_file(request: Request) -> Response:
         return refused
     found = request.app.state.review.path(request.path_params["name"])
     if found is None:
-        return HTMLResponse(pages.message("Not found", "No such image.", _root(request)), 404)
+        return HTMLResponse(pages.message("Not found", "No such image.", _root(request)), 404, headers=page.HEADERS)
     return FileResponse(found, media_type="image/jpeg", headers={"cache-control": "private, no-store"})

@@ -1,8 +1,9 @@
 """Reading a student's request before anything is reserved or sent: its size, its JSON or form, its n.
 
 The gateway checks only what it must know to reserve (``n``) and what is plainly broken (a body
-too large, JSON that does not parse); everything else is the upstream's to judge, so its own
-error messages reach the student unchanged.
+too large, JSON that does not parse, text that is not text: a NUL or a lone surrogate anywhere,
+a number in a form that is not written in ASCII digits); everything else is the upstream's to
+judge, so its own error messages reach the student unchanged.
 """
 
 from __future__ import annotations
@@ -11,14 +12,19 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect, Request
 
-__all__ = ["Incoming", "RefuseRequest", "read_incoming"]
+from ..emulator.text import bad_text, is_text, shown
+
+__all__ = ["BODY_TIMEOUT_S", "BodyDeadline", "BodyTimeout", "Incoming", "RefuseRequest", "check_text", "read_incoming"]
 
 _MAX_PROMPT = 32000
 _MAX_TEXT = 100
+_NUMBERS = ("n", "output_compression", "partial_images")  # form fields that hold whole numbers
+BODY_TIMEOUT_S = 30.0  # a request's body must arrive within this (see BodyDeadline)
 
 
 class RefuseRequest(Exception):
@@ -51,7 +57,7 @@ async def _read_body(request: Request, max_bytes: int) -> bytes:
     too_big = RefuseRequest(413, f"The request body is larger than this gateway accepts ({max_bytes // 2**20} MB). "
                                  "Send smaller images.", code="request_too_large")
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise too_big
     chunks, size = [], 0
     try:
@@ -62,7 +68,60 @@ async def _read_body(request: Request, max_bytes: int) -> bytes:
             chunks.append(chunk)
     except ClientDisconnect:
         raise RefuseRequest(400, "The request body ended early (the connection closed).") from None
+    except BodyTimeout as exc:
+        raise RefuseRequest(408, f"The request body did not arrive within {exc.args[0]:g} s.",
+                            code="request_timeout") from None
     return b"".join(chunks)
+
+
+class BodyTimeout(Exception):
+    """The body of a request did not arrive in time (raised by the receive of BodyDeadline)."""
+
+
+class BodyDeadline:
+    """ASGI middleware: a request's body must arrive within ``timeout`` s of its headers (slowloris)."""
+
+    def __init__(self, app, timeout: float = BODY_TIMEOUT_S):
+        self.app, self.timeout = app, timeout
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        deadline = anyio.current_time() + self.timeout
+        done = False
+
+        async def receive_in_time():
+            nonlocal done
+            if done:  # the body is in: what comes now is the client leaving, whenever it does
+                return await receive()
+            with anyio.move_on_after(deadline - anyio.current_time()):
+                message = await receive()
+                done = message["type"] != "http.request" or not message.get("more_body", False)
+                return message
+            raise BodyTimeout(self.timeout)
+
+        await self.app(scope, receive_in_time, send)
+
+
+def _bad_text(where: str, top: str) -> RefuseRequest:
+    return RefuseRequest(400, f"Invalid '{shown(where)}': its text holds a NUL character or a lone surrogate, "
+                         "which is not valid text. Remove it and send again.", code="invalid_value",
+                         param=shown(top))
+
+
+def check_text(fields: dict[str, Any]) -> None:
+    """Every key and string in the request must be valid text."""
+    found = bad_text(fields)
+    if found is not None:
+        raise _bad_text(*found)
+
+
+def _check_numbers(fields: dict[str, Any]) -> None:
+    for name in _NUMBERS:
+        value = fields.get(name)
+        if isinstance(value, str) and not value.isascii():
+            raise RefuseRequest(400, f"Invalid '{name}': '{shown(value[:20])}' is not a whole number written "
+                                "with the digits 0-9.", code="invalid_value", param=name)
 
 
 def _text(value: Any, limit: int = _MAX_TEXT) -> str | None:
@@ -72,7 +131,7 @@ def _text(value: Any, limit: int = _MAX_TEXT) -> str | None:
 def _n(value: Any, form: bool) -> int:
     if value is None or value == "":
         return 1
-    if form and isinstance(value, str) and value.strip().lstrip("+").isdigit():
+    if form and isinstance(value, str) and value.isascii() and value.strip().lstrip("+").isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10:
         raise RefuseRequest(400, f"Invalid 'n': {str(value)[:40]!r}. Expected a whole number from 1 to 10.",
@@ -100,6 +159,10 @@ async def _form_fields(request: Request, body: bytes) -> dict[str, Any]:
         for key, value in form.multi_items():
             if not isinstance(value, UploadFile):
                 fields[key] = value
+            elif value.filename is not None and not is_text(value.filename):
+                raise _bad_text(f"{key} (its file name)", key)
+            elif not is_text(key):
+                raise _bad_text(key, key)
     finally:
         await form.close()
     return fields
@@ -125,5 +188,8 @@ async def read_incoming(request: Request, route: str, max_bytes: int) -> Incomin
         expected = "JSON or multipart/form-data" if route == "edits" else "JSON (application/json)"
         raise RefuseRequest(400, f"Unsupported content type {kind[:60]!r}: /images/{route} takes {expected}.",
                             code="invalid_content_type")
+    check_text(fields)
+    if form:
+        _check_numbers(fields)
     return Incoming(route, body, content_type, _n(fields.get("n"), form), _stream(fields.get("stream")),
                     _text(fields.get("model")), _text(fields.get("size")), _text(fields.get("prompt"), _MAX_PROMPT))

@@ -33,11 +33,11 @@ class JudgeForward(Forward):
                 status, body, headers = answer.status, answer.body, answer.headers
             else:
                 try:
-                    body = await response.aread()
+                    body = self.upstream.scrubber.bytes(await _read_bounded(response))
                 finally:
                     await response.aclose()
-                status, headers = response.status_code, client_headers(response.headers, self.rid)
-                result.request_id = response.headers.get("x-request-id") or self.rid
+                status, headers = response.status_code, client_headers(response.headers, self.rid, self.upstream.scrubber)
+                result.request_id = self.upstream.request_id(response, self.rid)
                 result.total_tokens = _tokens(body)
         except UpstreamError as exc:
             result.error_code, result.error = exc.code, exc.message
@@ -53,6 +53,15 @@ class JudgeForward(Forward):
         headers = [h for h in headers if h[0] != b"content-length"] + [(b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _read_bounded(response: httpx.Response) -> bytes:
+    body = bytearray()
+    async for chunk in response.aiter_raw():
+        body += chunk
+        if len(body) > MAX_ANSWER:
+            raise UpstreamError(502, "upstream_answer_too_large", "The judge's answer was too large to be one.")
+    return bytes(body)
 
 
 def _tokens(body: bytes) -> int | None:

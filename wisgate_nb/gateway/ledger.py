@@ -12,7 +12,9 @@ never overspend:
 If any step changes no row, the transaction rolls back and the request is refused. Settling (or
 releasing) first flips the row from ``reserved`` with ``WHERE outcome = 'reserved'``, so a request
 is settled exactly once, then gives back what it did not use. Reservations of a gateway that
-crashed are released by :meth:`Ledger.sweep` once they expire. Locks are always taken in the
+crashed are released by :meth:`Ledger.sweep` once they expire. Text that comes from a student or
+an upstream is made storable first (no NUL, no lone surrogate: either makes a database refuse the
+write, and a settlement must not fail). Locks are always taken in the
 order state -> day -> class, so PostgreSQL transactions cannot deadlock.
 """
 
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, insert, select
 
 from . import db
+from .scrub import storable
 from .settings import Limits
 from .statements import Statements
 
@@ -132,7 +135,7 @@ class Ledger:
                 _take(conn, "class", sql.take_class, p_day=day, p_n=n, p_class_cap=cap)
                 conn.execute(sql.insert_request, {
                     "id": rid, "student": student, "day": day, "started_at": now, "outcome": "reserved",
-                    "reserved": n, "expires_at": now + ttl, "images": 0, **meta})
+                    "reserved": n, "expires_at": now + ttl, "images": 0, **_storable_meta(meta)})
         except _NotTaken as exc:  # rolled back: now read what refused it, for the message only
             d, c = db.days.c, db.class_days.c
             if exc.step == "state":
@@ -169,8 +172,8 @@ class Ledger:
         with db.write(self.engine) as conn:
             row = conn.execute(sql.settle, {
                 "p_rid": rid, "p_outcome": outcome, "p_images": images, "p_status": status, "p_tokens": total_tokens,
-                "p_latency": latency_ms, "p_request_id": request_id, "p_error_code": error_code,
-                "p_error": _short(error)}).one_or_none()
+                "p_latency": latency_ms, "p_request_id": storable(request_id, 200),
+                "p_error_code": storable(error_code, 64), "p_error": _short(error)}).one_or_none()
             if row is not None:
                 self._give_back(conn, row.student, row.day, row.reserved - images, in_flight=True)
                 return True
@@ -211,8 +214,9 @@ class Ledger:
         with db.write(self.engine) as conn:
             conn.execute(insert(db.requests).values(
                 id=new_request_id(), student=student, day=day_of(now), started_at=now, outcome=outcome,
-                status=status, error_code=error_code, error=_short(error), request_id=request_id, latency_ms=0.0,
-                **{"route": "generations", "n": 1, "stream": False, **meta}))
+                status=status, error_code=storable(error_code, 64), error=_short(error),
+                request_id=storable(request_id, 200), latency_ms=0.0,
+                **{"route": "generations", "n": 1, "stream": False, **_storable_meta(meta)}))
 
 
 class _NotTaken(Exception):
@@ -230,4 +234,8 @@ def _take(conn, step: str, statement, **params) -> None:
 
 
 def _short(text: str | None, limit: int = 500) -> str | None:
-    return None if text is None else text[:limit]
+    return storable(text, limit)
+
+
+def _storable_meta(meta: dict) -> dict:
+    return {k: storable(v) if isinstance(v, str) else v for k, v in meta.items()}

@@ -51,7 +51,7 @@ class ModelList:
             response = await self.upstream.get("/models")
             if response.status_code != 200:
                 raise ValueError(f"HTTP {response.status_code}")
-            entries = _entries(json.loads(self.upstream.scrub(response.content)))
+            entries = _entries(json.loads(self.upstream.scrubber.bytes(response.content)))
         except (httpx.HTTPError, ValueError, RecursionError) as exc:
             logger.warning("the upstream did not list its models: %s", str(exc)[:200] or type(exc).__name__)
             raise UpstreamError(502, "upstream_models_unavailable", "The image service did not list its models "

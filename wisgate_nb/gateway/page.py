@@ -6,19 +6,36 @@ ids) goes through ``html.escape`` here, so a prompt holding markup shows as text
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from html import escape
 from typing import Any
 
 from .usage import iso
 
-__all__ = ["login_page", "page"]
+__all__ = ["HEADERS", "login_page", "page"]
 
 _STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}
 th{background:#f3f3f3}td.num{text-align:right}.warn{color:#a40000}.muted{color:#777}
 td.prompt{max-width:32em;overflow-wrap:anywhere}
+figure{display:inline-block;width:260px;margin:0 8px 12px 0;vertical-align:top}
+figure img{max-width:256px;max-height:256px;display:block}figcaption{font-size:12px}
 """
+
+
+_STYLE_HASH = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
+# What every page is sent with: no script at all, only its own style and images, forms only to itself, never framed.
+HEADERS = {
+    "content-security-policy": f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; img-src 'self'; "
+                               "form-action 'self'; "
+                               "base-uri 'none'; frame-ancestors 'none'",
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
 
 
 def _cell(value: Any, cls: str = "") -> str:

@@ -86,9 +86,7 @@ def review_page(entries: list[dict[str, Any]], blocked: list[dict[str, Any]], on
             + _cell(b["error"]) + "</tr>" for b in blocked]
     if not rows:
         rows.append('<tr><td colspan="4" class="muted">None.</td></tr>')
-    style = ("<style>figure{display:inline-block;width:260px;margin:0 8px 12px 0;vertical-align:top}"
-             "figure img{max-width:256px;max-height:256px;display:block}figcaption{font-size:12px}</style>")
-    body = (f"{style}<h1>Classroom gateway: review</h1><p>Keeping images: {state}. "
+    body = (f"<h1>Classroom gateway: review</h1><p>Keeping images: {state}. "
             f'<a href=".">Back to the teacher page</a></p><h2>Images students received (newest first)</h2>'
             f"{figures}<h2>Prompts refused for moderation</h2>"
             + _table(("time (UTC)", "student", "prompt", "what the image service said"), rows))

@@ -4,7 +4,8 @@
 headers and every body chunk on as soon as it arrives (a stream of partial images is never held
 back), counts the images that reached the student (``*.completed`` events, or ``data`` of a JSON
 answer), and settles the reservation exactly once — also when the upstream fails, and when the
-student disconnects, which cancels the upstream request.
+student disconnects, which cancels the upstream request. Every byte passes the key scrubber first:
+the student, the trackers (and so the database) see only what it lets through.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = ["Forward", "JsonTracker", "Outcome", "SseTracker"]
 
 logger = logging.getLogger("wisgate_nb.gateway")
 _JSON_TEE_LIMIT = 512 * 2**20  # a JSON answer is kept (to count its images) up to this size
+_NO_BODY = (204, 205)  # statuses that cannot carry an answer: not an answer of the images API
 _BROKE_OFF = "The image service's answer broke off in the middle; try again."
 
 
@@ -190,7 +192,7 @@ class Forward:
             await _send_whole(send, exc.status, body, [(b"content-type", b"application/json"),
                                                        (b"x-request-id", self.rid.encode())])
             return
-        if response.status_code >= 400:
+        if not 200 <= response.status_code <= 299 or response.status_code in _NO_BODY:
             answer = await self.upstream.error_answer(response, self.rid)
             result.status, result.error_code, result.error = answer.status, answer.code, answer.message
             result.request_id = answer.request_id
@@ -199,20 +201,28 @@ class Forward:
             await _send_whole(send, answer.status, answer.body, answer.headers)
             return
         result.status = response.status_code
-        result.request_id = response.headers.get("x-request-id") or self.rid
+        result.request_id = self.upstream.request_id(response, self.rid)
         streaming = response.headers.get("content-type", "").startswith("text/event-stream")
         tracker: Any = SseTracker() if streaming else JsonTracker()
         tracker.keep_images = self.keep is not None
+        headers = client_headers(response.headers, self.rid, self.upstream.scrubber)
+        scrubber = self.upstream.scrubber.stream(keep_length=any(name == b"content-length" for name, _ in headers))
         held = b""
         try:
-            await send({"type": "http.response.start", "status": response.status_code,
-                        "headers": client_headers(response.headers, self.rid)})
-            async for chunk in response.aiter_raw():
+            await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+            async for raw in response.aiter_raw():
+                chunk = scrubber.feed(raw)
                 tracker.feed(chunk)
-                if not streaming:  # a JSON answer's last chunk waits for the settlement (see _settle_once)
-                    chunk, held = held, chunk
+                if not streaming:  # a JSON answer's last byte waits for the settlement (see _settle_once)
+                    whole = held + chunk
+                    chunk, held = whole[:-1], whole[-1:]
                 if chunk:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            tail = scrubber.flush()
+            tracker.feed(tail)
+            if streaming and tail:
+                await send({"type": "http.response.body", "body": tail, "more_body": True})
+            held += b"" if streaming else tail
         except httpx.HTTPError:
             result.outcome, result.error_code, result.error = "error", "upstream_broke_off", _BROKE_OFF
             result.images = tracker.images if streaming else 0
@@ -221,7 +231,7 @@ class Forward:
                 raise _Dropped() from None
             event = {"type": "error", "error": error_body(_BROKE_OFF, type="server_error")["error"]}
             await send({"type": "http.response.body", "more_body": False,
-                        "body": f"event: error\ndata: {json.dumps(event)}\n\n".encode()})
+                        "body": scrubber.flush() + f"\n\nevent: error\ndata: {json.dumps(event)}\n\n".encode()})
             return
         finally:
             with anyio.CancelScope(shield=True):

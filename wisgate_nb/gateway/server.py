@@ -1,4 +1,8 @@
-"""Serving the gateway with uvicorn: a blocking ``run`` (the CLI, several workers) and ``serve`` for tests."""
+"""Serving the gateway with uvicorn: a blocking ``run`` (the CLI, several workers) and ``serve`` for tests.
+
+Both serve with :class:`deadline.HeaderDeadline` (a request's headers within 30 s) and the app's
+body deadline (its body within 30 s), so slow connections cannot pile up.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from .settings import GatewaySettings, settings_from_environment
 __all__ = ["GatewayHandle", "app_from_environment", "run", "serve"]
 
 _START_TIMEOUT = 15.0
+PROTOCOL = "wisgate_nb.gateway.deadline:HeaderDeadline"  # uvicorn's http= (a string: workers import it)
 
 
 def _uvicorn():
@@ -53,7 +58,8 @@ def run(settings: GatewaySettings, *, host: str, port: int, workers: int = 1) ->
     """Serve until interrupted."""
     uvicorn = _uvicorn()
     setup_logging()
-    options = {"host": host, "port": port, "access_log": False, "log_level": "info", "timeout_graceful_shutdown": 5}
+    options = {"host": host, "port": port, "access_log": False, "log_level": "info", "timeout_graceful_shutdown": 5,
+               "http": PROTOCOL}
     where = _public_url(host, port, settings)
     if workers > 1:
         if settings.db_url.startswith("sqlite"):
@@ -88,17 +94,26 @@ class GatewayHandle:
 
 @contextmanager
 def serve(settings: GatewaySettings, *, host: str = "127.0.0.1", port: int = 0,
-          clock: Callable[[], float] = time.time) -> Iterator[GatewayHandle]:
-    """Run the gateway with uvicorn in a background thread on a loopback port until exit (tests, benchmarks)."""
+          clock: Callable[[], float] = time.time, deadlines: tuple[float, float] | None = None
+          ) -> Iterator[GatewayHandle]:
+    """Run the gateway with uvicorn in a background thread on a loopback port until exit (tests, benchmarks).
+
+    ``deadlines``: (headers, body) in seconds instead of the 30 s of each.
+    """
     from .app import create_app
 
     uvicorn = _uvicorn()
-    app = create_app(settings, clock=clock)
+    from . import deadline
+
+    protocol = deadline.HeaderDeadline if deadlines is None else deadline.with_timeout(deadlines[0])
+    app = create_app(settings, clock=clock) if deadlines is None else create_app(settings, clock=clock,
+                                                                                  body_timeout=deadlines[1])
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY, see emulator
     sock.bind((host, port))
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on",
-                                           timeout_graceful_shutdown=2, timeout_keep_alive=5, backlog=512))
+                                           timeout_graceful_shutdown=2, timeout_keep_alive=5, backlog=512,
+                                           http=protocol))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"wisgate-gateway-{port}",
                               daemon=True)
     thread.start()

@@ -2,7 +2,8 @@
 
 One ``httpx.AsyncClient`` per gateway process, no retries (the student's client retries; the
 gateway must not multiply them), identity encoding (bytes pass through unchanged). Only an allowlist
-of headers travels either way, so the teacher's key can only ever be in the request to the upstream.
+of headers travels either way, and what comes back is scrubbed of the key (scrub.py) should the
+upstream echo it; a redirect is not followed and not passed on (the student gets a 502).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from .scrub import KeyScrubber, LogScrubber
 from .settings import Upstream
 
 __all__ = ["UpstreamClient", "UpstreamError", "client_headers", "error_body"]
@@ -44,13 +46,23 @@ class UpstreamError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-def client_headers(upstream: Mapping[str, str], request_id: str) -> list[tuple[bytes, bytes]]:
-    """The headers the student receives: the allowlisted ones, plus a request id if the upstream sent none."""
-    out = [(name.encode(), upstream[name].encode("latin-1")) for name in _TO_CLIENT if name in upstream]
-    if "x-request-id" not in upstream:
+def _raw(headers: httpx.Headers | Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    if isinstance(headers, httpx.Headers):
+        return [(name.lower(), value) for name, value in headers.raw]
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+
+
+def client_headers(upstream: httpx.Headers | Mapping[str, str], request_id: str,
+                   scrubber: KeyScrubber | None = None) -> list[tuple[bytes, bytes]]:
+    """The headers the student receives: the allowlisted ones (scrubbed, as bytes: any encoding passes), plus a
+    request id if the upstream sent none."""
+    raw = dict(reversed(_raw(upstream)))  # the first of repeated names
+    scrub = scrubber.bytes if scrubber is not None else bytes
+    out = [(name.encode(), scrub(raw[name.encode()])) for name in _TO_CLIENT if name.encode() in raw]
+    if b"x-request-id" not in raw:
         out.append((b"x-request-id", request_id.encode()))
-    if "content-length" in upstream and upstream.get("content-encoding", "identity") == "identity":
-        out.append((b"content-length", upstream["content-length"].encode("latin-1")))
+    if b"content-length" in raw and raw.get(b"content-encoding", b"identity") == b"identity":
+        out.append((b"content-length", raw[b"content-length"]))
     return out
 
 
@@ -69,11 +81,17 @@ class ErrorAnswer:
 class UpstreamClient:
     """Sends one student request upstream with the teacher's key and hands back the streaming response."""
 
-    def __init__(self, upstream: Upstream, timeout: float):
+    def __init__(self, upstream: Upstream, timeout: float, *, transport: httpx.AsyncBaseTransport | None = None):
+        """``transport``: where requests go instead of the network (an ASGI app's, in tests)."""
         self.upstream = upstream
+        self.scrubber = KeyScrubber(upstream.key.get() if upstream.key is not None else None)
+        self._log_scrubber = LogScrubber(self.scrubber)  # httpcore's DEBUG lines show the response headers
+        self._log_scrubber.install()
         self.base_url = upstream.base_url.rstrip("/")
         timeouts = httpx.Timeout(timeout, connect=min(10.0, timeout))
-        if upstream.demo:  # in-process: no connections to pool
+        if transport is not None:
+            self._pools = [httpx.AsyncClient(transport=transport, follow_redirects=False, timeout=timeouts)]
+        elif upstream.demo:  # in-process: no connections to pool
             from ..emulator import EmulatorConfig, create_app
             from ..emulator.transport import StreamingASGITransport
 
@@ -88,6 +106,7 @@ class UpstreamClient:
         return f"UpstreamClient({self.base_url!r}, demo={self.upstream.demo})"
 
     async def aclose(self) -> None:
+        self._log_scrubber.remove()
         for pool in self._pools:
             await pool.aclose()
 
@@ -115,10 +134,10 @@ class UpstreamClient:
         headers = {"authorization": f"Bearer {self.upstream.key.get()}"} if self.upstream.key is not None else {}
         return await next(self._next).get(f"{self.base_url}{path}", headers=headers, timeout=10.0)
 
-    def scrub(self, data: bytes) -> bytes:
-        """The teacher's key masked out of an error body, should an upstream ever echo it."""
-        key = self.upstream.key
-        return data.replace(key.get().encode(), b"***") if key is not None else data
+    def request_id(self, response: httpx.Response, default: str) -> str:
+        """The upstream's x-request-id (scrubbed, any bytes read as latin-1), else ``default``."""
+        raw = dict(reversed(_raw(response.headers))).get(b"x-request-id")
+        return self.scrubber.text(raw.decode("latin-1")[:200]) if raw else default
 
     async def error_answer(self, response: httpx.Response, request_id: str) -> ErrorAnswer:
         """Read an error response (bounded) and decide what the student gets: the same, except a refused key."""
@@ -133,19 +152,29 @@ class UpstreamClient:
             pass
         finally:
             await response.aclose()
-        body = self.scrub(b"".join(chunks)[:ERROR_BODY_LIMIT])
+        scrubber = self.scrubber.stream()  # a key cut short at the limit is masked too
+        body = scrubber.feed(b"".join(chunks)[:ERROR_BODY_LIMIT]) + scrubber.flush()
         code, message = _code_and_message(body)
-        upstream_id = response.headers.get("x-request-id") or request_id
+        upstream_id = self.request_id(response, request_id)
+        if not 400 <= response.status_code <= 599:  # a redirect, or a status no API answers with: not passed on
+            logger.error("the upstream answered HTTP %s (request %s); the gateway does not follow it",
+                         response.status_code, upstream_id)
+            text = (f"The image service answered with HTTP {response.status_code} instead of an answer. This is not "
+                    "your fault: tell your teacher.")
+            code = "upstream_redirect" if 300 <= response.status_code < 400 else "upstream_bad_status"
+            data = json.dumps(error_body(text, type="server_error", code=code)).encode()
+            headers = [(b"content-type", b"application/json"), (b"x-request-id", upstream_id.encode("latin-1"))]
+            return ErrorAnswer(502, data, headers, code, text, upstream_id)
         if response.status_code in (401, 403):  # the teacher's key was refused: not the student's business
             logger.error("the upstream refused the gateway's API key (HTTP %s, request %s)", response.status_code,
                          upstream_id)
             text = (f"The image service refused the gateway's API key (HTTP {response.status_code}). This is not "
                     "your fault: tell your teacher.")
             data = json.dumps(error_body(text, type="server_error", code="upstream_key_refused")).encode()
-            headers = [(b"content-type", b"application/json"), (b"x-request-id", upstream_id.encode()),
+            headers = [(b"content-type", b"application/json"), (b"x-request-id", upstream_id.encode("latin-1")),
                        (b"x-should-retry", b"false")]
             return ErrorAnswer(502, data, headers, "upstream_key_refused", text, upstream_id)
-        headers = [h for h in client_headers(response.headers, request_id) if h[0] != b"content-length"]
+        headers = [h for h in client_headers(response.headers, request_id, self.scrubber) if h[0] != b"content-length"]
         return ErrorAnswer(response.status_code, body, headers, code, message, upstream_id)
 
 
