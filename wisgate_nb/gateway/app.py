@@ -4,7 +4,9 @@ Routes (under ``JUPYTERHUB_SERVICE_PREFIX`` when running as a JupyterHub service
 
     POST /v1/images/generations, /v1/images/edits   forwarded (JSON, multipart, event streams)
     GET  /v1/quota                                  the caller's limits, used, remaining, reset time
-    GET  /admin/usage                               teacher: per-student usage (JSON)
+    GET  /admin/usage                               teacher: per-student usage (JSON; ?from=&to=&by= sums)
+    GET  /admin/usage.csv                           teacher: one row per request (?from=&to=)
+    POST /admin/students/{name}/{action}            teacher: reset, block, unblock, remove (see teacher.py)
     GET  /admin/                                    teacher: the same as a page
 """
 
@@ -15,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -23,13 +25,17 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 
-from . import page, usage
+from . import page, teacher, usage
+from .attribution import attribute, identifier_key, student_identifier
 from .auth import ADMIN_COOKIE, Authenticator, AuthError, Caller
 from .db import connect
 from .intake import RefuseRequest, read_incoming
+from .lease import Lease
 from .ledger import Ledger, Refusal, new_request_id
+from .manage import purge_prompts
 from .relay import Forward, Outcome
 from .settings import ConfigFile, GatewaySettings
+from .terms import assignment_at
 from .upstream import UpstreamClient, error_body
 
 __all__ = ["Gateway", "create_app"]
@@ -50,7 +56,10 @@ class Gateway:
     upstream: UpstreamClient
     max_body: int
     ttl: float
+    lease: Lease
+    identifier_key: bytes
     _last_sweep: float = float("-inf")
+    _purged_for: object = None
 
     async def sweep(self) -> None:
         now = self.ledger.clock()
@@ -59,6 +68,12 @@ class Gateway:
             released = await asyncio.to_thread(self.ledger.sweep)
             if released:
                 logger.warning("released %d expired reservation(s) (a gateway stopped mid-request)", released)
+        config = self.config.get()
+        if not config.store_prompts and self._purged_for is not config:  # store_prompts = false: none kept
+            self._purged_for = config
+            purged = await asyncio.to_thread(purge_prompts, self.ledger.engine)
+            if purged:
+                logger.info("store_prompts = false: removed the prompts of %d stored request(s)", purged)
 
     def settle(self, rid: str, result: Outcome) -> None:
         self.ledger.settle(rid, outcome=result.outcome, images=result.images, status=result.status,
@@ -89,11 +104,8 @@ def _student(caller: Caller) -> str:
 
 
 def refusal_response(refusal: Refusal, student: str, n: int, request_id: str) -> JSONResponse:
-    headers = {"x-should-retry": "false"}
-    if refusal.retry_after is not None:
-        headers["retry-after"] = str(int(refusal.retry_after))
-    return _error(429, refusal.message(student, n), type="insufficient_quota", code="quota_exceeded",
-                  headers=headers, request_id=request_id)
+    return _error(refusal.status, refusal.message(student, n), type=refusal.error_type, code=refusal.code,
+                  headers=refusal.headers(), request_id=request_id)
 
 
 async def generations(request: Request) -> Response:
@@ -107,7 +119,8 @@ async def edits(request: Request) -> Response:
 async def _images(request: Request, route: str) -> Response:
     started = time.perf_counter()
     gw = _gateway(request)
-    student = _student(await _caller(request))
+    caller = await _caller(request)
+    student = _student(caller)
     config = gw.config.get()
     try:
         incoming = await read_incoming(request, route, gw.max_body)
@@ -118,14 +131,18 @@ async def _images(request: Request, route: str) -> Response:
         return _error(exc.status, exc.message, type="invalid_request_error", code=exc.code, param=exc.param,
                       request_id=rid)
     await gw.sweep()
-    meta = incoming.meta(store_prompt=config.store_prompts)
-    reserved = await asyncio.to_thread(gw.ledger.reserve, student, config.limits_for(student),
-                                       config.class_images_per_day, incoming.n, meta, gw.ttl)
+    identifier = student_identifier(gw.identifier_key, student)
+    meta = {**incoming.meta(store_prompt=config.store_prompts), "safety_id": identifier}
+    incoming = replace(incoming, body=attribute(incoming.body, incoming.content_type, identifier))
+    assignment = assignment_at(config.assignments, gw.ledger.clock())
+    reserved = await asyncio.to_thread(gw.ledger.reserve, student, config.limits_for(student, caller.groups),
+                                       config.class_images_per_day, incoming.n, meta, gw.ttl, assignment)
     if isinstance(reserved, Refusal):
         rid = new_request_id()
         message = reserved.message(student, incoming.n)
-        await asyncio.to_thread(gw.ledger.record, student, meta, outcome="refused", status=429,
-                                error_code="quota_exceeded", error=message, request_id=rid)
+        meta["assignment"] = assignment.name if assignment else None  # what it would have counted against
+        await asyncio.to_thread(gw.ledger.record, student, meta, outcome="refused", status=reserved.status,
+                                error_code=reserved.code, error=message, request_id=rid)
         logger.info("%s %s refused: %s", student, route, reserved.limit)
         return refusal_response(reserved, student, incoming.n, rid)
     headers = {k: v for k, v in request.headers.items() if k in ("content-type", "accept")}
@@ -135,11 +152,13 @@ async def _images(request: Request, route: str) -> Response:
 
 async def quota(request: Request) -> Response:
     gw = _gateway(request)
-    student = _student(await _caller(request))
+    caller = await _caller(request)
+    student = _student(caller)
     await gw.sweep()
     config = gw.config.get()
-    view = await asyncio.to_thread(usage.quota_view, gw.ledger.engine, student, config.limits_for(student),
-                                   config.class_images_per_day, gw.ledger.clock())
+    view = await asyncio.to_thread(usage.quota_view, gw.ledger.engine, student, config.limits_for(student, caller.groups),
+                                   config.class_images_per_day, gw.ledger.clock(),
+                                   assignment_at(config.assignments, gw.ledger.clock()))
     return JSONResponse(view)
 
 
@@ -158,6 +177,8 @@ async def _report(gw: Gateway) -> dict:
 
 async def admin_usage(request: Request) -> Response:
     await _teacher(request)
+    if request.query_params.keys() & {"from", "to", "by"}:  # a range: the sums of teacher.range_sums
+        return await teacher.range_sums(request)
     return JSONResponse(await _report(_gateway(request)))
 
 
@@ -224,18 +245,25 @@ def create_app(settings: GatewaySettings, *, clock: Callable[[], float] = time.t
     if settings.upstream.key is None and not settings.upstream.demo:
         raise RuntimeError("the gateway has no upstream key: set WISGATE_API_KEY (or WISDOM_GATE_KEY) in its "
                            "environment, or WISGATE_DEMO=1 for the embedded demo server")
+    if settings.hub is None and settings.admin_token is None:
+        logger.warning("no admin token is set (WISGATE_GATEWAY_ADMIN_TOKEN): the teacher page /admin/ and the "
+                       "usage report cannot be opened; set it before starting the gateway")
     config = ConfigFile(settings.config_path)
     engine = connect(settings.db_url)
-    gateway = Gateway(settings=settings, config=config, ledger=Ledger(engine, clock),
-                      auth=Authenticator(settings, engine),
+    ledger = Ledger(engine, clock)
+    lease = Lease(ledger, config.current.lease_s)
+    lease.start()
+    gateway = Gateway(settings=settings, config=config, ledger=ledger, auth=Authenticator(settings, engine),
                       upstream=UpstreamClient(settings.upstream, config.current.upstream_timeout),
                       max_body=int(config.current.max_body_mb * 2**20),
-                      ttl=config.current.upstream_timeout * _RESERVE_FACTOR)
+                      ttl=config.current.upstream_timeout * _RESERVE_FACTOR, lease=lease,
+                      identifier_key=identifier_key(engine))
     routes = [
         Route("/v1/images/generations", generations, methods=["POST"]),
         Route("/v1/images/edits", edits, methods=["POST"]),
         Route("/v1/quota", quota, methods=["GET"]),
         Route("/admin/usage", admin_usage, methods=["GET"]),
+        *teacher.routes(_teacher),
         Route("/admin/", admin_page, methods=["GET"]),
         Route("/admin/login", admin_login, methods=["POST"]),
     ]
@@ -249,7 +277,9 @@ def create_app(settings: GatewaySettings, *, clock: Callable[[], float] = time.t
 
 @asynccontextmanager
 async def _lifespan(app: Starlette):
-    yield
     gw: Gateway = app.state.gateway
+    gw.lease.run_in_background()
+    yield
+    await gw.lease.end()
     await gw.upstream.aclose()
     gw.ledger.engine.dispose()

@@ -19,18 +19,22 @@ class Statements:
 
     def __init__(self, engine: Engine):
         b = bindparam
-        s, d, c, r = db.state.c, db.days.c, db.class_days.c, db.requests.c
+        s, d, c, r, p = db.state.c, db.days.c, db.class_days.c, db.requests.c, db.periods.c
         self.take_state = db.upsert(
             engine, db.state, {"student": b("p_student"), "in_flight": 1, "minute": b("p_minute"), "minute_requests": 1},
             set_={"in_flight": s.in_flight + 1, "minute": b("p_minute"),
                   "minute_requests": case((s.minute == b("p_minute"), s.minute_requests + 1), else_=1)},
-            where=and_(s.in_flight < b("p_max_concurrent"),
+            where=and_(~s.blocked, s.in_flight < b("p_max_concurrent"),
                        or_(s.minute != b("p_minute"), s.minute_requests < b("p_per_minute"))),
         ).returning(s.student)
         self.take_day = db.upsert(
             engine, db.days, {"student": b("p_student"), "day": b("p_day"), "images": b("p_n")},
             set_={"images": d.images + b("p_n")}, where=d.images + b("p_n") <= b("p_per_day"),
         ).returning(d.student)
+        self.take_period = db.upsert(  # a week, the term, an assignment
+            engine, db.periods, {"student": b("p_student"), "period": b("p_period"), "images": b("p_n")},
+            set_={"images": p.images + b("p_n")}, where=p.images + b("p_n") <= b("p_cap"),
+        ).returning(p.student)
         self.take_class = db.upsert(
             engine, db.class_days, {"day": b("p_day"), "images": b("p_n")},
             set_={"images": c.images + b("p_n")}, where=c.images + b("p_n") <= b("p_class_cap"),
@@ -41,16 +45,19 @@ class Statements:
             .values(outcome=b("p_outcome"), images=b("p_images"), status=b("p_status"),
                     total_tokens=b("p_tokens"), latency_ms=b("p_latency"), request_id=b("p_request_id"),
                     error_code=b("p_error_code"), error=b("p_error"))
-            .returning(r.student, r.day, r.reserved)
+            .returning(r.student, r.day, r.reserved, r.week, r.assignment)
         )
         self.expire = (
             update(db.requests).where(r.id == b("p_rid"), r.outcome == "reserved")
-            .values(outcome="expired", error="the reservation expired (the gateway stopped or hung)")
-            .returning(r.student, r.day, r.reserved)
+            .values(outcome="expired", error=b("p_why"))
+            .returning(r.student, r.day, r.reserved, r.week, r.assignment)
         )
         self.late_images = update(db.requests).where(r.id == b("p_rid")).values(images=b("p_images"),
                                                                               status=b("p_status"))
         self.leave = update(db.state).where(s.student == b("p_student")).values(in_flight=s.in_flight - 1)
         self.give_back_day = (update(db.days).where(d.student == b("p_student"), d.day == b("p_day"))
                               .values(images=d.images - b("p_n")))
+        self.give_back_periods = (update(db.periods).where(
+            p.student == b("p_student"), p.period.in_([b("p_week"), "total", b("p_assignment")]))
+            .values(images=p.images - b("p_n")))
         self.give_back_class = update(db.class_days).where(c.day == b("p_day")).values(images=c.images - b("p_n"))

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, case, func, select
 from . import db
 from .ledger import day_of, next_reset
 from .settings import GatewayConfig, Limits
+from .terms import Assignment, period_keys, week_of, week_start
 
 __all__ = ["iso", "quota_view", "recent_requests", "usage_report", "usage_table"]
 
@@ -20,30 +21,48 @@ def iso(t: float | None) -> str | None:
     return None if t is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
-def quota_view(engine: Engine, student: str, limits: Limits, class_cap: int | None, now: float) -> dict[str, Any]:
-    """The caller's limits, what is used today and this minute, what is left, and when it resets."""
+def quota_view(engine: Engine, student: str, limits: Limits, class_cap: int | None, now: float,
+               assignment: Assignment | None = None) -> dict[str, Any]:
+    """The caller's limits, what is used today, this week, this term, in the open assignment and this minute,
+    what is left (the least of what every limit leaves), and when it resets."""
     day, minute = day_of(now), int(now // 60)
+    keys = period_keys(now, assignment)
     with engine.connect() as conn:
         used = conn.execute(select(db.days.c.images).where(db.days.c.student == student,
                                                            db.days.c.day == day)).scalar() or 0
         row = conn.execute(select(db.state).where(db.state.c.student == student)).one_or_none()
         class_used = conn.execute(select(db.class_days.c.images).where(db.class_days.c.day == day)).scalar() or 0
+        periods = dict(conn.execute(select(db.periods.c.period, db.periods.c.images).where(
+            db.periods.c.student == student, db.periods.c.period.in_(list(keys.values())))).all())
     in_flight = row.in_flight if row is not None else 0
     this_minute = row.minute_requests if row is not None and row.minute == minute else 0
-    left = None if limits.images_per_day is None else max(0, limits.images_per_day - used)
+    week, total = periods.get(keys["week"], 0), periods.get(keys["total"], 0)
+    in_assignment = periods.get(keys.get("assignment", ""), 0)
     class_left = None if class_cap is None else max(0, class_cap - class_used)
-    if class_left is not None:
-        left = class_left if left is None else min(left, class_left)
+    lefts = [_left(limits.images_per_day, used), _left(limits.images_per_week, week),
+             _left(limits.images_total, total), class_left,
+             _left(assignment.images, in_assignment) if assignment else None]
+    left = min((x for x in lefts if x is not None), default=None)
     return {
         "student": student,
         "day": day,
         "resets_at": iso(next_reset(now)),
-        "limits": {"images_per_day": limits.images_per_day, "requests_per_minute": limits.requests_per_minute,
-                   "max_concurrent": limits.max_concurrent},
+        "blocked": bool(row is not None and row.blocked),
+        "limits": limits.as_dict(),
         "used": {"images_today": used, "requests_this_minute": this_minute, "in_flight": in_flight},
-        "remaining": {"images_today": left},
+        "remaining": {"images_today": left},  # what every limit together still allows
+        "week": {"week": week_of(now), "used": week, "limit": limits.images_per_week,
+                 "remaining": _left(limits.images_per_week, week), "resets_at": iso(week_start(now) + 7 * 86400)},
+        "term": {"used": total, "limit": limits.images_total, "remaining": _left(limits.images_total, total)},
+        "assignment": None if assignment is None else {
+            "name": assignment.name, "ends_at": iso(assignment.end), "limit": assignment.images,
+            "used": in_assignment, "remaining": _left(assignment.images, in_assignment)},
         "class": {"images_per_day": class_cap, "used": class_used, "remaining": class_left},
     }
+
+
+def _left(limit: int | None, used: int) -> int | None:
+    return None if limit is None else max(0, limit - used)
 
 
 def usage_report(engine: Engine, config: GatewayConfig, now: float, *, day: str | None = None) -> dict[str, Any]:
