@@ -190,9 +190,7 @@ async def admin_page(request: Request) -> Response:
         if exc.status != 401 or gw.auth.admin_session() is None:
             raise
         return HTMLResponse(page.login_page(_login_path(request)), status_code=401)
-    report = await _report(gw)
-    recent = await asyncio.to_thread(usage.recent_requests, gw.ledger.engine)
-    return HTMLResponse(page.page(report, recent), headers={"cache-control": "no-store"})
+    return await teacher.admin_page(request, await _report(gw))
 
 
 def _login_path(request: Request) -> str:

@@ -16,13 +16,13 @@ import hmac
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from . import manage, reports
+from . import manage, page, reports
 from .auth import ADMIN_COOKIE, AuthError
 
-__all__ = ["csrf_token", "range_sums", "routes"]
+__all__ = ["admin_page", "csrf_token", "range_sums", "routes"]
 
 
 def csrf_token(session: str | None) -> str | None:
@@ -30,6 +30,21 @@ def csrf_token(session: str | None) -> str | None:
     if not session:
         return None
     return hmac.new(session.encode(), b"wisgate-nb gateway csrf", hashlib.sha256).hexdigest()
+
+
+async def admin_page(request: Request, report: dict) -> Response:
+    """``GET /admin/?from=&to=&done=``: the page (the caller checked the teacher and made today's report)."""
+    today, done = report["day"], request.query_params.get("done")
+    try:
+        start, end = _range(request)
+    except ValueError as exc:
+        start, end, done = None, None, str(exc)
+    start, end = start or today, end or today
+    rows = await asyncio.to_thread(reports.request_rows, request.app.state.gateway.ledger.engine, start, end,
+                                   limit=page.RANGE_ROWS, newest_first=True)
+    html = page.page(report, rows, csrf=csrf_token(request.cookies.get(ADMIN_COOKIE)),
+                     done=done, start=start, end=end)
+    return HTMLResponse(html, headers={"cache-control": "no-store"})
 
 
 def _bad(message: str) -> JSONResponse:

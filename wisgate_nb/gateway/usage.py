@@ -12,7 +12,7 @@ from .ledger import day_of, next_reset
 from .settings import GatewayConfig, Limits
 from .terms import Assignment, period_keys, week_of, week_start
 
-__all__ = ["iso", "quota_view", "recent_requests", "usage_report", "usage_table"]
+__all__ = ["iso", "quota_view", "text_table", "usage_report", "usage_table"]
 
 _POLICY_CODES = ("moderation_blocked", "content_policy_violation")
 
@@ -78,6 +78,10 @@ def usage_report(engine: Engine, config: GatewayConfig, now: float, *, day: str 
         known = set(conn.execute(select(db.students.c.name)).scalars())
         images = dict(conn.execute(select(db.days.c.student, db.days.c.images).where(db.days.c.day == day)).all())
         class_used = conn.execute(select(db.class_days.c.images).where(db.class_days.c.day == day)).scalar() or 0
+        p = db.periods.c
+        weeks = dict(conn.execute(select(p.student, p.images).where(p.period == f"week:{week_of(now)}")).all())
+        terms = dict(conn.execute(select(p.student, p.images).where(p.period == "total")).all())
+        blocked = set(conn.execute(select(db.state.c.student).where(db.state.c.blocked)).scalars())
         rows = conn.execute(
             select(r.student, count(counted).label("requests"), count(r.outcome == "ok").label("ok"),
                    count(r.outcome == "refused").label("refusals"),
@@ -89,7 +93,7 @@ def usage_report(engine: Engine, config: GatewayConfig, now: float, *, day: str 
             .where(r.day == day).group_by(r.student)).all()
     by_name = {row.student: row for row in rows}
     students = []
-    for name in sorted(known | set(images) | set(by_name)):
+    for name in sorted(known | set(images) | set(by_name) | blocked):
         row = by_name.get(name)
         limits = config.limits_for(name)
         students.append({
@@ -105,26 +109,21 @@ def usage_report(engine: Engine, config: GatewayConfig, now: float, *, day: str 
             "tokens_today": int(row.tokens) if row else 0,
             "last_request_at": iso(row.last) if row else None,
             "registered": name in known,
+            "blocked": name in blocked,
+            "images_this_week": weeks.get(name, 0),
+            "images_per_week": limits.images_per_week,
+            "images_total": terms.get(name, 0),
+            "images_total_limit": limits.images_total,
         })
     return {
         "day": day,
         "resets_at": iso(next_reset(now)),
         "class": {"images_today": class_used, "images_per_day": config.class_images_per_day},
-        "quota": {"images_per_day": config.quota.images_per_day,
-                  "requests_per_minute": config.quota.requests_per_minute,
-                  "max_concurrent": config.quota.max_concurrent},
+        "quota": config.quota.as_dict(),
+        "assignments": [{"name": a.name, "start": iso(a.start), "end": iso(a.end), "images": a.images,
+                         "open": a.open_at(now)} for a in config.assignments],
         "students": students,
     }
-
-
-def recent_requests(engine: Engine, limit: int = 50) -> list[dict[str, Any]]:
-    """The latest requests, newest first (for the teacher page)."""
-    r = db.requests.c
-    with engine.connect() as conn:
-        rows = conn.execute(select(r.student, r.started_at, r.route, r.model, r.size, r.n, r.images, r.outcome,
-                                   r.status, r.latency_ms, r.request_id, r.error_code, r.error, r.prompt)
-                            .order_by(r.started_at.desc()).limit(limit)).all()
-    return [{**row._asdict(), "started_at": iso(row.started_at)} for row in rows]
 
 
 def _limit_text(value: int | None) -> str:
@@ -137,14 +136,17 @@ def usage_table(report: dict[str, Any]) -> str:
     lines = [[s["student"], str(s["images_today"]), _limit_text(s["images_per_day"]), str(s["requests_today"]),
               str(s["refusals_today"]), str(s["moderation_blocks_today"]), str(s["errors_today"]),
               (s["last_request_at"] or "-").replace("T", " ").rstrip("Z")] for s in report["students"]]
+    klass = report["class"]
+    out = [f"{report['day']} (resets {report['resets_at'].replace('T', ' ').rstrip('Z')} UTC); class: "
+           f"{klass['images_today']} images of {_limit_text(klass['images_per_day'])}", *text_table(header, lines)]
+    return "\n".join(out if lines else [*out, "(no students yet: wisgate-nb gateway add-student NAME)"])
+
+
+def text_table(header: tuple[str, ...], lines: list[list[str]]) -> list[str]:
+    """A header, a rule and the lines, in columns as wide as their widest cell."""
     widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(header)]
 
     def fmt(cells) -> str:
         return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths)).rstrip()
 
-    klass = report["class"]
-    out = [f"{report['day']} (resets {report['resets_at'].replace('T', ' ').rstrip('Z')} UTC); class: "
-           f"{klass['images_today']} images of {_limit_text(klass['images_per_day'])}", fmt(header),
-           fmt("-" * w for w in widths)]
-    out += [fmt(line) for line in lines] or ["(no students yet: wisgate-nb gateway add-student NAME)"]
-    return "\n".join(out)
+    return [fmt(header), fmt("-" * w for w in widths), *(fmt(line) for line in lines)]
