@@ -6,13 +6,21 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
+import os
 import re
 import threading
+import time
+from dataclasses import replace
 
 import httpx
 from bounds import RELEASE_S
-from gateway_helpers import ADMIN_TOKEN, Clock, bearer, classroom, cli, gateway_env
+from gateway_helpers import ADMIN_TOKEN, Clock, bearer, classroom, cli, gateway_env, settings_for
 from reliability_helpers import wait_until
+from sqlalchemy import select
+
+from wisgate_nb.gateway import db
+from wisgate_nb.gateway.server import serve
 
 GENERATE = "/images/generations"
 BODY = {"prompt": "a fox", "size": "256x256"}
@@ -146,3 +154,31 @@ def test_the_teacher_page_buttons_post_with_a_csrf_token_tied_to_the_session(ser
         assert unknown.status_code == 400 and "unknown action 'expel'" in unknown.json()["error"]["message"]
         gone = httpx.post(room.gw.root + "/admin/students/max/remove", headers=bearer(ADMIN_TOKEN))
         assert gone.status_code == 200 and _post(room, token).status_code == 401
+
+
+def test_store_prompts_false_purges_the_prompts_already_stored(server, tmp_path):
+    with classroom(tmp_path, server.base_url, "store_prompts = true\n") as room:
+        token = room.student("pia")
+        assert _post(room, token, prompt="my secret diary").status_code == 200
+
+        def prompts() -> list:
+            with room.engine.connect() as conn:
+                return conn.execute(select(db.requests.c.prompt)).scalars().all()
+
+        assert prompts() == ["my secret diary"]
+        room.config_path.write_text("store_prompts = false\n", encoding="utf-8")
+        os.utime(room.config_path, (time.time() + 5, time.time() + 5))  # a new modification time, surely
+        assert wait_until(lambda: room.admin().status_code == 200 and prompts() == [None], timeout=10)
+        assert _post(room, token, prompt="another").status_code == 200 and prompts() == [None, None]
+        assert "my secret diary" not in room.admin("/admin/usage.csv").text
+
+
+def test_a_standalone_gateway_without_an_admin_token_warns_at_start(server, tmp_path, caplog):
+    settings = replace(settings_for(tmp_path, server.base_url), admin_token=None)
+    with caplog.at_level(logging.WARNING, logger="wisgate_nb.gateway"), serve(settings) as gw:
+        assert httpx.get(gw.root + "/admin/usage", headers=bearer(ADMIN_TOKEN), timeout=30).status_code == 401
+    assert any("no admin token is set (WISGATE_GATEWAY_ADMIN_TOKEN)" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="wisgate_nb.gateway"), serve(settings_for(tmp_path, server.base_url)):
+        pass
+    assert not any("no admin token" in r.getMessage() for r in caplog.records)
