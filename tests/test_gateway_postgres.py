@@ -14,7 +14,7 @@ from collections import Counter
 
 import httpx
 import pytest
-from gateway_helpers import bearer, check_expiry, free_port, gateway_env, gateway_process
+from gateway_helpers import bearer, check_expiry, check_old_schema, check_term, free_port, gateway_env, gateway_process
 from sqlalchemy import create_engine, func, select
 
 from wisgate_nb.gateway import db
@@ -118,3 +118,18 @@ def test_reservations_expire_and_settle_once_on_postgres(postgres):
         check_expiry(engine)
     finally:
         engine.dispose()
+
+
+def test_limits_over_a_term_reset_block_and_the_lease_on_postgres(postgres):
+    engine = db.connect(postgres)
+    try:
+        for table in (db.requests, db.state, db.days, db.periods, db.class_days, db.processes):
+            with engine.begin() as conn:
+                conn.execute(table.delete())
+        check_term(engine)
+    finally:
+        engine.dispose()
+
+
+def test_a_database_of_an_older_version_gains_the_new_columns_on_postgres(postgres):
+    check_old_schema(postgres)

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from gateway_helpers import START, Clock, bearer, classroom
+from gateway_helpers import START, Clock, bearer, check_old_schema, check_term, classroom
 from sqlalchemy import select
 
 from wisgate_nb.gateway import db
@@ -127,3 +127,15 @@ def test_term_settings_are_checked_strictly(text, words):
     with pytest.raises(ConfigError) as info:
         parse_config(text)
     assert words in str(info.value)
+
+
+def test_limits_over_a_term_reset_block_and_the_lease_on_sqlite(tmp_path):
+    engine = db.connect(f"sqlite:///{tmp_path / 'gw.sqlite'}")
+    try:
+        check_term(engine)
+    finally:
+        engine.dispose()
+
+
+def test_a_database_of_an_older_version_gains_the_new_columns(tmp_path):
+    check_old_schema(f"sqlite:///{tmp_path / 'old.sqlite'}")
