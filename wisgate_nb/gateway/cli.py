@@ -112,7 +112,7 @@ def _usage(args) -> int:
     import csv
 
     from .db import connect
-    from .reports import csv_text, day_range, request_rows, sums
+    from .reports import csv_text, day_range, sums
     from .settings import ConfigFile
     from .usage import usage_report, usage_table
 
@@ -130,7 +130,7 @@ def _usage(args) -> int:
             else:
                 print(sums_table(rows, args.by, start, end))
         elif args.csv:
-            for piece in csv_text(request_rows(engine, start, end)):
+            for piece in csv_text(engine, start, end):
                 sys.stdout.write(piece)
         elif start or end:
             print(sums_table(sums(engine, start, end, "student"), "student", start, end))

@@ -21,7 +21,8 @@ BY = ("student", "day", "assignment")
 CSV_COLUMNS = ("time", "student", "route", "model", "size", "n", "images", "status", "outcome", "tokens", "latency_s",
                "request_id", "assignment", "prompt")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run a cell starting so: quoted with '
+_FORMULA = "=+-@\t\r"  # a cell starting with one of these would run in a spreadsheet: quoted with '
+_PIECE = 5000  # rows per piece of the CSV  # a spreadsheet would run a cell starting so: quoted with '
 
 
 def day_range(start: str | None, end: str | None) -> tuple[str | None, str | None]:
@@ -57,20 +58,31 @@ def request_rows(engine: Engine, start: str | None, end: str | None, *, limit: i
             for row in rows]
 
 
-def _safe(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA):
-        return "'" + value
-    return value
+def _csv_row(row) -> tuple:
+    (started, student, route, model, size, n, images, status, outcome, tokens, latency_ms, request_id, assignment,
+     prompt) = row
+    return (iso(started), _safe(student), route, _safe(model), _safe(size), n, images, status, outcome, tokens,
+            None if latency_ms is None else round(latency_ms / 1000, 3), _safe(request_id), assignment,
+            _safe(prompt))
 
 
-def csv_text(rows: list[dict[str, Any]]) -> Iterator[str]:
-    """The CSV, in pieces of a thousand rows (text that a spreadsheet would run as a formula is quoted)."""
+def _safe(value: str | None) -> str | None:
+    return "'" + value if value and value[0] in _FORMULA else value
+
+
+def csv_text(engine: Engine, start: str | None, end: str | None) -> Iterator[str]:
+    """The range's requests as CSV, oldest first, in pieces of a few thousand rows, read as they are written
+    (text that a spreadsheet would run as a formula is quoted with ')."""
+    r = db.requests.c
+    query = (select(r.started_at, r.student, r.route, r.model, r.size, r.n, r.images, r.status, r.outcome,
+                    r.total_tokens, r.latency_ms, r.request_id, r.assignment, r.prompt)
+             .where(*_where(start, end)).order_by(r.started_at))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    for i, row in enumerate(rows, 1):
-        writer.writerow([_safe(row[column]) for column in CSV_COLUMNS])
-        if i % 1000 == 0:
+    with engine.connect() as conn:
+        for rows in conn.execution_options(yield_per=_PIECE).execute(query).partitions():
+            writer.writerows(map(_csv_row, rows))
             yield out.getvalue()
             out.seek(0)
             out.truncate()
