@@ -139,3 +139,21 @@ def test_limits_over_a_term_reset_block_and_the_lease_on_sqlite(tmp_path):
 
 def test_a_database_of_an_older_version_gains_the_new_columns(tmp_path):
     check_old_schema(f"sqlite:///{tmp_path / 'old.sqlite'}")
+
+
+def test_a_hub_users_groups_choose_their_limits(server, tmp_path):
+    """The hub's answer about a token (its user model, with ``groups``) decides which overrides apply; the hub
+    itself is test_gateway_hub's: here the gateway's authenticator answers as the hub would."""
+    from wisgate_nb.gateway.auth import Caller
+
+    config = "[quota]\nimages_per_day = 1\n[quota.groups.advanced]\nimages_per_day = 3\n"
+    with classroom(tmp_path, server.base_url, config) as room:
+        members = {"tok-gia": Caller("gia", groups=("advanced",)), "tok-hal": Caller("hal", groups=("beginners",))}
+
+        async def identify(authorization: str, cookie=None) -> Caller:
+            return members[authorization.split()[-1]]
+
+        room.gw.gateway.auth.identify = identify
+        assert sorted(r.status_code for r in _burst(room, "tok-gia", 4)) == [200, 200, 200, 429]
+        assert sorted(r.status_code for r in _burst(room, "tok-hal", 2)) == [200, 429]
+        assert room.quota("tok-gia")["limits"]["images_per_day"] == 3
