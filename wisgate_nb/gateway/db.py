@@ -212,8 +212,12 @@ def _insert(engine: Engine):
     return insert
 
 
-def upsert(engine: Engine, table: Table, values: dict, *, set_: dict, where):
+def upsert(engine: Engine, table: Table, values: dict | list[dict], *, set_, where):
     """``INSERT ... ON CONFLICT (primary key) DO UPDATE SET ... WHERE ...``: one atomic statement, in the
-    engine's dialect. It changes one row (inserted, or updated because ``where`` held) or none."""
-    statement = _insert(engine)(table).values(**values)
+    engine's dialect. It changes each of its rows (inserted, or updated because ``where`` held) or not.
+    ``set_`` and ``where`` may be functions of the row that would have been inserted (``excluded``)."""
+    statement = _insert(engine)(table).values(values) if isinstance(values, list) else \
+        _insert(engine)(table).values(**values)
+    if callable(set_):
+        set_, where = set_(statement.excluded), where(statement.excluded)
     return statement.on_conflict_do_update(index_elements=list(table.primary_key.columns), set_=set_, where=where)

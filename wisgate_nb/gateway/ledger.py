@@ -89,8 +89,12 @@ class Ledger:
                 _take(conn, "state", sql.take_state, p_student=student, p_minute=minute,
                       p_max_concurrent=_cap(limits.max_concurrent), p_per_minute=_cap(limits.requests_per_minute))
                 _take(conn, "day", sql.take_day, p_student=student, p_day=day, p_n=n, p_per_day=caps["day"])
-                for step, key in periods.items():
-                    _take(conn, step, sql.take_period, p_student=student, p_period=key, p_n=n, p_cap=caps[step])
+                taken = set(conn.execute(sql.take_periods[len(periods)], {
+                    "p_student": student, "p_n": n, "p_week": periods["week"], "p_total": "total",
+                    "p_assignment": periods.get("assignment"), "p_week_cap": caps["week"],
+                    "p_total_cap": caps["total"], "p_assignment_cap": caps["assignment"]}).scalars())
+                if len(taken) < len(periods):  # one of them did not fit
+                    raise _NotTaken(next(step for step, key in periods.items() if key not in taken))
                 _take(conn, "class", sql.take_class, p_day=day, p_n=n, p_class_cap=caps["class"])
                 conn.execute(sql.insert_request, {
                     "id": rid, "student": student, "day": day, "started_at": now, "outcome": "reserved",

@@ -31,10 +31,17 @@ class Statements:
             engine, db.days, {"student": b("p_student"), "day": b("p_day"), "images": b("p_n")},
             set_={"images": d.images + b("p_n")}, where=d.images + b("p_n") <= b("p_per_day"),
         ).returning(d.student)
-        self.take_period = db.upsert(  # a week, the term, an assignment
-            engine, db.periods, {"student": b("p_student"), "period": b("p_period"), "images": b("p_n")},
-            set_={"images": p.images + b("p_n")}, where=p.images + b("p_n") <= b("p_cap"),
-        ).returning(p.student)
+        # the week, the term and (while one is open) an assignment in one statement: each row is taken only if
+        # it fits its own limit; RETURNING names the rows taken
+        cap = case((p.period == "total", b("p_total_cap")), (p.period == b("p_week"), b("p_week_cap")),
+                   else_=b("p_assignment_cap"))
+        rows = [{"student": b("p_student"), "period": b(key), "images": b("p_n")}
+                for key in ("p_week", "p_total", "p_assignment")]
+        self.take_periods = {
+            count: db.upsert(engine, db.periods, rows[:count],
+                             set_=lambda new: {"images": p.images + new.images},
+                             where=lambda new: p.images + new.images <= cap).returning(p.period)
+            for count in (2, 3)}
         self.take_class = db.upsert(
             engine, db.class_days, {"day": b("p_day"), "images": b("p_n")},
             set_={"images": c.images + b("p_n")}, where=c.images + b("p_n") <= b("p_class_cap"),
