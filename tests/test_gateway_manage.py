@@ -65,6 +65,8 @@ def test_reset_block_unblock_remove_from_the_command_line(server, tmp_path):
         assert again.returncode == 2 and "there is no student 'kai'" in again.stderr
         bad = cli("reset", "kai", "--period", "month", env=gateway_env("http://127.0.0.1:9/v1"), cwd=tmp_path)
         assert bad.returncode == 2 and "invalid choice: 'month'" in bad.stderr
+        bad = cli("usage", "--from", "1.12.2025", env=gateway_env("http://127.0.0.1:9/v1"), cwd=tmp_path)
+        assert bad.returncode == 2 and "'from' must be a day as YYYY-MM-DD (UTC), got '1.12.2025'" in bad.stderr
 
 
 def test_reset_releases_the_requests_in_flight_at_once(server, tmp_path):
@@ -136,6 +138,7 @@ def test_the_teacher_page_buttons_post_with_a_csrf_token_tied_to_the_session(ser
         # without the token, with another session's token, or from a student: refused, nothing changes
         assert browser.post("/admin/students/max/reset", data={"period": "day"}).status_code == 403
         assert browser.post("/admin/students/max/reset", data={"csrf": "0" * 64}).status_code == 403
+        assert browser.post("/admin/students/max/reset", data={"csrf": "é" * 64}).status_code == 403
         assert httpx.post(room.gw.root + "/admin/students/max/reset", data={"csrf": csrf},
                           headers=bearer(token)).status_code == 403
         assert httpx.post(room.gw.root + "/admin/students/max/reset", data={"csrf": csrf}).status_code == 401

@@ -2,16 +2,19 @@
 
 Modules, top to bottom:
 
-- ``cli`` — ``wisgate-nb gateway`` / ``add-student`` / ``usage``;
+- ``cli`` — ``wisgate-nb gateway`` / ``add-student`` / ``usage`` / ``reset`` / ``block`` / ``unblock`` / ``remove``;
 - ``server`` — uvicorn: ``run`` (blocking, workers) and ``serve`` (a background thread, for tests);
 - ``app`` — the Starlette app: routes, refusals, the shared ``Gateway`` state;
+- ``teacher`` — the CSV export, sums over a range, the management buttons (CSRF);
 - ``page`` — the teacher's page (the only HTML, escaped there);
+- ``attribution`` — ``safety_identifier`` / ``user`` upstream; ``lease`` — a live process's lease;
 - ``intake`` — reading a student's request; ``relay`` — forwarding it and relaying the answer;
   ``upstream`` — the httpx client with the teacher's key;
 - ``auth`` — student tokens, the admin token, JupyterHub tokens;
-- ``ledger`` — atomic reservations and settlements (``statements``: its SQL); ``usage`` — quota and usage
-  reports; ``db`` — tables;
-- ``settings`` — gateway.toml and the gateway's environment;
+- ``manage`` — reset, block, remove; ``reports`` — CSV and sums over a range;
+- ``ledger`` — atomic reservations and settlements (``statements``: its SQL; ``refusals``: why, in words);
+  ``usage`` — quota and usage reports; ``db`` — tables;
+- ``settings`` — gateway.toml and the gateway's environment; ``terms`` — weeks, the term, assignments;
 
 Importing this package loads neither SQLAlchemy nor Starlette: they load with the app.
 """

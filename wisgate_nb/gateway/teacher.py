@@ -90,7 +90,7 @@ def routes(require_teacher) -> list[Route]:
         from_page = not request.headers.get("authorization")
         if from_page:
             expected = csrf_token(request.cookies.get(ADMIN_COOKIE))
-            if expected is None or not hmac.compare_digest(fields.get("csrf", ""), expected):
+            if expected is None or not hmac.compare_digest(fields.get("csrf", "").encode(), expected.encode()):
                 raise AuthError(403, "csrf_failed", "This form is stale or did not come from the teacher page: "
                                 "reload /admin/ and try again.")
         gw = request.app.state.gateway
