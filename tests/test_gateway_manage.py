@@ -14,6 +14,7 @@ import time
 from dataclasses import replace
 
 import httpx
+import pytest
 from bounds import RELEASE_S
 from gateway_helpers import ADMIN_TOKEN, Clock, bearer, classroom, cli, gateway_env, settings_for
 from reliability_helpers import wait_until
@@ -185,3 +186,21 @@ def test_a_standalone_gateway_without_an_admin_token_warns_at_start(server, tmp_
     with caplog.at_level(logging.WARNING, logger="wisgate_nb.gateway"), serve(settings_for(tmp_path, server.base_url)):
         pass
     assert not any("no admin token" in r.getMessage() for r in caplog.records)
+
+
+def test_on_a_hub_remove_is_the_hubs_and_the_page_offers_no_remove_button():
+    from types import SimpleNamespace
+
+    from wisgate_nb.gateway import page, teacher
+
+    hub_gateway = SimpleNamespace(settings=SimpleNamespace(hub=object()))
+    with pytest.raises(ValueError, match="remove the user there, or block them here"):
+        teacher._act(hub_gateway, "kim", "remove", "day")
+    report = {"day": "2025-11-24", "resets_at": "2025-11-25T00:00:00Z", "class": {"images_today": 0,
+              "images_per_day": None}, "quota": {"images_per_day": 1, "requests_per_minute": None,
+              "max_concurrent": None}, "students": [{"student": "kim", "images_today": 0, "images_per_day": 1,
+              "requests_today": 0, "refusals_today": 0, "moderation_blocks_today": 0, "errors_today": 0,
+              "in_flight": 0, "tokens_today": 0, "last_request_at": None}]}
+    assert "/remove" not in page.page(report, [], csrf="c", hub=True) and "/block" in page.page(report, [], csrf="c",
+                                                                                                 hub=True)
+    assert "/remove" in page.page(report, [], csrf="c")

@@ -41,13 +41,14 @@ def _of(used: int, limit: int | None) -> str:
     return f"{used} / {_limit(limit)}"
 
 
-def _actions(name: str, csrf: str | None) -> str:
-    """The buttons of one student's row: POST forms carrying the page's CSRF token."""
+def _actions(name: str, csrf: str | None, hub: bool) -> str:
+    """The buttons of one student's row: POST forms carrying the page's CSRF token (on a hub, the hub removes)."""
     if csrf is None:
         return "<td>-</td>"
     forms = []
-    for action, label, period in (("reset", "reset day", "day"), ("reset", "reset all", "all"),
-                                  ("block", "block", None), ("unblock", "unblock", None), ("remove", "remove", None)):
+    buttons = (("reset", "reset day", "day"), ("reset", "reset all", "all"), ("block", "block", None),
+               ("unblock", "unblock", None), *(() if hub else (("remove", "remove", None),)))
+    for action, label, period in buttons:
         hidden = f'<input type="hidden" name="period" value="{period}">' if period else ""
         forms.append(f'<form class="act" method="post" action="students/{escape(quote(name, safe=""))}/{action}">'
                      f'<input type="hidden" name="csrf" value="{escape(csrf)}">{hidden}'
@@ -56,7 +57,7 @@ def _actions(name: str, csrf: str | None) -> str:
     return f"<td>{''.join(forms)}</td>"
 
 
-def _students(report: dict[str, Any], csrf: str | None) -> str:
+def _students(report: dict[str, Any], csrf: str | None, hub: bool) -> str:
     head = ("student", "images today", "limit", "this week", "term", "requests", "refusals", "moderation blocks",
             "errors", "in flight", "tokens", "last request (UTC)", "manage")
     rows = []
@@ -71,7 +72,7 @@ def _students(report: dict[str, Any], csrf: str | None) -> str:
                     + _cell(s["requests_today"], "num")
                     + _cell(s["refusals_today"], "num") + _cell(s["moderation_blocks_today"], "num")
                     + _cell(s["errors_today"], "num") + _cell(s["in_flight"], "num") + _cell(s["tokens_today"], "num")
-                    + _cell(_time(s["last_request_at"])) + _actions(s["student"], csrf) + "</tr>")
+                    + _cell(_time(s["last_request_at"])) + _actions(s["student"], csrf, hub) + "</tr>")
     if not rows:
         rows.append(f'<tr><td colspan="{len(head)}" class="muted">No students yet.</td></tr>')
     return _table(head, rows)
@@ -116,7 +117,7 @@ def _document(title: str, body: str) -> str:
 
 
 def page(report: dict[str, Any], recent: list[dict[str, Any]], *, csrf: str | None = None, done: str | None = None,
-         start: str = "", end: str = "") -> str:
+         start: str = "", end: str = "", hub: bool = False) -> str:
     """The teacher page: today's usage per student (with the management buttons), the class total, and the
     requests of a range of days (today by default) with a link to their CSV."""
     klass, quota, config = report["class"], report["quota"], report.get("config", {})
@@ -130,7 +131,7 @@ def page(report: dict[str, Any], recent: list[dict[str, Any]], *, csrf: str | No
         warning = (f'<p class="warn">{escape(str(config["path"]))} changed but cannot be used, so the last good '
                    f"limits stay in force: {escape(str(config['error']))}</p>")
     note = f'<p class="done" role="status">{escape(done)}</p>' if done else ""
-    body = (f"<h1>Classroom gateway</h1>{note}{summary}{warning}<h2>Students today</h2>{_students(report, csrf)}"
+    body = (f"<h1>Classroom gateway</h1>{note}{summary}{warning}<h2>Students today</h2>{_students(report, csrf, hub)}"
             f"<h2>Requests</h2>{_range_form(start, end, len(recent))}{_recent(recent)}"
             f'<p class="muted">Limits come from {escape(str(config.get("path", "gateway.toml")))} and are re-read '
             "when it changes. Reload the page to see new requests.</p>")

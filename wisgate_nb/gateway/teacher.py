@@ -43,7 +43,7 @@ async def admin_page(request: Request, report: dict) -> Response:
     rows = await asyncio.to_thread(reports.request_rows, request.app.state.gateway.ledger.engine, start, end,
                                    limit=page.RANGE_ROWS, newest_first=True)
     html = page.page(report, rows, csrf=csrf_token(request.cookies.get(ADMIN_COOKIE)),
-                     done=done, start=start, end=end)
+                     done=done, start=start, end=end, hub=request.app.state.gateway.settings.hub is not None)
     return HTMLResponse(html, headers={"cache-control": "no-store"})
 
 
