@@ -175,6 +175,11 @@ def test_store_prompts_false_purges_the_prompts_already_stored(server, tmp_path)
         assert wait_until(lambda: room.admin().status_code == 200 and prompts() == [None], timeout=10)
         assert _post(room, token, prompt="another").status_code == 200 and prompts() == [None, None]
         assert "my secret diary" not in room.admin("/admin/usage.csv").text
+    with classroom(tmp_path, server.base_url, "store_prompts = true\n") as room:  # kept again, then a restart
+        assert _post(room, room.student("pia"), prompt="kept").status_code == 200
+        assert "kept" in prompts()
+    with classroom(tmp_path, server.base_url, "store_prompts = false\n") as room:
+        assert prompts() == [None] * 3  # purged at start, before any request
 
 
 def test_a_standalone_gateway_without_an_admin_token_warns_at_start(server, tmp_path, caplog):

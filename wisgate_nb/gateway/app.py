@@ -256,6 +256,9 @@ def create_app(settings: GatewaySettings, *, clock: Callable[[], float] = time.t
                       max_body=int(config.current.max_body_mb * 2**20),
                       ttl=config.current.upstream_timeout * _RESERVE_FACTOR, lease=lease,
                       identifier_key=identifier_key(engine))
+    if not config.current.store_prompts:  # purged at start too, not only when the file changes
+        gateway._purged_for = config.current
+        purge_prompts(engine)
     routes = [
         Route("/v1/images/generations", generations, methods=["POST"]),
         Route("/v1/images/edits", edits, methods=["POST"]),
