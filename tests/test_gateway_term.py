@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from gateway_helpers import START, Clock, bearer, check_old_schema, check_term, classroom
+from gateway_helpers import ADMIN_TOKEN, START, Clock, bearer, check_old_schema, check_term, classroom
 from sqlalchemy import select
 
 from wisgate_nb.gateway import db
@@ -148,7 +148,8 @@ def test_a_hub_users_groups_choose_their_limits(server, tmp_path):
 
     config = "[quota]\nimages_per_day = 1\n[quota.groups.advanced]\nimages_per_day = 3\n"
     with classroom(tmp_path, server.base_url, config) as room:
-        members = {"tok-gia": Caller("gia", groups=("advanced",)), "tok-hal": Caller("hal", groups=("beginners",))}
+        members = {"tok-gia": Caller("gia", groups=("advanced",)), "tok-hal": Caller("hal", groups=("beginners",)),
+                   ADMIN_TOKEN: Caller(None, teacher=True)}
 
         async def identify(authorization: str, cookie=None) -> Caller:
             return members[authorization.split()[-1]]
@@ -157,3 +158,5 @@ def test_a_hub_users_groups_choose_their_limits(server, tmp_path):
         assert sorted(r.status_code for r in _burst(room, "tok-gia", 4)) == [200, 200, 200, 429]
         assert sorted(r.status_code for r in _burst(room, "tok-hal", 2)) == [200, 429]
         assert room.quota("tok-gia")["limits"]["images_per_day"] == 3
+        limits = {s["student"]: s["images_per_day"] for s in room.admin().json()["students"]}
+        assert limits == {"gia": 3, "hal": 1}  # the teacher's report too: the groups of their last request

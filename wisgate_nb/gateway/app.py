@@ -136,7 +136,8 @@ async def _images(request: Request, route: str) -> Response:
     incoming = replace(incoming, body=attribute(incoming.body, incoming.content_type, identifier))
     assignment = assignment_at(config.assignments, gw.ledger.clock())
     reserved = await asyncio.to_thread(gw.ledger.reserve, student, config.limits_for(student, caller.groups),
-                                       config.class_images_per_day, incoming.n, meta, gw.ttl, assignment)
+                                       config.class_images_per_day, incoming.n, meta, gw.ttl, assignment,
+                                       caller.groups)
     if isinstance(reserved, Refusal):
         rid = new_request_id()
         message = reserved.message(student, incoming.n)

@@ -66,6 +66,7 @@ state = Table(
     Column("minute", Integer, nullable=False, default=0),  # epoch minute of minute_requests
     Column("minute_requests", Integer, nullable=False, default=0),
     Column("blocked", Boolean, nullable=False, default=False),  # the teacher blocked the student
+    Column("groups", Text),  # the student's hub groups at their last request, one per line (their limits)
 )
 
 days = Table(

@@ -71,8 +71,9 @@ class Ledger:
 
     # -- reserving -------------------------------------------------------------------------------
     def reserve(self, student: str, limits: Limits, class_cap: int | None, n: int, meta: dict,
-                ttl: float, assignment: Assignment | None = None) -> str | Refusal:
-        """Hold ``n`` images for ``student``: the new request's id, or why it is refused."""
+                ttl: float, assignment: Assignment | None = None, groups: tuple[str, ...] = ()) -> str | Refusal:
+        """Hold ``n`` images for ``student`` (in hub ``groups``, kept for the report): the new request's id, or
+        why it is refused."""
         now = self.clock()
         day, minute = day_of(now), int(now // _MINUTE)
         rid, sql = new_request_id(), self.sql
@@ -86,7 +87,7 @@ class Ledger:
             if over is not None:  # a new row would hold more than the limit
                 raise _NotTaken(over)
             with db.write(self.engine) as conn:  # an exception rolls back every step
-                _take(conn, "state", sql.take_state, p_student=student, p_minute=minute,
+                _take(conn, "state", sql.take_state, p_student=student, p_minute=minute, p_groups="\n".join(groups),
                       p_max_concurrent=_cap(limits.max_concurrent), p_per_minute=_cap(limits.requests_per_minute))
                 _take(conn, "day", sql.take_day, p_student=student, p_day=day, p_n=n, p_per_day=caps["day"])
                 taken = set(conn.execute(sql.take_periods[len(periods)], {

@@ -21,8 +21,9 @@ class Statements:
         b = bindparam
         s, d, c, r, p = db.state.c, db.days.c, db.class_days.c, db.requests.c, db.periods.c
         self.take_state = db.upsert(
-            engine, db.state, {"student": b("p_student"), "in_flight": 1, "minute": b("p_minute"), "minute_requests": 1},
-            set_={"in_flight": s.in_flight + 1, "minute": b("p_minute"),
+            engine, db.state, {"student": b("p_student"), "in_flight": 1, "minute": b("p_minute"), "minute_requests": 1,
+                               "groups": b("p_groups")},
+            set_={"in_flight": s.in_flight + 1, "minute": b("p_minute"), "groups": b("p_groups"),
                   "minute_requests": case((s.minute == b("p_minute"), s.minute_requests + 1), else_=1)},
             where=and_(~s.blocked, s.in_flight < b("p_max_concurrent"),
                        or_(s.minute != b("p_minute"), s.minute_requests < b("p_per_minute"))),

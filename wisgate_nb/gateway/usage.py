@@ -82,6 +82,7 @@ def usage_report(engine: Engine, config: GatewayConfig, now: float, *, day: str 
         weeks = dict(conn.execute(select(p.student, p.images).where(p.period == f"week:{week_of(now)}")).all())
         terms = dict(conn.execute(select(p.student, p.images).where(p.period == "total")).all())
         blocked = set(conn.execute(select(db.state.c.student).where(db.state.c.blocked)).scalars())
+        groups = dict(conn.execute(select(db.state.c.student, db.state.c.groups).where(db.state.c.groups != "")).all())
         rows = conn.execute(
             select(r.student, count(counted).label("requests"), count(r.outcome == "ok").label("ok"),
                    count(r.outcome == "refused").label("refusals"),
@@ -95,7 +96,7 @@ def usage_report(engine: Engine, config: GatewayConfig, now: float, *, day: str 
     students = []
     for name in sorted(known | set(images) | set(by_name) | blocked):
         row = by_name.get(name)
-        limits = config.limits_for(name)
+        limits = config.limits_for(name, tuple((groups.get(name) or "").splitlines()))  # as at their last request
         students.append({
             "student": name,
             "images_today": images.get(name, 0),
