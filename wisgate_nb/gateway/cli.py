@@ -21,7 +21,7 @@ def add_parser(sub) -> None:
                         help="SQLAlchemy database URL (default: wisgate_gateway.sqlite beside the config; "
                              "postgresql+psycopg://... for several processes)")
     gw = sub.add_parser("gateway", parents=[common], help="the classroom gateway: one key, a quota per student",
-                        description="Serve the classroom gateway (no command), add a student, or show the usage.")
+                        description="Serve the classroom gateway (no command), add or manage a student, or report the usage.")
     gw.add_argument("--host", default=None, help=f"address to listen on (default {DEFAULT_HOST}, or the JupyterHub "
                                                  "service URL's)")
     gw.add_argument("--port", type=int, default=None, help=f"port (default {DEFAULT_PORT}, or the JupyterHub "
