@@ -223,6 +223,11 @@ def check_term(engine) -> None:
     clock.advance(4)
     assert ledger.sweep() == 1 and ledger.sweep() == 0  # released once, though its own 600 s have not passed
     assert burst() == (["images_per_week"] * 13, 3)  # this week had 2: nothing is held any more
+    mine = Lease(ledger, 3)  # a live process never releases its own reservations, whatever its clock says
+    mine.start()
+    own = ledger.reserve("ola", limits, None, 1, {"route": "generations"}, 600)
+    clock.advance(10)
+    assert isinstance(own, str) and ledger.sweep() == 0 and ledger.settle(own, outcome="ok", images=1)
 
 
 def check_old_schema(url: str) -> None:
