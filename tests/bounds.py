@@ -13,6 +13,8 @@ KERNEL_FREE_S = 3.0  # a probe cell answers while the panel generates for 3 s (m
 NO_HANG_S = 8.0  # a request meeting a fault ends (timeouts and retries are bounded; measured < 2 s)
 LOAD_S = 120.0  # 300 requests at concurrency 16 with injected faults finish (measured ~25 s)
 RELEASE_S = 2.0  # the gateway gives back the reservation of a student who went away (measured 10-50 ms)
+LEASE_RELEASE_S = 60.0  # the contract: a killed gateway's reservations are released within a minute (measured
+# ~4 s with lease_s = 3; the default lease_s = 30 plus one sweep of 5 s stays within it)
 QUOTA_LEFT_S = 5.0  # quota_left() gives up on a gateway that does not answer (its own timeout)
 PROXY_COOLDOWN_S = 2.0  # a lower bound: behind a proxy that names its wait only in the message ("Try again in
 # 2 seconds"), the retry comes after it; two default backoffs (0.5 s + 1 s) would land inside it

@@ -181,3 +181,85 @@ def check_expiry(engine) -> None:
     assert view["used"] == {"images_today": 3, "requests_this_minute": 2, "in_flight": 0}  # ...but its image counts
     token, replaced = add_student(engine, "hal")
     assert not replaced and add_student(engine, "hal")[1] is True
+
+
+def check_term(engine) -> None:
+    """Week, term and assignment limits hold under concurrent reservations; reset, block and the lease work."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from wisgate_nb.gateway.lease import Lease
+    from wisgate_nb.gateway.ledger import Ledger, Refusal
+    from wisgate_nb.gateway.manage import block, reset
+    from wisgate_nb.gateway.settings import Limits
+    from wisgate_nb.gateway.terms import Assignment
+
+    clock = Clock()
+    ledger = Ledger(engine, clock)
+    limits = Limits(images_per_week=5, images_total=7)
+    lab = Assignment("lab1", START - 3600, START + 3600, 3)
+
+    def burst(assignment=None) -> list:
+        with ThreadPoolExecutor(8) as pool:
+            got = list(pool.map(lambda _: ledger.reserve("wes", limits, None, 1, {"route": "generations"}, 60,
+                                                         assignment), range(16)))
+        for rid in got:
+            if isinstance(rid, str):
+                assert ledger.settle(rid, outcome="ok", images=1)
+        return sorted(r.limit for r in got if isinstance(r, Refusal)), sum(isinstance(r, str) for r in got)
+
+    assert burst(lab) == (["assignment lab1"] * 13, 3)
+    assert burst() == (["images_per_week"] * 14, 2)
+    clock.advance(7 * 86400)
+    assert burst() == (["images_total"] * 14, 2)
+    assert "the term's images given back" in reset(ledger, "wes", "total")
+    block(engine, "wes")
+    refused = ledger.reserve("wes", limits, None, 1, {"route": "generations"}, 60)
+    assert isinstance(refused, Refusal) and refused.limit == "blocked" and refused.status == 403
+    block(engine, "wes", False)
+    other = Ledger(engine, clock)  # another gateway process, which stops renewing its lease
+    Lease(other, 3).start()
+    held = other.reserve("wes", limits, None, 2, {"route": "generations"}, 600)
+    assert isinstance(held, str) and ledger.sweep() == 0
+    clock.advance(4)
+    assert ledger.sweep() == 1 and ledger.sweep() == 0  # released once, though its own 600 s have not passed
+    assert burst() == (["images_per_week"] * 13, 3)  # this week had 2: nothing is held any more
+    mine = Lease(ledger, 3)  # a live process never releases its own reservations, whatever its clock says
+    mine.start()
+    own = ledger.reserve("ola", limits, None, 1, {"route": "generations"}, 600)
+    clock.advance(10)
+    assert isinstance(own, str) and ledger.sweep() == 0 and ledger.settle(own, outcome="ok", images=1)
+
+
+def check_old_schema(url: str) -> None:
+    """Tables as the previous version made them (no blocked, week, assignment, safety_id, process): connect()
+    adds the columns, keeps the rows, and the ledger works on them."""
+    from sqlalchemy import create_engine, inspect, text
+
+    from wisgate_nb.gateway import db
+    from wisgate_nb.gateway.ledger import Ledger
+    from wisgate_nb.gateway.settings import Limits
+
+    old = create_engine(url)
+    try:
+        db.metadata.drop_all(old)
+        with old.begin() as conn:
+            conn.execute(text("CREATE TABLE gateway_state (student VARCHAR(128) PRIMARY KEY, in_flight INTEGER NOT "
+                              "NULL, minute INTEGER NOT NULL, minute_requests INTEGER NOT NULL)"))
+            conn.execute(text("INSERT INTO gateway_state VALUES ('old', 0, 0, 0)"))
+            conn.execute(text("CREATE TABLE gateway_requests (id VARCHAR(40) PRIMARY KEY, student VARCHAR(128) NOT "
+                              "NULL, day VARCHAR(10) NOT NULL, started_at FLOAT NOT NULL, route VARCHAR(16) NOT NULL, "
+                              "model TEXT, size TEXT, n INTEGER NOT NULL, stream BOOLEAN NOT NULL, prompt TEXT, "
+                              "outcome VARCHAR(12) NOT NULL, reserved INTEGER NOT NULL, expires_at FLOAT, images "
+                              "INTEGER NOT NULL, total_tokens INTEGER, status INTEGER, latency_ms FLOAT, request_id "
+                              "TEXT, error_code TEXT, error TEXT)"))
+        engine = db.connect(url)
+        try:
+            columns = {c["name"] for c in inspect(engine).get_columns("gateway_requests")}
+            assert {"week", "assignment", "safety_id", "process"} <= columns
+            ledger = Ledger(engine, Clock())
+            rid = ledger.reserve("old", Limits(images_per_week=2), None, 2, {"route": "generations"}, 60)
+            assert isinstance(rid, str) and ledger.settle(rid, outcome="ok", images=1)
+        finally:
+            engine.dispose()
+    finally:
+        old.dispose()

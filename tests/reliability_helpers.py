@@ -146,9 +146,10 @@ _URL_ATTRS = {"href", "src", "action", "formaction", "xlink:href", "background",
 
 
 class _Inspector(HTMLParser):
-    def __init__(self, allow_style: bool = False):
+    def __init__(self, allow_style: bool = False, allow_forms: bool = False):
         super().__init__(convert_charrefs=True)
         self._allow_style = allow_style
+        self._allowed = {"form", "input", "button"} if allow_forms else set()
         self.problems: list[str] = []
         self.text: list[str] = []
         self.attr_text: list[str] = []
@@ -169,8 +170,10 @@ class _Inspector(HTMLParser):
             self._in_style = False
 
     def _check(self, tag, attrs):
-        if tag in _FORBIDDEN_TAGS:
+        if tag in _FORBIDDEN_TAGS - self._allowed:
             self.problems.append(f"<{tag}> element")
+        if tag == "input" and dict(attrs).get("type") not in ("hidden", "date", "password"):
+            self.problems.append(f"<input {attrs}>")
         if tag == "meta" and any(name not in ("charset",) for name, _ in attrs):
             self.problems.append(f"<meta {attrs}>")
         for name, value in attrs:
@@ -193,22 +196,23 @@ class _Inspector(HTMLParser):
         self.text.append(data)
 
 
-def inspect_html(html: str, *, allow_style: bool = False) -> _Inspector:
-    inspector = _Inspector(allow_style)
+def inspect_html(html: str, *, allow_style: bool = False, allow_forms: bool = False) -> _Inspector:
+    inspector = _Inspector(allow_style, allow_forms)
     inspector.feed(html)
     inspector.close()
     return inspector
 
 
-def assert_inert(html: str, shown: Iterable[str] = (), *, allow_style: bool = False) -> None:
+def assert_inert(html: str, shown: Iterable[str] = (), *, allow_style: bool = False, allow_forms: bool = False) -> None:
     """No script, no event handler, no script URL; every string of ``shown`` visible as plain text.
 
     A string counts as shown when it is in the page's text or in an attribute value (e.g. an ``alt``),
     where the parser, like a browser, read it as text. ``allow_style`` admits <style> elements without
-    hostile text in them (pandas puts one in its DataFrame HTML).
+    hostile text in them (pandas puts one in its DataFrame HTML); ``allow_forms`` a page's own forms
+    (the gateway's teacher page: buttons and hidden, date or password inputs only).
     """
     assert isinstance(html, str) and html, "no HTML"
-    inspector = inspect_html(html, allow_style=allow_style)
+    inspector = inspect_html(html, allow_style=allow_style, allow_forms=allow_forms)
     assert not inspector.problems, f"active content in HTML: {inspector.problems}\n{html[:2000]}"
     text = " ".join(" ".join(inspector.text).split())
     attrs = " ".join(" ".join(inspector.attr_text).split())

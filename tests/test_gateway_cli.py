@@ -8,6 +8,7 @@ import os
 import signal
 import sqlite3
 import threading
+import time
 
 import httpx
 from gateway_helpers import bearer, cli, gateway_env, gateway_process, wait_http
@@ -108,3 +109,55 @@ def test_a_gateway_killed_mid_request_leaves_a_database_a_restarted_gateway_uses
     assert len(server.emulator.image_requests) == 3  # the killed one and two after the restart
     table = _ok(cli("usage", env=env, cwd=tmp_path)).splitlines()
     assert table[3].split()[:7] == ["kim", "2", "2", "5", "2", "0", "1"]  # 5 requests: 2 ok, 2 refused, 1 expired
+
+
+def test_a_killed_gateways_reservations_are_released_by_another_within_its_lease(server, tmp_path):
+    from bounds import LEASE_RELEASE_S
+
+    from wisgate_nb.gateway.lease import SWEEP_S
+    from wisgate_nb.gateway.settings import GatewayConfig
+
+    assert GatewayConfig().lease_s + min(SWEEP_S, GatewayConfig().lease_s / 3) <= LEASE_RELEASE_S  # the default
+    env = gateway_env(server.base_url)
+    # the reservations alone would last 600 s: only the lease can release them in time
+    (tmp_path / "gateway.toml").write_text("lease_s = 3\nupstream_timeout = 300\n[quota]\nmax_concurrent = 2\n",
+                                           encoding="utf-8")
+    token = _ok(cli("add-student", "zoe", env=env, cwd=tmp_path)).splitlines()[-1]
+    server.emulator.config.latency = 60.0
+    with gateway_process(env=env, cwd=tmp_path, log=tmp_path / "gw.log") as (proc, base_url):
+        threads = [threading.Thread(target=lambda: _quietly(base_url, token)) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        assert wait_until(lambda: len(server.emulator.image_requests) == 2, timeout=10)
+        os.killpg(proc.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        proc.wait(10)
+    db = sqlite3.connect(tmp_path / "wisgate_gateway.sqlite")
+    try:
+        assert db.execute("SELECT outcome, count(*) FROM gateway_requests GROUP BY outcome").fetchall() == [
+            ("reserved", 2)]
+    finally:
+        db.close()
+    server.emulator.config.latency = 0.0
+    with gateway_process(env=env, cwd=tmp_path, log=tmp_path / "gw2.log") as (_proc, base_url):
+        def served() -> bool:
+            return httpx.post(base_url + GENERATE, json={"prompt": "a fox", "size": "256x256"},
+                              headers=bearer(token), timeout=30).status_code == 200
+
+        assert wait_until(served, timeout=LEASE_RELEASE_S, interval=0.5)
+        waited = time.monotonic() - killed_at
+    assert waited < LEASE_RELEASE_S
+    db = sqlite3.connect(tmp_path / "wisgate_gateway.sqlite")
+    try:
+        errors = db.execute("SELECT error FROM gateway_requests WHERE outcome = 'expired'").fetchall()
+    finally:
+        db.close()
+    assert errors == [("released: the gateway holding it stopped",)] * 2
+    print(f"served {waited:.1f} s after the kill (lease_s = 3)")
+
+
+def _quietly(base_url: str, token: str) -> None:
+    try:
+        httpx.post(base_url + GENERATE, json={"prompt": "a fox", "size": "256x256"}, headers=bearer(token), timeout=90)
+    except httpx.HTTPError:
+        pass  # the gateway was killed under it

@@ -14,7 +14,7 @@ from collections import Counter
 
 import httpx
 import pytest
-from gateway_helpers import bearer, check_expiry, free_port, gateway_env, gateway_process
+from gateway_helpers import bearer, check_expiry, check_old_schema, check_term, free_port, gateway_env, gateway_process
 from sqlalchemy import create_engine, func, select
 
 from wisgate_nb.gateway import db
@@ -109,12 +109,24 @@ def test_the_tables_can_be_created_by_several_processes_at_once(postgres):
             engine.dispose()
 
 
-def test_reservations_expire_and_settle_once_on_postgres(postgres):
-    engine = db.connect(postgres)
+def _on_empty_tables(url: str, check) -> None:
+    engine = db.connect(url)
     try:
-        for table in (db.requests, db.state, db.days, db.class_days, db.students):
+        for table in reversed(db.metadata.sorted_tables):
             with engine.begin() as conn:
                 conn.execute(table.delete())
-        check_expiry(engine)
+        check(engine)
     finally:
         engine.dispose()
+
+
+def test_reservations_expire_and_settle_once_on_postgres(postgres):
+    _on_empty_tables(postgres, check_expiry)
+
+
+def test_limits_over_a_term_reset_block_and_the_lease_on_postgres(postgres):
+    _on_empty_tables(postgres, check_term)
+
+
+def test_a_database_of_an_older_version_gains_the_new_columns_on_postgres(postgres):
+    check_old_schema(postgres)

@@ -88,14 +88,21 @@ def test_requests_per_minute_refuses_then_frees_up_with_the_next_minute(server, 
         assert len(server.emulator.image_requests) == 3
 
 
-def test_max_concurrent_refuses_the_request_over_the_limit(server, tmp_path):
+def test_max_concurrent_refuses_the_request_over_the_limit_as_a_wait(server, tmp_path):
     server.emulator.config.latency = 1.0
     with classroom(tmp_path, server.base_url, "[quota]\nmax_concurrent = 2\n") as room:
         token = room.student("eve")
-        [results] = _run_class(room, [token], 3)
-        refused = [r for r in results if isinstance(r, Exception)]
-        assert len(refused) == 1 and isinstance(refused[0], QuotaExceededError)
-        assert "max_concurrent is 2 for eve and 2 requests are still running" in str(refused[0])
+        body = {"prompt": "a fox", "size": "256x256"}
+        with ThreadPoolExecutor(2) as pool:
+            running = [pool.submit(httpx.post, room.gw.base_url + GENERATE, json=body, headers=bearer(token),
+                                   timeout=30) for _ in range(2)]
+            assert wait_until(lambda: len(server.emulator.image_requests) == 2, timeout=10)
+            third = httpx.post(room.gw.base_url + GENERATE, json=body, headers=bearer(token), timeout=30)
+            assert [f.result().status_code for f in running] == [200, 200]
+        # a wait, not a used-up quota: the client can tell it apart and wait for its own requests (i25)
+        assert third.status_code == 429 and third.headers["x-should-retry"] == "true"
+        assert third.json()["error"]["code"] == "too_many_concurrent" and int(third.headers["retry-after"]) >= 1
+        assert "max_concurrent is 2 for eve and 2 requests are still running" in third.json()["error"]["message"]
         assert len(server.emulator.image_requests) == 2
         server.emulator.config.latency = 0.0
         assert room.quota(token)["used"]["in_flight"] == 0

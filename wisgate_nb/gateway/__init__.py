@@ -2,10 +2,12 @@
 
 Modules, top to bottom:
 
-- ``cli`` — ``wisgate-nb gateway`` / ``add-student`` / ``usage``;
+- ``cli`` — ``wisgate-nb gateway`` / ``add-student`` / ``usage`` / ``reset`` / ``block`` / ``unblock`` / ``remove``;
 - ``server`` — uvicorn: ``run`` (blocking, workers) and ``serve`` (a background thread, for tests);
   ``deadline`` — its protocol, with a deadline for a request's headers;
-- ``app`` — the Starlette app: routes, refusals, the shared ``Gateway`` state;
+- ``app`` — the Starlette app: routes, refusals; ``state`` — what the routes share (``Gateway``);
+- ``teacher`` — the CSV export, sums over a range, the management buttons (CSRF);
+- ``attribution`` — ``safety_identifier`` / ``user`` upstream; ``lease`` — a live process's lease;
 - ``page`` — the teacher's page; ``pages`` — the other pages (the service root, review): all the HTML, escaped
   there; ``home`` — the browser routes (service root, OAuth callback, review) and who may see a page;
 - ``oauth`` — signing a browser in through JupyterHub; ``roster`` — the hub's users, for the teacher page;
@@ -14,9 +16,10 @@ Modules, top to bottom:
 - ``intake`` — reading a student's request; ``relay`` — forwarding it and relaying the answer;
   ``upstream`` — the httpx client with the teacher's key; ``scrub`` — the key out of all that comes back;
 - ``auth`` — student tokens, the admin token, JupyterHub tokens;
-- ``ledger`` — atomic reservations and settlements (``statements``: its SQL); ``usage`` — quota and usage
-  reports; ``db`` — tables;
-- ``settings`` — gateway.toml and the gateway's environment;
+- ``manage`` — reset, block, remove; ``reports`` — CSV and sums over a range;
+- ``ledger`` — atomic reservations and settlements (``statements``: its SQL; ``refusals``: why, in words);
+  ``usage`` — quota and usage reports; ``db`` — tables;
+- ``settings`` — gateway.toml and the gateway's environment; ``terms`` — weeks, the term, assignments;
 
 Importing this package loads neither SQLAlchemy nor Starlette: they load with the app.
 """

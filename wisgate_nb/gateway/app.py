@@ -6,7 +6,9 @@ Routes (under ``JUPYTERHUB_SERVICE_PREFIX`` when running as a JupyterHub service
     POST /v1/chat/completions                       the judge that grades images, with allow_judge = true
     GET  /v1/quota                                  the caller's limits, used, remaining, reset time
     GET  /v1/models                                 the models the upstream lists (OpenAI list shape)
-    GET  /admin/usage                               teacher: per-student usage (JSON)
+    GET  /admin/usage                               teacher: per-student usage (JSON; ?from=&to=&by= sums)
+    GET  /admin/usage.csv                           teacher: one row per request (?from=&to=)
+    POST /admin/students/{name}/{action}            teacher: reset, block, unblock, remove (see teacher.py)
     GET  /admin/                                    teacher: the same as a page
     GET  /                                          the service root: your quota, how to use it (home)
     GET  /oauth_callback                            JupyterHub's sign-in comes back here (home, oauth)
@@ -20,69 +22,37 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import replace
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from . import home, judge, page, usage
-from .auth import ADMIN_COOKIE, ADMIN_SESSION_S, Authenticator, AuthError, Caller
+from . import home, judge, teacher, usage
+from .attribution import attribute, identifier_key, student_identifier
+from .auth import Authenticator, AuthError, Caller
 from .db import connect
 from .intake import BODY_TIMEOUT_S, BodyDeadline, BodyTimeout, RefuseRequest, read_incoming
+from .lease import Lease
 from .ledger import Ledger, Refusal, new_request_id
+from .manage import purge_prompts
 from .models import ModelList
-from .relay import Forward, Outcome
+from .relay import Forward
 from .review import FOLDER as REVIEW_FOLDER
 from .review import Review
 from .roster import Roster, roster_rows
 from .settings import ConfigFile, GatewaySettings
+from .state import Gateway
+from .terms import assignment_at
 from .upstream import UpstreamClient, UpstreamError, error_body
 
-__all__ = ["Gateway", "create_app"]
+__all__ = ["create_app"]
 
 logger = logging.getLogger("wisgate_nb.gateway")
-_SWEEP_EVERY_S = 5.0
 _RESERVE_FACTOR = 2.0  # a reservation lasts this many upstream timeouts (an answer after that still counts)
-
-
-@dataclass
-class Gateway:
-    """Everything the routes share: read once at start (the limits re-read themselves)."""
-
-    settings: GatewaySettings
-    config: ConfigFile
-    ledger: Ledger
-    auth: Authenticator
-    upstream: UpstreamClient
-    max_body: int
-    ttl: float
-    _last_sweep: float = float("-inf")
-
-    async def sweep(self) -> None:
-        now = self.ledger.clock()
-        if now - self._last_sweep >= _SWEEP_EVERY_S:
-            self._last_sweep = now
-            released = await asyncio.to_thread(self.ledger.sweep)
-            if released:
-                logger.warning("released %d expired reservation(s) (a gateway stopped mid-request)", released)
-
-    def settle(self, rid: str, result: Outcome) -> None:
-        """Settle, whatever the upstream said; if the database refuses its words, settle without them."""
-        scrub = self.upstream.scrubber.text
-        try:
-            self.ledger.settle(rid, outcome=result.outcome, images=result.images, status=result.status,
-                               total_tokens=result.total_tokens, request_id=scrub(result.request_id),
-                               error_code=scrub(result.error_code), error=scrub(result.error),
-                               latency_ms=result.latency_ms)
-        except Exception as exc:  # the reservation must not stay held
-            logger.error("settling request %s failed (%s); settled without the upstream's words", rid,
-                         type(exc).__name__)
-            self.ledger.settle(rid, outcome=result.outcome, images=result.images, status=result.status,
-                               error="the upstream's answer could not be stored", latency_ms=result.latency_ms)
 
 
 def _error(status: int, message: str, *, type: str, code: str | None = None, param: str | None = None,
@@ -110,11 +80,8 @@ def _student(caller: Caller) -> str:
 
 
 def refusal_response(refusal: Refusal, student: str, n: int, request_id: str) -> JSONResponse:
-    headers = {"x-should-retry": "false"}
-    if refusal.retry_after is not None:
-        headers["retry-after"] = str(int(refusal.retry_after))
-    return _error(429, refusal.message(student, n), type="insufficient_quota", code="quota_exceeded",
-                  headers=headers, request_id=request_id)
+    return _error(refusal.status, refusal.message(student, n), type=refusal.error_type, code=refusal.code,
+                  headers=refusal.headers(), request_id=request_id)
 
 
 async def generations(request: Request) -> Response:
@@ -132,7 +99,8 @@ async def chat_completions(request: Request) -> Response:
 async def _images(request: Request, route: str) -> Response:
     started = time.perf_counter()
     gw = _gateway(request)
-    student = _student(await _caller(request))
+    caller = await _caller(request)
+    student = _student(caller)
     config = gw.config.get()
     if route == judge.ROUTE and not config.allow_judge:
         return _error(404, judge.JUDGE_OFF, type="invalid_request_error", code="judge_not_allowed")
@@ -146,14 +114,19 @@ async def _images(request: Request, route: str) -> Response:
                       request_id=rid, headers={"connection": "close"} if exc.status == 408 else None)
     await gw.sweep()
     images = 0 if route == judge.ROUTE else incoming.n  # a judge's request is a request, never images
-    meta = {**incoming.meta(store_prompt=config.store_prompts), "n": images}
-    reserved = await asyncio.to_thread(gw.ledger.reserve, student, config.limits_for(student),
-                                       config.class_images_per_day, images, meta, gw.ttl)
+    identifier = student_identifier(gw.identifier_key, student)
+    meta = {**incoming.meta(store_prompt=config.store_prompts), "n": images, "safety_id": identifier}
+    incoming = replace(incoming, body=attribute(incoming.body, incoming.content_type, identifier))
+    assignment = assignment_at(config.assignments, gw.ledger.clock())
+    reserved = await asyncio.to_thread(gw.ledger.reserve, student, config.limits_for(student, caller.groups),
+                                       config.class_images_per_day, images, meta, gw.ttl, assignment,
+                                       caller.groups)
     if isinstance(reserved, Refusal):
         rid = new_request_id()
         message = reserved.message(student, images)
-        await asyncio.to_thread(gw.ledger.record, student, meta, outcome="refused", status=429,
-                                error_code="quota_exceeded", error=message, request_id=rid)
+        meta["assignment"] = assignment.name if assignment else None  # what it would have counted against
+        await asyncio.to_thread(gw.ledger.record, student, meta, outcome="refused", status=reserved.status,
+                                error_code=reserved.code, error=message, request_id=rid)
         logger.info("%s %s refused: %s", student, route, reserved.limit)
         return refusal_response(reserved, student, images, rid)
     headers = {k: v for k, v in request.headers.items() if k in ("content-type", "accept")}
@@ -165,11 +138,13 @@ async def _images(request: Request, route: str) -> Response:
 
 async def quota(request: Request) -> Response:
     gw = _gateway(request)
-    student = _student(await _caller(request))
+    caller = await _caller(request)
+    student = _student(caller)
     await gw.sweep()
     config = gw.config.get()
-    view = await asyncio.to_thread(usage.quota_view, gw.ledger.engine, student, config.limits_for(student),
-                                   config.class_images_per_day, gw.ledger.clock())
+    view = await asyncio.to_thread(usage.quota_view, gw.ledger.engine, student, config.limits_for(student, caller.groups),
+                                   config.class_images_per_day, gw.ledger.clock(),
+                                   assignment_at(config.assignments, gw.ledger.clock()))
     return JSONResponse(view)
 
 
@@ -196,6 +171,8 @@ async def _report(gw: Gateway) -> dict:
 
 async def admin_usage(request: Request) -> Response:
     await _teacher(request)
+    if request.query_params.keys() & {"from", "to", "by"}:  # a range: the sums of teacher.range_sums
+        return await teacher.range_sums(request)
     return JSONResponse(await _report(_gateway(request)))
 
 
@@ -205,33 +182,9 @@ async def admin_page(request: Request) -> Response:
     if refused is not None:
         return refused
     report = await _report(gw)
-    recent = await asyncio.to_thread(usage.recent_requests, gw.ledger.engine)
     roster = request.app.state.roster
     hub_users = None if roster is None else await roster_rows(roster, gw.ledger.engine, report)
-    return HTMLResponse(page.page(report, recent, hub_users), headers=page.HEADERS)
-
-
-async def admin_login(request: Request) -> Response:
-    """A browser signs in with the admin token once; it gets a cookie derived from it."""
-    gw = _gateway(request)
-    address = home.client_address(request)
-    wait = gw.auth.logins.wait(address)
-    if wait is not None:
-        return HTMLResponse(page.login_page(request.url.path, "Too many failed sign-ins from your address: wait a "
-                                            f"minute ({wait:.0f} s), then try again."), status_code=429,
-                            headers={**page.HEADERS, "retry-after": str(int(wait))})
-    async with request.form(max_files=0, max_fields=4) as form:
-        token = form.get("token")
-    session = gw.auth.admin_session()
-    if not isinstance(token, str) or session is None or not gw.auth.is_admin_token(token.strip()):
-        gw.auth.logins.failed(address)
-        return HTMLResponse(page.login_page(request.url.path, "That is not the teacher's token."), status_code=401,
-                            headers=page.HEADERS)
-    where = request.url.path.removesuffix("login")
-    response = RedirectResponse(where, status_code=303, headers=page.HEADERS)
-    response.set_cookie(ADMIN_COOKIE, session, path=where, max_age=ADMIN_SESSION_S, httponly=True,
-                        samesite="strict", secure=request.url.scheme == "https")
-    return response
+    return await teacher.admin_page(request, report, hub_users)
 
 
 async def _on_auth_error(request: Request, exc: Exception) -> Response:
@@ -273,13 +226,22 @@ def create_app(settings: GatewaySettings, *, clock: Callable[[], float] = time.t
     if settings.upstream.key is None and not settings.upstream.demo:
         raise RuntimeError("the gateway has no upstream key: set WISGATE_API_KEY (or WISDOM_GATE_KEY) in its "
                            "environment, or WISGATE_DEMO=1 for the embedded demo server")
+    if settings.hub is None and settings.admin_token is None:
+        logger.warning("no admin token is set (WISGATE_GATEWAY_ADMIN_TOKEN): the teacher page /admin/ and the "
+                       "usage report cannot be opened; set it before starting the gateway")
     config = ConfigFile(settings.config_path)
     engine = connect(settings.db_url)
-    gateway = Gateway(settings=settings, config=config, ledger=Ledger(engine, clock),
-                      auth=Authenticator(settings, engine),
+    ledger = Ledger(engine, clock)
+    lease = Lease(ledger, config.current.lease_s)
+    lease.start()
+    gateway = Gateway(settings=settings, config=config, ledger=ledger, auth=Authenticator(settings, engine),
                       upstream=UpstreamClient(settings.upstream, config.current.upstream_timeout),
                       max_body=int(config.current.max_body_mb * 2**20),
-                      ttl=config.current.upstream_timeout * _RESERVE_FACTOR)
+                      ttl=config.current.upstream_timeout * _RESERVE_FACTOR, lease=lease,
+                      identifier_key=identifier_key(engine))
+    if not config.current.store_prompts:  # purged at start too, not only when the file changes
+        gateway._purged_for = config.current
+        purge_prompts(engine)
     routes = [
         Route("/v1/images/generations", generations, methods=["POST"]),
         Route("/v1/images/edits", edits, methods=["POST"]),
@@ -287,8 +249,9 @@ def create_app(settings: GatewaySettings, *, clock: Callable[[], float] = time.t
         Route("/v1/quota", quota, methods=["GET"]),
         Route("/v1/models", models, methods=["GET"]),
         Route("/admin/usage", admin_usage, methods=["GET"]),
+        *teacher.routes(_teacher),
         Route("/admin/", admin_page, methods=["GET"]),
-        Route("/admin/login", admin_login, methods=["POST"]),
+        Route("/admin/login", home.admin_login, methods=["POST"]),
         Route("/", home.home, methods=["GET"]),
         Route("/oauth_callback", home.oauth_callback, methods=["GET"]),
         Route("/admin/images", home.review_page, methods=["GET"]),
@@ -308,7 +271,9 @@ def create_app(settings: GatewaySettings, *, clock: Callable[[], float] = time.t
 
 @asynccontextmanager
 async def _lifespan(app: Starlette):
-    yield
     gw: Gateway = app.state.gateway
+    gw.lease.run_in_background()
+    yield
+    await gw.lease.end()
     await gw.upstream.aclose()
     gw.ledger.engine.dispose()

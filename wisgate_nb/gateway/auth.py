@@ -54,6 +54,7 @@ class Caller:
 
     name: str | None
     teacher: bool = False
+    groups: tuple[str, ...] = ()  # JupyterHub groups (hub mode): they choose the quota overrides
 
 
 def check_name(name: str) -> str:
@@ -193,7 +194,8 @@ class Authenticator:
             raise AuthError(403, "permission_denied",
                             f"Your JupyterHub token does not grant access to this service ({self.hub.scope}). "
                             "Ask your teacher to add that scope to the 'user' and 'server' roles.")
-        return Caller(str(user["name"]), teacher=bool(user.get("admin")))
+        return Caller(str(user["name"]), teacher=bool(user.get("admin")),
+                      groups=tuple(str(g) for g in user.get("groups") or ()))
 
 
 class LoginLimiter:

@@ -1,4 +1,4 @@
-"""``wisgate-nb gateway``: serve the classroom gateway, add a student, show the usage table."""
+"""``wisgate-nb gateway``: serve the classroom gateway, add a student, manage one, report the usage."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def add_parser(sub) -> None:
                         help="SQLAlchemy database URL (default: wisgate_gateway.sqlite beside the config; "
                              "postgresql+psycopg://... for several processes)")
     gw = sub.add_parser("gateway", parents=[common], help="the classroom gateway: one key, a quota per student",
-                        description="Serve the classroom gateway (no command), add a student, or show the usage.")
+                        description="Serve the classroom gateway (no command), add or manage a student, or report the usage.")
     gw.add_argument("--host", default=None, help=f"address to listen on (default {DEFAULT_HOST}, or the JupyterHub "
                                                  "service URL's)")
     gw.add_argument("--port", type=int, default=None, help=f"port (default {DEFAULT_PORT}, or the JupyterHub "
@@ -32,7 +32,21 @@ def add_parser(sub) -> None:
     add = commands.add_parser("add-student", parents=[common],
                               help="make a student's token (printed once, as the last line)")
     add.add_argument("name", help="the student's name (letters, digits, . _ @ -)")
-    commands.add_parser("usage", parents=[common], help="today's usage per student, as a table")
+    usage = commands.add_parser("usage", parents=[common],
+                                help="today's usage per student; or sums over a range (--from/--to/--by), or --csv")
+    usage.add_argument("--from", dest="start", metavar="DATE", help="first day, YYYY-MM-DD (UTC)")
+    usage.add_argument("--to", dest="end", metavar="DATE", help="last day, YYYY-MM-DD (UTC), included")
+    usage.add_argument("--by", choices=("student", "day", "assignment"), help="sums per student, day or assignment")
+    usage.add_argument("--csv", action="store_true", help="CSV: one row per request (with --by: the sums)")
+    reset = commands.add_parser("reset", parents=[common], help="give a student's images back (and release their "
+                                                                "requests in flight)")
+    reset.add_argument("name")
+    reset.add_argument("--period", choices=("day", "week", "total", "all"), default="day",
+                       help="which count: today's (default), this ISO week's, the term's, or all of them")
+    for command, text in (("block", "refuse a student's requests (403 student_blocked) until unblocked"),
+                          ("unblock", "let a blocked student in again"),
+                          ("remove", "standalone: delete a student's token (it stops working at once)")):
+        commands.add_parser(command, parents=[common], help=text).add_argument("name")
 
 
 def _settings(args):
@@ -47,6 +61,8 @@ def main(args) -> int:
             return _add_student(args)
         if args.gateway_command == "usage":
             return _usage(args)
+        if args.gateway_command in ("reset", "block", "unblock", "remove"):
+            return _manage(args)
         return _serve(args)
     except ImportError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -93,15 +109,70 @@ def _add_student(args) -> int:
 
 
 def _usage(args) -> int:
+    import csv
+
     from .db import connect
+    from .reports import csv_text, day_range, sums
     from .settings import ConfigFile
     from .usage import usage_report, usage_table
 
     settings = _settings(args)
     config = ConfigFile(settings.config_path)
+    start, end = day_range(args.start, args.end)
     engine = connect(settings.db_url)
     try:
-        print(usage_table(usage_report(engine, config.get(), time.time())))
+        if args.by:
+            rows = sums(engine, start, end, args.by)
+            if args.csv:
+                writer = csv.DictWriter(sys.stdout, fieldnames=[args.by, *SUM_COLUMNS], lineterminator="\n")
+                writer.writeheader()
+                writer.writerows(rows)
+            else:
+                print(sums_table(rows, args.by, start, end))
+        elif args.csv:
+            for piece in csv_text(engine, start, end):
+                sys.stdout.write(piece)
+        elif start or end:
+            print(sums_table(sums(engine, start, end, "student"), "student", start, end))
+        else:
+            print(usage_table(usage_report(engine, config.get(), time.time())))
+    finally:
+        engine.dispose()
+    return 0
+
+
+SUM_COLUMNS = ("requests", "ok", "images", "refusals", "errors", "tokens", "students", "first_request_at",
+               "last_request_at")
+
+
+def sums_table(rows: list[dict], by: str, start: str | None, end: str | None) -> str:
+    """Sums as a plain-text table."""
+    from .usage import text_table
+
+    keys = ("requests", "ok", "images", "refusals", "errors", "tokens", "students")
+    lines = [["-" if row[by] is None else str(row[by]), *(str(row[k]) for k in keys)] for row in rows]
+    title = f"from {start or 'the start'} to {end or 'now'} (UTC days), by {by}"
+    table = text_table((by, "requests", "ok", "images", "refused", "errors", "tokens", "students"), lines)
+    return "\n".join([title, *table, *([] if lines else ["(no requests in this range)"])])
+
+
+def _manage(args) -> int:
+    from . import manage
+    from .db import connect
+    from .ledger import Ledger
+
+    settings = _settings(args)
+    engine = connect(settings.db_url)
+    try:
+        if args.gateway_command == "reset":
+            print(manage.reset(Ledger(engine), args.name, args.period))
+        elif args.gateway_command == "remove":
+            if settings.hub is not None:
+                raise ValueError("on JupyterHub the hub decides who may use the gateway: remove the user there, "
+                                 f"or block them here (wisgate-nb gateway block {args.name})")
+            print(manage.remove(engine, args.name))
+        else:
+            print(manage.block(engine, args.name, args.gateway_command == "block"))
     finally:
         engine.dispose()
     return 0

@@ -6,7 +6,13 @@ Tables:
 - ``gateway_state``: one row per student: requests in flight and this minute's request count.
 - ``gateway_days``: images used (reserved + settled) per student and day (UTC).
 - ``gateway_class_days``: images used by the whole class per day.
+- ``gateway_periods``: images used per student over longer periods: ``week:2026-W49`` (ISO week),
+  ``total`` (the term), ``assignment:NAME``.
 - ``gateway_requests``: one row per request, from its reservation to its end (what the teacher sees).
+- ``gateway_processes``: one row per live gateway process, its lease renewed while it runs.
+- ``gateway_meta``: the gateway's own values (the key of the students' upstream identifiers).
+
+A database made by an older version gains the new columns at start (:func:`connect` adds them).
 
 Every write that must not race is a single conditional statement (``INSERT ... ON CONFLICT DO UPDATE SET
 used = used + n WHERE used + n <= limit``) inside a short transaction opened with :func:`write`. On
@@ -43,7 +49,8 @@ from sqlalchemy.exc import DBAPIError
 
 from .files import private_sqlite
 
-__all__ = ["class_days", "connect", "days", "metadata", "requests", "state", "students", "upsert", "write"]
+__all__ = ["class_days", "connect", "days", "meta", "metadata", "periods", "processes", "requests", "state",
+           "students", "upsert", "write"]
 
 metadata = MetaData()
 
@@ -61,6 +68,8 @@ state = Table(
     Column("in_flight", Integer, nullable=False, default=0),
     Column("minute", Integer, nullable=False, default=0),  # epoch minute of minute_requests
     Column("minute_requests", Integer, nullable=False, default=0),
+    Column("blocked", Boolean, nullable=False, default=False),  # the teacher blocked the student
+    Column("groups", Text),  # the student's hub groups at their last request, one per line (their limits)
 )
 
 days = Table(
@@ -68,6 +77,26 @@ days = Table(
     Column("student", String(128), primary_key=True),
     Column("day", String(10), primary_key=True),
     Column("images", Integer, nullable=False, default=0),
+)
+
+periods = Table(
+    "gateway_periods", metadata,
+    Column("student", String(128), primary_key=True),
+    Column("period", String(80), primary_key=True),
+    Column("images", Integer, nullable=False, default=0),
+)
+
+processes = Table(
+    "gateway_processes", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("started_at", Float, nullable=False),
+    Column("lease_until", Float, nullable=False),  # renewed while the process lives
+)
+
+meta = Table(
+    "gateway_meta", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
 )
 
 class_days = Table(
@@ -100,6 +129,10 @@ requests = Table(
     Column("request_id", Text),  # the upstream's x-request-id, else the gateway's own
     Column("error_code", Text),
     Column("error", Text),
+    Column("week", String(10)),  # the ISO week it counted in, 2026-W49
+    Column("assignment", String(64)),  # the assignment whose budget it counted against, or NULL
+    Column("safety_id", String(64)),  # what the upstream got as safety_identifier / user
+    Column("process", String(40)),  # the gateway process that holds its reservation
     Index("ix_gateway_requests_student_started", "student", "started_at"),
     Index("ix_gateway_requests_outcome_expires", "outcome", "expires_at"),
 )
@@ -152,12 +185,28 @@ def connect(url: str) -> Engine:
     for attempt in range(5):
         try:
             metadata.create_all(engine)
+            _add_new_columns(engine)
             break
         except DBAPIError:  # another process created the same table a moment ago
             if attempt == 4:
                 raise
             time.sleep(0.2 * (attempt + 1))
     return engine
+
+
+def _add_new_columns(engine: Engine) -> None:
+    """Columns added since a table was first created (all nullable or with a default): ALTER TABLE ADD."""
+    from sqlalchemy import inspect
+
+    inspector = inspect(engine)
+    with engine.begin() as conn:
+        for table in (state, requests):
+            have = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in have:
+                    kind = column.type.compile(engine.dialect)
+                    default = " NOT NULL DEFAULT FALSE" if isinstance(column.type, Boolean) else ""
+                    conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}{default}")
 
 
 def _insert(engine: Engine):
@@ -168,8 +217,12 @@ def _insert(engine: Engine):
     return insert
 
 
-def upsert(engine: Engine, table: Table, values: dict, *, set_: dict, where):
+def upsert(engine: Engine, table: Table, values: dict | list[dict], *, set_, where):
     """``INSERT ... ON CONFLICT (primary key) DO UPDATE SET ... WHERE ...``: one atomic statement, in the
-    engine's dialect. It changes one row (inserted, or updated because ``where`` held) or none."""
-    statement = _insert(engine)(table).values(**values)
+    engine's dialect. It changes each of its rows (inserted, or updated because ``where`` held) or not.
+    ``set_`` and ``where`` may be functions of the row that would have been inserted (``excluded``)."""
+    statement = _insert(engine)(table).values(values) if isinstance(values, list) else \
+        _insert(engine)(table).values(**values)
+    if callable(set_):
+        set_, where = set_(statement.excluded), where(statement.excluded)
     return statement.on_conflict_do_update(index_elements=list(table.primary_key.columns), set_=set_, where=where)

@@ -14,10 +14,10 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from . import page, pages, review, usage
-from .auth import ADMIN_COOKIE, AuthError, Caller
+from .auth import ADMIN_COOKIE, ADMIN_SESSION_S, AuthError, Caller
 from .oauth import SESSION_MAX_AGE_S, STATE_MAX_AGE_S, SignInError
 
-__all__ = ["browser_caller", "client_address", "home", "identify_browser", "oauth_callback", "review_file",
+__all__ = ["admin_login", "browser_caller", "client_address", "home", "identify_browser", "oauth_callback", "review_file",
            "review_page", "teacher_gate"]
 
 
@@ -133,3 +133,26 @@ async def review_file(request: Request) -> Response:
     if found is None:
         return HTMLResponse(pages.message("Not found", "No such image.", _root(request)), 404, headers=page.HEADERS)
     return FileResponse(found, media_type="image/jpeg", headers={"cache-control": "private, no-store"})
+
+
+async def admin_login(request: Request) -> Response:
+    """A browser signs in with the admin token once; it gets a cookie derived from it."""
+    gw = request.app.state.gateway
+    address = client_address(request)
+    wait = gw.auth.logins.wait(address)
+    if wait is not None:
+        return HTMLResponse(page.login_page(request.url.path, "Too many failed sign-ins from your address: wait a "
+                                            f"minute ({wait:.0f} s), then try again."), status_code=429,
+                            headers={**page.HEADERS, "retry-after": str(int(wait))})
+    async with request.form(max_files=0, max_fields=4) as form:
+        token = form.get("token")
+    session = gw.auth.admin_session()
+    if not isinstance(token, str) or session is None or not gw.auth.is_admin_token(token.strip()):
+        gw.auth.logins.failed(address)
+        return HTMLResponse(page.login_page(request.url.path, "That is not the teacher's token."), status_code=401,
+                            headers=page.HEADERS)
+    where = request.url.path.removesuffix("login")
+    response = RedirectResponse(where, status_code=303, headers=page.HEADERS)
+    response.set_cookie(ADMIN_COOKIE, session, path=where, max_age=ADMIN_SESSION_S, httponly=True,
+                        samesite="strict", secure=request.url.scheme == "https")
+    return response

@@ -4,18 +4,22 @@ A reservation is one short transaction of conditional statements, each of which 
 it needs or changes nothing, so concurrent requests — in several processes, on one PostgreSQL —
 never overspend:
 
-1. ``gateway_state``: ``in_flight < max_concurrent`` and this minute's ``requests < requests_per_minute``;
+1. ``gateway_state``: not blocked, ``in_flight < max_concurrent`` and this minute's ``requests < requests_per_minute``;
 2. ``gateway_days``: ``images + n <= images_per_day``;
-3. ``gateway_class_days``: ``images + n <= class images_per_day``;
-4. the request's row, ``outcome = 'reserved'``, with the time its reservation expires.
+3. ``gateway_periods``: the ISO week's ``images + n <= images_per_week``, the term's ``<= images_total``,
+   and while an assignment's window is open, its ``<= images`` (always counted, so a limit added later
+   sees what was used);
+4. ``gateway_class_days``: ``images + n <= class images_per_day``;
+5. the request's row, ``outcome = 'reserved'``, with the time its reservation expires and its process.
 
 If any step changes no row, the transaction rolls back and the request is refused. Settling (or
 releasing) first flips the row from ``reserved`` with ``WHERE outcome = 'reserved'``, so a request
 is settled exactly once, then gives back what it did not use. Reservations of a gateway that
-crashed are released by :meth:`Ledger.sweep` once they expire. Text that comes from a student or
-an upstream is made storable first (no NUL, no lone surrogate: either makes a database refuse the
-write, and a settlement must not fail). Locks are always taken in the
-order state -> day -> class, so PostgreSQL transactions cannot deadlock.
+crashed are released by :meth:`Ledger.sweep` once its lease runs out (a live gateway renews its row
+in ``gateway_processes``) or they expire. Text that comes from a student or an upstream is made
+storable first (no NUL, no lone surrogate: either makes a database refuse the write, and a
+settlement must not fail). Locks are always taken in the order state -> day -> periods -> class, so
+PostgreSQL transactions cannot deadlock.
 """
 
 from __future__ import annotations
@@ -24,14 +28,15 @@ import calendar
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, and_, insert, or_, select
 
 from . import db
+from .refusals import Refusal
 from .scrub import storable
 from .settings import Limits
 from .statements import Statements
+from .terms import Assignment, period_keys, week_of, week_start
 
 __all__ = ["NO_LIMIT", "Ledger", "Refusal", "day_of", "next_reset"]
 
@@ -54,55 +59,6 @@ def _cap(limit: int | None) -> int:
     return NO_LIMIT if limit is None else limit
 
 
-@dataclass(frozen=True)
-class Refusal:
-    """Why a request was refused: which limit, its value, what was used and when it frees up."""
-
-    limit: str  # images_per_day | requests_per_minute | max_concurrent | class images_per_day
-    allowed: int
-    used: int
-    resets_at: float  # epoch seconds
-    now: float
-
-    @property
-    def retry_after(self) -> float | None:
-        """Seconds until the limit frees up, for the short-lived limits."""
-        if self.limit in ("requests_per_minute", "max_concurrent"):
-            return max(1.0, round(self.resets_at - self.now))
-        return None
-
-    def message(self, student: str, n: int) -> str:
-        asked = f"{n} image{'s' if n != 1 else ''}"
-        if self.limit == "class images_per_day":
-            return (f"Quota exceeded: the class quota is {self.allowed} images per day and the class has used "
-                    f"{self.used} today, so {asked} cannot be added; it resets at {_clock(self.resets_at)} UTC "
-                    f"({_in(self.resets_at - self.now)}). Ask your teacher.")
-        if self.limit == "images_per_day":
-            return (f"Quota exceeded: images_per_day is {self.allowed} for {student} and {self.used} "
-                    f"{'has' if self.used == 1 else 'have'} been used today, so {asked} cannot be added; "
-                    f"it resets at {_clock(self.resets_at)} UTC ({_in(self.resets_at - self.now)}). "
-                    "Ask your teacher if you need more.")
-        if self.limit == "requests_per_minute":
-            return (f"Quota exceeded: requests_per_minute is {self.allowed} for {student} and {self.used} "
-                    f"requests were sent this minute; it resets at {_clock(self.resets_at)} UTC "
-                    f"({_in(self.resets_at - self.now)}). Wait, then try again.")
-        return (f"Quota exceeded: max_concurrent is {self.allowed} for {student} and {self.used} "
-                f"request{'s are' if self.used != 1 else ' is'} still running; try again when "
-                f"{'one finishes' if self.used != 1 else 'it finishes'} (or lower WisGate.max_concurrency).")
-
-
-def _clock(t: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(t))
-
-
-def _in(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    if seconds < 90:
-        return f"in {seconds} s"
-    hours, minutes = divmod(round(seconds / 60), 60)
-    return f"in {hours} h {minutes} min" if hours else f"in {minutes} min"
-
-
 def new_request_id() -> str:
     return f"gw_{secrets.token_hex(12)}"
 
@@ -114,38 +70,61 @@ class Ledger:
         self.engine = engine
         self.clock = clock
         self.sql = Statements(engine)
+        self.process: str | None = None  # this process's lease (see Lease), held by its reservations
 
     # -- reserving -------------------------------------------------------------------------------
     def reserve(self, student: str, limits: Limits, class_cap: int | None, n: int, meta: dict,
-                ttl: float) -> str | Refusal:
-        """Hold ``n`` images for ``student``: the new request's id, or why it is refused."""
+                ttl: float, assignment: Assignment | None = None, groups: tuple[str, ...] = ()) -> str | Refusal:
+        """Hold ``n`` images for ``student`` (in hub ``groups``, kept for the report): the new request's id, or
+        why it is refused."""
         now = self.clock()
         day, minute = day_of(now), int(now // _MINUTE)
         rid, sql = new_request_id(), self.sql
-        per_day, cap = _cap(limits.images_per_day), _cap(class_cap)
+        caps = {"day": _cap(limits.images_per_day), "class": _cap(class_cap), "week": _cap(limits.images_per_week),
+                "total": _cap(limits.images_total), "assignment": assignment.images if assignment else NO_LIMIT}
+        periods = period_keys(now, assignment)
         try:
             if 0 in (limits.max_concurrent, limits.requests_per_minute):  # nothing to count: refused as is
                 raise _NotTaken("state")
-            if n > per_day or n > cap:  # a new row would hold more than the limit
-                raise _NotTaken("day" if n > per_day else "class")
+            over = next((step for step in ("day", "week", "total", "assignment", "class") if n > caps[step]), None)
+            if over is not None:  # a new row would hold more than the limit
+                raise _NotTaken(over)
             with db.write(self.engine) as conn:  # an exception rolls back every step
-                _take(conn, "state", sql.take_state, p_student=student, p_minute=minute,
+                _take(conn, "state", sql.take_state, p_student=student, p_minute=minute, p_groups="\n".join(groups),
                       p_max_concurrent=_cap(limits.max_concurrent), p_per_minute=_cap(limits.requests_per_minute))
-                _take(conn, "day", sql.take_day, p_student=student, p_day=day, p_n=n, p_per_day=per_day)
-                _take(conn, "class", sql.take_class, p_day=day, p_n=n, p_class_cap=cap)
+                _take(conn, "day", sql.take_day, p_student=student, p_day=day, p_n=n, p_per_day=caps["day"])
+                taken = set(conn.execute(sql.take_periods[len(periods)], {
+                    "p_student": student, "p_n": n, "p_week": periods["week"], "p_total": "total",
+                    "p_assignment": periods.get("assignment"), "p_week_cap": caps["week"],
+                    "p_total_cap": caps["total"], "p_assignment_cap": caps["assignment"]}).scalars())
+                if len(taken) < len(periods):  # one of them did not fit
+                    raise _NotTaken(next(step for step, key in periods.items() if key not in taken))
+                _take(conn, "class", sql.take_class, p_day=day, p_n=n, p_class_cap=caps["class"])
                 conn.execute(sql.insert_request, {
                     "id": rid, "student": student, "day": day, "started_at": now, "outcome": "reserved",
-                    "reserved": n, "expires_at": now + ttl, "images": 0, **_storable_meta(meta)})
+                    "reserved": n, "expires_at": now + ttl, "images": 0, "week": week_of(now),
+                    "assignment": assignment.name if assignment else None, "process": self.process,
+                    **_storable_meta(meta)})
         except _NotTaken as exc:  # rolled back: now read what refused it, for the message only
-            d, c = db.days.c, db.class_days.c
-            if exc.step == "state":
-                return self._why_state(student, limits, now)
-            if exc.step == "day":
-                used = self._scalar(select(d.images).where(d.student == student, d.day == day))
-                return Refusal("images_per_day", per_day, used, next_reset(now), now)
-            used = self._scalar(select(c.images).where(c.day == day))
-            return Refusal("class images_per_day", cap, used, next_reset(now), now)
+            return self._why(exc.step, student, limits, caps, periods, assignment, now)
         return rid
+
+    def _why(self, step: str, student: str, limits: Limits, caps: dict, periods: dict, assignment, now: float):
+        d, c, p = db.days.c, db.class_days.c, db.periods.c
+        if step == "state":
+            return self._why_state(student, limits, now)
+        if step == "day":
+            used = self._scalar(select(d.images).where(d.student == student, d.day == day_of(now)))
+            return Refusal("images_per_day", caps["day"], used, next_reset(now), now)
+        if step == "class":
+            used = self._scalar(select(c.images).where(c.day == day_of(now)))
+            return Refusal("class images_per_day", caps["class"], used, next_reset(now), now)
+        used = self._scalar(select(p.images).where(p.student == student, p.period == periods[step]))
+        if step == "week":
+            return Refusal("images_per_week", caps["week"], used, week_start(now) + 7 * 86400.0, now)
+        if step == "total":
+            return Refusal("images_total", caps["total"], used, None, now)
+        return Refusal(f"assignment {assignment.name}", caps["assignment"], used, assignment.end, now)
 
     def _scalar(self, query) -> int:
         with self.engine.connect() as conn:
@@ -156,6 +135,8 @@ class Ledger:
         minute = int(now // _MINUTE)
         with self.engine.connect() as conn:
             row = conn.execute(select(db.state).where(db.state.c.student == student)).one_or_none()
+        if row is not None and row.blocked:
+            return Refusal("blocked", 0, 0, None, now)
         in_flight = row.in_flight if row is not None else 0
         if limits.max_concurrent is not None and in_flight >= limits.max_concurrent:
             return Refusal("max_concurrent", limits.max_concurrent, in_flight, now + 1.0, now)
@@ -175,34 +156,52 @@ class Ledger:
                 "p_latency": latency_ms, "p_request_id": storable(request_id, 200),
                 "p_error_code": storable(error_code, 64), "p_error": _short(error)}).one_or_none()
             if row is not None:
-                self._give_back(conn, row.student, row.day, row.reserved - images, in_flight=True)
+                self._give_back(conn, row, row.reserved - images, in_flight=True)
                 return True
             r = db.requests.c
-            late = conn.execute(select(r.student, r.day, r.outcome).where(r.id == rid)).one_or_none()
+            late = conn.execute(select(r.student, r.day, r.week, r.assignment, r.outcome)
+                                .where(r.id == rid)).one_or_none()
             if late is not None and late.outcome == "expired" and images:  # it ran past its reservation:
                 conn.execute(sql.late_images, {"p_rid": rid, "p_images": images, "p_status": status})
-                self._give_back(conn, late.student, late.day, -images, in_flight=False)  # count what it made
+                self._give_back(conn, late, -images, in_flight=False)  # count what it made
             return False
 
-    def _give_back(self, conn, student: str, day: str, images: int, *, in_flight: bool) -> None:
+    def _give_back(self, conn, row, images: int, *, in_flight: bool) -> None:
+        """Give ``images`` of request ``row`` (student, day, week, assignment) back to every count it took them from."""
         if in_flight:
-            conn.execute(self.sql.leave, {"p_student": student})
+            conn.execute(self.sql.leave, {"p_student": row.student})
         if images:
-            conn.execute(self.sql.give_back_day, {"p_student": student, "p_day": day, "p_n": images})
-            conn.execute(self.sql.give_back_class, {"p_day": day, "p_n": images})
+            conn.execute(self.sql.give_back_day, {"p_student": row.student, "p_day": row.day, "p_n": images})
+            conn.execute(self.sql.give_back_periods, {
+                "p_student": row.student, "p_n": images, "p_week": f"week:{row.week}",
+                "p_assignment": f"assignment:{row.assignment}" if row.assignment else None})
+            conn.execute(self.sql.give_back_class, {"p_day": row.day, "p_n": images})
 
     def sweep(self) -> int:
-        """Release every reservation that expired (its gateway crashed or hung); how many were released."""
+        """Release the reservations that expired (a gateway hung) or whose process's lease ran out (it stopped),
+        never this process's own live ones; how many were released."""
         now = self.clock()
-        r = db.requests.c
+        r, p = db.requests.c, db.processes.c
+        live = select(p.id).where(p.lease_until >= now)
+        stopped = and_(r.process.is_not(None), r.process.not_in(live))
+        if self.process is not None:
+            stopped = and_(stopped, r.process != self.process)
         with self.engine.connect() as conn:
-            expired = conn.execute(select(r.id).where(r.outcome == "reserved", r.expires_at < now)).scalars().all()
+            found = conn.execute(select(r.id, r.expires_at).where(
+                r.outcome == "reserved", or_(r.expires_at < now, stopped))).all()
+        timed_out = [rid for rid, expires in found if expires < now]
+        return (self.release(timed_out, "the reservation expired (the gateway stopped or hung)")
+                + self.release([rid for rid, _ in found if rid not in timed_out],
+                               "released: the gateway holding it stopped"))
+
+    def release(self, ids, why: str) -> int:
+        """Give back the whole reservation of each of these requests still reserved (once): how many were."""
         released = 0
-        for rid in expired:
+        for rid in ids:
             with db.write(self.engine) as conn:
-                row = conn.execute(self.sql.expire, {"p_rid": rid}).one_or_none()
+                row = conn.execute(self.sql.expire, {"p_rid": rid, "p_why": why}).one_or_none()
                 if row is not None:  # not settled or expired by someone else meanwhile
-                    self._give_back(conn, row.student, row.day, row.reserved, in_flight=True)
+                    self._give_back(conn, row, row.reserved, in_flight=True)
                     released += 1
         return released
 

@@ -10,10 +10,13 @@ import base64
 import hashlib
 from html import escape
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from .usage import iso
 
-__all__ = ["HEADERS", "login_page", "page"]
+__all__ = ["HEADERS", "RANGE_ROWS", "login_page", "page"]
+
+RANGE_ROWS = 1000  # requests listed on the page; the CSV has every one
 
 _STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
@@ -22,6 +25,7 @@ th{background:#f3f3f3}td.num{text-align:right}.warn{color:#a40000}.muted{color:#
 td.prompt{max-width:32em;overflow-wrap:anywhere}
 figure{display:inline-block;width:260px;margin:0 8px 12px 0;vertical-align:top}
 figure img{max-width:256px;max-height:256px;display:block}figcaption{font-size:12px}
+form.act{display:inline;margin:0 2px}.done{background:#eef7ee;padding:4px 8px}
 """
 
 
@@ -52,38 +56,63 @@ def _limit(value: int | None) -> str:
     return "no limit" if value is None else str(value)
 
 
-def _students(report: dict[str, Any]) -> str:
-    head = ("student", "images today", "limit", "requests", "refusals", "moderation blocks", "errors", "in flight",
-            "tokens", "last request (UTC)")
+def _of(used: int, limit: int | None) -> str:
+    return f"{used} / {_limit(limit)}"
+
+
+def _actions(name: str, csrf: str | None, hub: bool) -> str:
+    """The buttons of one student's row: POST forms carrying the page's CSRF token (on a hub, the hub removes)."""
+    if csrf is None:
+        return "<td>-</td>"
+    forms = []
+    buttons = (("reset", "reset day", "day"), ("reset", "reset all", "all"), ("block", "block", None),
+               ("unblock", "unblock", None), *(() if hub else (("remove", "remove", None),)))
+    for action, label, period in buttons:
+        hidden = f'<input type="hidden" name="period" value="{period}">' if period else ""
+        forms.append(f'<form class="act" method="post" action="students/{escape(quote(name, safe=""))}/{action}">'
+                     f'<input type="hidden" name="csrf" value="{escape(csrf)}">{hidden}'
+                     f'<button type="submit" aria-label="{escape(label)} {escape(name)}">{escape(label)}</button>'
+                     "</form>")
+    return f"<td>{''.join(forms)}</td>"
+
+
+def _students(report: dict[str, Any], csrf: str | None, hub: bool) -> str:
+    head = ("student", "images today", "limit", "this week", "term", "requests", "refusals", "moderation blocks",
+            "errors", "in flight", "tokens", "last request (UTC)", "manage")
     rows = []
     for s in report["students"]:
         over = s["images_per_day"] is not None and s["images_today"] >= s["images_per_day"]
-        rows.append("<tr>" + _cell(s["student"]) + _cell(s["images_today"], "num warn" if over else "num")
-                    + _cell(_limit(s["images_per_day"]), "num") + _cell(s["requests_today"], "num")
+        name = s["student"] + (" (blocked)" if s.get("blocked") else "")
+        rows.append("<tr>" + _cell(name, "warn" if s.get("blocked") else "")
+                    + _cell(s["images_today"], "num warn" if over else "num")
+                    + _cell(_limit(s["images_per_day"]), "num")
+                    + _cell(_of(s.get("images_this_week", 0), s.get("images_per_week")), "num")
+                    + _cell(_of(s.get("images_total", 0), s.get("images_total_limit")), "num")
+                    + _cell(s["requests_today"], "num")
                     + _cell(s["refusals_today"], "num") + _cell(s["moderation_blocks_today"], "num")
                     + _cell(s["errors_today"], "num") + _cell(s["in_flight"], "num") + _cell(s["tokens_today"], "num")
-                    + _cell(_time(s["last_request_at"])) + "</tr>")
+                    + _cell(_time(s["last_request_at"])) + _actions(s["student"], csrf, hub) + "</tr>")
     if not rows:
         rows.append(f'<tr><td colspan="{len(head)}" class="muted">No students yet.</td></tr>')
     return _table(head, rows)
 
 
 def _recent(recent: list[dict[str, Any]]) -> str:
-    head = ("time (UTC)", "student", "route", "model", "size", "n", "images", "outcome", "status", "ms",
-            "request id", "prompt", "error")
+    head = ("time (UTC)", "student", "route", "model", "size", "n", "images", "outcome", "status", "s",
+            "request id", "assignment", "prompt", "error")
     rows = []
     for r in recent:
         prompt = r["prompt"]
         if prompt is not None and len(prompt) > 300:
             prompt = prompt[:300] + "…"
-        rows.append("<tr>" + _cell(_time(r["started_at"])) + _cell(r["student"]) + _cell(r["route"])
+        rows.append("<tr>" + _cell(_time(r["time"])) + _cell(r["student"]) + _cell(r["route"])
                     + _cell(r["model"]) + _cell(r["size"]) + _cell(r["n"], "num") + _cell(r["images"], "num")
                     + _cell(r["outcome"], "warn" if r["outcome"] in ("refused", "error", "expired") else "")
-                    + _cell(r["status"], "num")
-                    + _cell(None if r["latency_ms"] is None else round(r["latency_ms"]), "num")
-                    + _cell(r["request_id"]) + _cell(prompt, "prompt") + _cell(r["error"]) + "</tr>")
+                    + _cell(r["status"], "num") + _cell(r["latency_s"], "num")
+                    + _cell(r["request_id"]) + _cell(r["assignment"]) + _cell(prompt, "prompt") + _cell(r["error"])
+                    + "</tr>")
     if not rows:
-        rows.append(f'<tr><td colspan="{len(head)}" class="muted">No requests yet.</td></tr>')
+        rows.append(f'<tr><td colspan="{len(head)}" class="muted">No requests in this range.</td></tr>')
     return _table(head, rows)
 
 
@@ -99,6 +128,15 @@ def _roster(roster: list[dict[str, Any]] | str) -> str:
             + _table(("user", "role", "groups", "images today", "first request (UTC)"), rows))
 
 
+def _range_form(start: str, end: str, shown: int) -> str:
+    csv_link = "usage.csv?" + urlencode({"from": start, "to": end})
+    more = (f" Only the newest {RANGE_ROWS} are listed here: the CSV has them all." if shown >= RANGE_ROWS else "")
+    return ('<form method="get" action="">Requests from <input type="date" name="from" aria-label="from (UTC)" '
+            f'value="{escape(start)}"> to <input type="date" name="to" aria-label="to (UTC)" value="{escape(end)}"> '
+            f'<button type="submit">Show</button> <a href="{escape(csv_link)}">Download CSV</a></form>'
+            f'<p class="muted">{shown} request(s), newest first.{escape(more)}</p>')
+
+
 def _table(head: tuple[str, ...], rows: list[str]) -> str:
     header = "".join(f"<th>{escape(h)}</th>" for h in head)
     return f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
@@ -109,8 +147,10 @@ def _document(title: str, body: str) -> str:
             f"<style>{_STYLE}</style></head><body>{body}</body></html>")
 
 
-def page(report: dict[str, Any], recent: list[dict[str, Any]], roster: list[dict[str, Any]] | str | None = None) -> str:
-    """The teacher page: today's usage per student, the class total, the hub's users, the latest requests."""
+def page(report: dict[str, Any], recent: list[dict[str, Any]], *, csrf: str | None = None, done: str | None = None,
+         start: str = "", end: str = "", hub: bool = False, roster: list[dict[str, Any]] | str | None = None) -> str:
+    """The teacher page: today's usage per student (with the management buttons), the class total, the hub's users,
+    and the requests of a range of days (today by default) with a link to their CSV."""
     klass, quota, config = report["class"], report["quota"], report.get("config", {})
     summary = (f"<p>Day {escape(report['day'])} (UTC), resets {escape(_time(report['resets_at']) or '')} UTC. "
                f"Class: {escape(str(klass['images_today']))} images of {escape(_limit(klass['images_per_day']))}. "
@@ -121,8 +161,10 @@ def page(report: dict[str, Any], recent: list[dict[str, Any]], roster: list[dict
     if config.get("error"):
         warning = (f'<p class="warn">{escape(str(config["path"]))} changed but cannot be used, so the last good '
                    f"limits stay in force: {escape(str(config['error']))}</p>")
-    body = (f"<h1>Classroom gateway</h1>{summary}{warning}<h2>Students today</h2>{_students(report)}"
-            f"{'' if roster is None else _roster(roster)}<h2>Latest requests</h2>{_recent(recent)}"
+    note = f'<p class="done" role="status">{escape(done)}</p>' if done else ""
+    body = (f"<h1>Classroom gateway</h1>{note}{summary}{warning}<h2>Students today</h2>{_students(report, csrf, hub)}"
+            f"{'' if roster is None else _roster(roster)}"
+            f"<h2>Requests</h2>{_range_form(start, end, len(recent))}{_recent(recent)}"
             '<p><a href="images">Review</a>: the images students received, and the prompts refused.</p>'
             f'<p class="muted">Limits come from {escape(str(config.get("path", "gateway.toml")))} and are re-read '
             "when it changes. Reload the page to see new requests.</p>")

@@ -7,19 +7,29 @@
     upstream_timeout = 300      # seconds the upstream may stay silent; reservations expire after twice that
     max_body_mb = 50            # larger request bodies are refused (413) without calling the upstream
     allow_judge = false         # true: forward /v1/chat/completions (grading images), a request each
+    lease_s = 30                # a stopped gateway's reservations are released this long after it stopped
 
-    [quota]                     # every student
+    [quota]                     # every student (a request must fit every limit that applies; times are UTC)
     images_per_day = 20
+    images_per_week = 60        # ISO weeks
+    images_total = 300          # the whole term
     requests_per_minute = 10    # per calendar minute
     max_concurrent = 2
-    [quota.students.alice]      # one student's overrides
+    [quota.groups.advanced]     # members of a JupyterHub group (hub mode)
+    images_per_day = 40
+    [quota.students.alice]      # one student's overrides (before their groups')
     images_per_day = 40
     [class]
     images_per_day = 500        # the whole class together
+    [[assignments]]             # while its window is open, each student also has this budget
+    name = "lab3"
+    start = 2027-02-01T09:00:00Z
+    end = 2027-02-01T11:00:00Z
+    images = 10
 
-The ``[quota]``, ``[quota.students.*]``, ``[class]`` tables, ``store_prompts``, ``store_images`` and ``allow_judge``
-are re-read when the file changes, so a teacher raises a limit during a class without a restart; the other keys
-are read once at start. A file that no longer parses keeps the last good limits (the teacher page
+The ``[quota]``, ``[quota.*.*]``, ``[class]``, ``[[assignments]]`` tables, ``store_prompts``, ``store_images`` and
+``allow_judge`` are re-read when the file changes, so a teacher raises a limit during a class without a restart;
+the other keys are read once at start. A file that no longer parses keeps the last good limits (the teacher page
 shows the error).
 """
 
@@ -34,6 +44,7 @@ from typing import Any
 
 from .. import config as env
 from .._secret import Secret
+from .terms import Assignment, most_generous, parse_assignments
 
 try:
     import tomllib
@@ -56,8 +67,10 @@ __all__ = [
 logger = logging.getLogger("wisgate_nb.gateway")
 DEFAULT_CONFIG = "gateway.toml"
 DB_FILENAME = "wisgate_gateway.sqlite"
-_LIMIT_KEYS = ("images_per_day", "requests_per_minute", "max_concurrent")
-_TOP_KEYS = {"store_prompts", "store_images", "upstream_timeout", "max_body_mb", "quota", "class", "allow_judge"}
+_LIMIT_KEYS = ("images_per_day", "images_per_week", "images_total", "requests_per_minute", "max_concurrent")
+_TOP_KEYS = {"store_prompts", "store_images", "upstream_timeout", "max_body_mb", "lease_s", "quota", "class", "assignments",
+             "allow_judge"}
+MAX_LEASE_S = 60.0  # the contract: a stopped gateway's reservations are released within a minute
 _RECHECK_S = 1.0  # how often the file's modification time is looked at
 
 
@@ -70,11 +83,17 @@ class Limits:
     """One student's limits; None means no limit."""
 
     images_per_day: int | None = None
+    images_per_week: int | None = None
+    images_total: int | None = None
     requests_per_minute: int | None = None
     max_concurrent: int | None = None
 
     def merged(self, override: dict[str, int]) -> Limits:
         return replace(self, **override)
+
+    def as_dict(self) -> dict[str, int | None]:
+        return {key: getattr(self, key) for key in _LIMIT_KEYS}
+
 
 
 @dataclass(frozen=True)
@@ -83,15 +102,21 @@ class GatewayConfig:
 
     quota: Limits = Limits()
     students: dict[str, dict[str, int]] = field(default_factory=dict)
+    groups: dict[str, dict[str, int]] = field(default_factory=dict)
     class_images_per_day: int | None = None
     store_prompts: bool = True
     store_images: bool = False
     upstream_timeout: float = 300.0
     max_body_mb: float = 50.0
     allow_judge: bool = False
+    lease_s: float = 30.0
+    assignments: tuple[Assignment, ...] = ()
 
-    def limits_for(self, student: str) -> Limits:
-        return self.quota.merged(self.students.get(student, {}))
+    def limits_for(self, student: str, groups: tuple[str, ...] = ()) -> Limits:
+        """The default, then the student's hub groups' overrides (the most generous where several set a key),
+        then the student's own."""
+        from_groups = most_generous([self.groups[g] for g in sorted(groups) if g in self.groups])
+        return self.quota.merged(from_groups).merged(self.students.get(student, {}))
 
 
 def _limit(value: Any, where: str) -> int:
@@ -137,16 +162,26 @@ def parse_config(text: str, source: str = "gateway.toml") -> GatewayConfig:
     if not isinstance(students, dict):
         raise ConfigError("[quota.students] must hold one table per student, e.g. [quota.students.alice]")
     overrides = {str(name): _limits(table, f"quota.students.{name}") for name, table in students.items()}
+    groups = quota.pop("groups", {})
+    if not isinstance(groups, dict):
+        raise ConfigError("[quota.groups] must hold one table per JupyterHub group, e.g. [quota.groups.advanced]")
+    group_limits = {str(name): _limits(table, f"quota.groups.{name}") for name, table in groups.items()}
+    lease = _positive(doc, "lease_s", 30.0)
+    if lease > MAX_LEASE_S:
+        raise ConfigError(f"lease_s must be at most {MAX_LEASE_S:g} (seconds), got {lease!r}")
     class_table = _limits(doc.get("class", {}), "class", ("images_per_day",))
     return GatewayConfig(
         quota=Limits(**_limits(quota, "quota")),
         students=overrides,
+        groups=group_limits,
         class_images_per_day=class_table.get("images_per_day"),
         store_prompts=_flag(doc, "store_prompts", True),
         store_images=_flag(doc, "store_images", False),
         upstream_timeout=_positive(doc, "upstream_timeout", 300.0),
         max_body_mb=_positive(doc, "max_body_mb", 50.0),
         allow_judge=_flag(doc, "allow_judge", False),
+        lease_s=lease,
+        assignments=parse_assignments(doc.get("assignments", []), ConfigError),
     )
 
 
