@@ -18,7 +18,7 @@ from reliability_helpers import wait_until
 import wisgate_nb
 from wisgate_nb.config import Secret, WisGate
 from wisgate_nb.core.engine import Engine
-from wisgate_nb.errors import BudgetExceededError, ConfigurationError, RateLimitError
+from wisgate_nb.errors import BudgetExceededError, ConfigurationError, InternalServerError
 
 
 def test_exported_names_are_pinned():
@@ -157,11 +157,11 @@ def test_background_submit_and_cancel(session, server):
 def test_errors_are_recorded_with_request_id(session, server):
     from wisgate_nb.emulator import Fault
 
-    server.emulator.schedule(*[Fault("status", status=429, retry_after=0.1)] * 3)
-    with pytest.raises(RateLimitError) as info:
+    server.emulator.schedule(*[Fault("status", status=503)] * 3)
+    with pytest.raises(InternalServerError) as info:
         wisgate_nb.generate("busy", size="128x128")
     record = session.history.records[-1]
-    assert record.status == "error" and record.error_type == "RateLimitError"
+    assert record.status == "error" and record.error_type == "InternalServerError"
     assert record.request_id == info.value.request_id and record.request_id
     assert len(server.emulator.image_requests) == 3
 

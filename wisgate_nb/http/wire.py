@@ -60,7 +60,7 @@ def retry_delay(attempt: int, headers: Mapping[str, str] | None, *, now: float |
     Retry-After first; else a wait the error message names ("try again in 5 seconds", capped at 60 s:
     proxies that send no Retry-After refuse everything until then); else capped exponential backoff.
     """
-    retry_after = _retry_after_seconds(headers, now=now)
+    retry_after = retry_after_seconds(headers, now=now)
     if retry_after is not None and 0 < retry_after <= MAX_RETRY_AFTER:
         return retry_after
     named = wait_in_message(message)
@@ -70,7 +70,7 @@ def retry_delay(attempt: int, headers: Mapping[str, str] | None, *, now: float |
     return backoff * (1 - 0.25 * rng())
 
 
-def _retry_after_seconds(headers: Mapping[str, str] | None, *, now: float | None = None) -> float | None:
+def retry_after_seconds(headers: Mapping[str, str] | None, *, now: float | None = None) -> float | None:
     """``retry-after-ms``, else ``Retry-After`` as seconds or an HTTP date; None if absent/garbage."""
     millis = header(headers, "retry-after-ms")
     with contextlib.suppress(ValueError):
@@ -98,7 +98,7 @@ def error_from_response(status_code: int, body: bytes, headers: Mapping[str, str
                         redact: str | None = None) -> errors.APIStatusError:
     """The one mapping of an error response to an exception (``redact`` is masked in the message)."""
     message, code, body_id = _error_fields(body, headers, redact)
-    retry_after = _retry_after_seconds(headers)
+    retry_after = retry_after_seconds(headers)
     request_id, source = request_id_from(headers)
     if request_id is None and body_id is not None:
         request_id, source = body_id, BODY

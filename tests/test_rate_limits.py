@@ -1,0 +1,234 @@
+"""Rate limits: the pacer's rules with a frozen clock, the demo server's limit, and sweeps that wait
+for the limit instead of failing (on loopback)."""
+
+from __future__ import annotations
+
+import math
+
+import httpx
+import pytest
+
+from wisgate_nb import errors
+from wisgate_nb.emulator.limits import admit, duration, images_asked, limit_headers
+from wisgate_nb.http.pacer import (
+    CUT,
+    PROBE_FIRST_S,
+    Pacer,
+    budgets_from,
+    cost_of,
+    limit_kind,
+    parse_duration,
+    wait_words,
+)
+
+ONE = cost_of(1)
+
+
+def limited(**headers) -> dict:
+    return {f"x-ratelimit-{k.replace('_', '-', 1)}": str(v) for k, v in headers.items()}
+
+
+# ---- pure rules ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("1s", 1.0), ("6m0s", 360.0), ("20ms", 0.02), ("1h2m3s", 3723.0), ("0.5", 0.5), ("1.25s", 1.25),
+    ("", None), (None, None), ("soon", None), ("-1", None), ("3x", None), ("nan", None),
+])
+def test_reset_durations_are_read_as_the_api_writes_them(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("seconds", [0.02, 0.5, 1.0, 1.5, 59.9, 61.0, 360.0])
+def test_the_demo_servers_durations_read_back(seconds):
+    assert parse_duration(duration(seconds)) == pytest.approx(seconds, abs=0.6)
+
+
+def test_budgets_need_remaining_and_reset():
+    found = budgets_from(limited(limit_requests=20, remaining_requests=3, reset_requests="2s",
+                                 remaining_images=5), now=100.0)
+    assert set(found) == {"requests"}
+    assert (found["requests"].limit, found["requests"].remaining, found["requests"].until) == (20, 3, 102.0)
+
+
+@pytest.mark.parametrize(("status", "code", "message", "headers", "kind"), [
+    (429, "rate_limit_exceeded", "Rate limit reached", {}, "rate"),
+    (429, None, "busy", {}, "rate"),
+    (429, "insufficient_quota", "used up", {}, None),
+    (429, "quota_exceeded", "used up", {}, None),
+    (429, "rate_limit_exceeded", "slow", {"x-should-retry": "false"}, None),
+    (429, "too_many_concurrent", "wait", {}, "concurrency"),
+    # the classroom gateway: quota_exceeded and x-should-retry: false, but these free up by themselves
+    (429, "quota_exceeded", "Quota exceeded: max_concurrent is 2 for ana and 2 requests are still running",
+     {"x-should-retry": "false"}, "concurrency"),
+    (429, "quota_exceeded", "Quota exceeded: requests_per_minute is 5 for ana and 5 requests were sent",
+     {"x-should-retry": "false"}, "rate"),
+    (429, "quota_exceeded", "Quota exceeded: images_per_day is 20 for ana", {"x-should-retry": "false"}, None),
+    (500, None, "boom", {}, None), (503, None, "too many concurrent requests", {}, None),
+])
+def test_which_refusals_are_waited_out(status, code, message, headers, kind):
+    from wisgate_nb.http.wire import error_from_response
+
+    body = httpx.Response(status, json={"error": {"message": message, "code": code}}).content
+    assert limit_kind(error_from_response(status, body, headers)) == kind
+
+
+def test_a_used_up_window_makes_requests_wait_for_its_reset():
+    pacer = Pacer()
+    tickets = [pacer.started(ONE, 0.0) for _ in range(3)]
+    pacer.finished(tickets[0], 0.5, limited(limit_requests=3, remaining_requests=1, reset_requests="1.5s"), "ok")
+    pacer.finished(tickets[1], 0.5, limited(limit_requests=3, remaining_requests=0, reset_requests="1.5s"), "ok")
+    pacer.finished(tickets[2], 0.6, limited(limit_requests=3, remaining_requests=2, reset_requests="1.4s"), "ok")
+    assert pacer.wait_for(ONE, 0.7) == pytest.approx(1.3)  # the lowest count of the window wins
+    assert pacer.wait_for(ONE, 2.0) == 0  # the window reset: the whole limit again
+    tickets = [pacer.started(ONE, 2.0) for _ in range(3)]
+    assert pacer.wait_for(ONE, 2.0) is None  # used up, the new window's reset not told: wait for an answer
+    pacer.finished(tickets[0], 2.5, limited(limit_requests=3, remaining_requests=0, reset_requests="1.5s"), "ok")
+    assert pacer.wait_for(ONE, 2.5) == pytest.approx(1.5)
+
+
+def test_images_count_against_an_images_limit():
+    pacer = Pacer()
+    pacer.finished(pacer.started(cost_of(2), 0.0), 0.1,
+                   limited(limit_images=5, remaining_images=3, reset_images="10s"), "ok")
+    assert pacer.wait_for(cost_of(3), 0.2) == 0
+    pacer.started(cost_of(3), 0.2)
+    assert pacer.wait_for(cost_of(1), 0.3) == pytest.approx(9.8)
+
+
+def test_retry_after_blocks_everyone_and_the_message_is_the_last_resort():
+    pacer = Pacer()
+    pacer.finished(pacer.started(ONE, 0.0), 1.0, {"retry-after-ms": "2500"}, "rate")
+    assert pacer.wait_for(ONE, 1.0) == pytest.approx(2.5) and pacer.wait_for(ONE, 3.5) == 0
+    pacer.finished(pacer.started(ONE, 4.0), 4.0, {}, "rate", "Please try again in 3s.")
+    assert pacer.wait_for(ONE, 4.0) == pytest.approx(3.0)
+
+
+def test_a_429_without_a_hint_sends_one_probe_at_growing_intervals():
+    pacer = Pacer()
+    tickets = [pacer.started(ONE, 0.0) for _ in range(4)]
+    for ticket in tickets:  # a burst of refusals moves the interval once
+        pacer.finished(ticket, 0.0, {}, "rate")
+    assert pacer.wait_for(ONE, 0.0) == pytest.approx(PROBE_FIRST_S)
+    probe = pacer.started(ONE, PROBE_FIRST_S)
+    assert probe.probe and pacer.wait_for(ONE, 0.3) is None  # the others wait for the probe
+    pacer.finished(probe, 0.3, {}, "rate")
+    assert pacer.wait_for(ONE, 0.3) == pytest.approx(1.5 * PROBE_FIRST_S)
+    probe = pacer.started(ONE, 0.7)
+    pacer.finished(probe, 0.7, {}, "ok")  # it passed: everyone goes (as many as the concurrency allows)
+    assert pacer.wait_for(ONE, 0.7) == 0 and not pacer.probing
+
+
+def test_concurrency_is_cut_gently_after_two_429s_and_grows_with_successes():
+    pacer = Pacer()
+    tickets = [pacer.started(ONE, 0.0) for _ in range(20)]
+    pacer.finished(tickets[0], 0.0, {"retry-after": "1"}, "rate")
+    assert pacer.concurrency is None  # one 429 is not a trend
+    for ticket in tickets[1:10]:
+        pacer.finished(ticket, 0.0, {"retry-after": "1"}, "rate")
+    assert pacer.concurrency == pytest.approx(CUT * 19)  # cut once for the run of 429s, not nine times
+    for ticket in tickets[10:]:
+        pacer.finished(ticket, 1.5, {}, "ok")
+    assert pacer.concurrency == pytest.approx(CUT * 19 + sum(1 / c for c in _grown(CUT * 19, 10)))
+
+
+def _grown(start: float, successes: int) -> list[float]:
+    values = [start]
+    for _ in range(successes - 1):
+        values.append(values[-1] + 1 / values[-1])
+    return values
+
+
+def test_a_concurrency_refusal_keeps_in_flight_what_was_let_through():
+    pacer = Pacer()
+    tickets = [pacer.started(ONE, 0.0) for _ in range(6)]
+    pacer.finished(tickets[5], 0.0, {}, "concurrency")
+    assert pacer.concurrency == 5 and pacer.wait_for(ONE, 0.0) is None  # wait for one to end
+    pacer.finished(tickets[0], 1.0, {}, "ok")
+    assert pacer.wait_for(ONE, 1.0) == 0
+
+
+@pytest.mark.parametrize(("seconds", "words"), [
+    (0.2, "waiting for the rate limit (~1 s)"), (4.0, "waiting for the rate limit (~4 s)"),
+    (None, "waiting for the rate limit (a request in flight to finish)"),
+])
+def test_the_words_of_a_wait(seconds, words):
+    assert wait_words(seconds) == words
+
+
+# ---- the demo server's limit -----------------------------------------------------------------
+
+def test_the_demo_server_counts_a_fixed_window():
+    windows, limits = {}, {"requests": 2, "images": 3}
+    assert admit(windows, limits, {"requests": 1, "images": 2}, 0.0, 1.0) is None
+    assert admit(windows, limits, {"requests": 1, "images": 2}, 0.1, 1.0) == ("images", pytest.approx(0.9))
+    assert admit(windows, limits, {"requests": 1, "images": 1}, 0.2, 1.0) is None
+    assert admit(windows, limits, {"requests": 1, "images": 1}, 0.3, 1.0) == ("requests", pytest.approx(0.7))
+    assert admit(windows, limits, {"requests": 1, "images": 1}, 1.0, 1.0) is None  # a new window
+    headers = dict(limit_headers(windows, limits, 1.25, 1.0))
+    assert headers[b"x-ratelimit-remaining-requests"] == b"1" and headers[b"x-ratelimit-reset-requests"] == b"750ms"
+
+
+@pytest.mark.parametrize(("body", "kind", "n"), [
+    (b'{"prompt": "p", "n": 3}', "application/json", 3), (b'{"prompt": "p"}', "application/json", 1),
+    (b'--b\r\nContent-Disposition: form-data; name="n"\r\n\r\n4\r\n--b--', "multipart/form-data", 4),
+    (b"not json", "application/json", 1),
+])
+def test_the_demo_server_reads_how_many_images_are_asked(body, kind, n):
+    assert images_asked(body, kind) == n
+
+
+@pytest.fixture
+def limited_server(server):
+    config = server.emulator.config
+    yield server
+    config.rpm = config.ipm = None
+    config.rate_window, config.ratelimit_headers = 60.0, True
+
+
+@pytest.mark.parametrize("headers", [True, False])
+def test_the_demo_server_answers_429_past_its_limit(limited_server, headers):
+    from conftest import TEST_KEY
+
+    config = limited_server.emulator.config
+    config.rpm, config.rate_window, config.ratelimit_headers = 2, 30.0, headers
+    with httpx.Client(base_url=limited_server.base_url, headers={"Authorization": f"Bearer {TEST_KEY}"}) as http:
+        answers = [http.post("/images/generations", json={"prompt": "p", "size": "64x64"}) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    refused = answers[2]
+    assert refused.json()["error"]["code"] == "rate_limit_exceeded" and refused.json()["error"]["type"] == "requests"
+    if headers:
+        assert answers[0].headers["x-ratelimit-remaining-requests"] in ("0", "1")
+        assert 29 <= float(refused.headers["retry-after-ms"]) / 1000 <= 30
+        assert refused.headers["x-ratelimit-limit-requests"] == "2" and "try again in" in refused.text
+    else:
+        assert not [h for h in refused.headers if h.startswith(("x-ratelimit", "retry-after"))]
+        assert "try again" not in refused.text
+    assert [r.fault for r in limited_server.emulator.image_requests] == [None, None, "rate_limit"]
+
+
+@pytest.mark.parametrize("headers", [True, False])
+def test_a_sweep_over_the_limit_waits_for_it_and_loses_nothing(limited_server, session, headers):
+    config = limited_server.emulator.config
+    config.rpm, config.rate_window, config.ratelimit_headers = 4, 1.0, headers
+    session.config.max_concurrency, session.config.max_retries = 8, 0
+    statuses: list[str] = []
+    requests = [session.prepare(f"prompt {i}", size="64x64") for i in range(12)]
+    results = session.run_many(requests, on_done=lambda i, r: statuses.append(type(r).__name__))
+    assert [type(r).__name__ for r in results] == ["Generation"] * 12, statuses
+    served = [r for r in limited_server.emulator.image_requests if r.status == 200]
+    assert len(served) == 12
+    refused = [r for r in limited_server.emulator.image_requests if r.fault == "rate_limit"]
+    if headers:  # the headers said when the window reset: at most the first burst meets a 429
+        assert len(refused) <= 4
+    assert all(row.status == "ok" for row in session.history.records)
+
+
+def test_a_request_that_would_wait_longer_than_rate_limit_wait_fails(limited_server, session):
+    config = limited_server.emulator.config
+    config.rpm, config.rate_window = 1, 30.0
+    session.config.rate_limit_wait = 5
+    session.run(session.prepare("first", size="64x64"))
+    with pytest.raises(errors.RateLimitError, match=r"rate_limit_wait=5 s"):
+        session.run(session.prepare("second", size="64x64"))
+    assert [r.status for r in session.history.records] == ["ok", "error"]
+    assert not math.isnan(session.history.records[-1].latency_s or 0)
