@@ -1,6 +1,6 @@
 """Run the benchmarks: ``python -m benchmarks [--quick] [--out FILE] [--only B1,B5]``.
 
-Starts the demo server on 127.0.0.1 (in its own process), runs B1..B9 against it and against the
+Starts the demo server on 127.0.0.1 (in its own process), runs B1..B10 against it and against the
 baselines in the same run, prints a table of medians and ratios and writes the numbers as JSON
 (``benchmarks/results.json`` for a full run). Exit status 1 if a benchmark failed to run; a
 missed target is a finding, not a failure.
@@ -32,6 +32,7 @@ SUITE = (
     ("b6_history", ("B6",)),
     ("b7_imports", ("B7",)),
     ("b9_gateway", ("B9",)),
+    ("b10_rate_limits", ("B10",)),
     ("b5_b8_kernel", ("B5", "B8")),
 )
 DEFAULT_OUT = REPO / "benchmarks" / "results.json"

@@ -657,7 +657,7 @@ def test_a_429_without_a_hint_is_probed_until_rate_limit_wait():
     client, sleeps = make_client(server, rate_limit_wait=60)
     with pytest.raises(errors.RateLimitError) as info:
         run(client.generate({"model": "m", "prompt": "p"}))
-    assert sleeps[:3] == [0.25, 0.375, 0.5625] and max(sleeps) == 8.0 and sum(sleeps) <= 60
+    assert sleeps[:3] == [0.25, 0.3125, 0.390625] and max(sleeps) == 8.0 and sum(sleeps) <= 60
     assert len(server.requests) == len(sleeps) + 1 and info.value.attempts == len(server.requests)
 
 

@@ -13,6 +13,7 @@ from wisgate_nb.emulator.limits import admit, duration, images_asked, limit_head
 from wisgate_nb.http.pacer import (
     CUT,
     PROBE_FIRST_S,
+    PROBE_GROWTH,
     Pacer,
     budgets_from,
     cost_of,
@@ -110,25 +111,53 @@ def test_a_429_without_a_hint_sends_one_probe_at_growing_intervals():
         pacer.finished(ticket, 0.0, {}, "rate")
     assert pacer.wait_for(ONE, 0.0) == pytest.approx(PROBE_FIRST_S)
     probe = pacer.started(ONE, PROBE_FIRST_S)
-    assert probe.probe and pacer.wait_for(ONE, 0.3) is None  # the others wait for the probe
-    pacer.finished(probe, 0.3, {}, "rate")
-    assert pacer.wait_for(ONE, 0.3) == pytest.approx(1.5 * PROBE_FIRST_S)
+    assert probe.probe and pacer.wait_for(ONE, 0.26) == pytest.approx(0.04)  # the others wait for the probe
+    pacer.finished(probe, 0.35, {}, "rate")  # refused after 0.1 s
+    assert pacer.wait_for(ONE, 0.35) == pytest.approx(PROBE_GROWTH * PROBE_FIRST_S)
     probe = pacer.started(ONE, 0.7)
-    pacer.finished(probe, 0.7, {}, "ok")  # it passed: everyone goes (as many as the concurrency allows)
-    assert pacer.wait_for(ONE, 0.7) == 0 and not pacer.probing
+    assert pacer.wait_for(ONE, 0.875) == pytest.approx(0.125)  # three round trips of a refusal
+    pacer.finished(probe, 0.95, {}, "ok")  # it passed: everyone goes (as many as the concurrency allows)
+    assert pacer.wait_for(ONE, 0.95) == 0 and not pacer.probing
 
 
-def test_concurrency_is_cut_gently_after_two_429s_and_grows_with_successes():
+def test_a_probe_not_refused_within_three_refusal_round_trips_lets_the_others_go():
     pacer = Pacer()
-    tickets = [pacer.started(ONE, 0.0) for _ in range(20)]
-    pacer.finished(tickets[0], 0.0, {"retry-after": "1"}, "rate")
-    assert pacer.concurrency is None  # one 429 is not a trend
-    for ticket in tickets[1:10]:
-        pacer.finished(ticket, 0.0, {"retry-after": "1"}, "rate")
-    assert pacer.concurrency == pytest.approx(CUT * 19)  # cut once for the run of 429s, not nine times
-    for ticket in tickets[10:]:
-        pacer.finished(ticket, 1.5, {}, "ok")
-    assert pacer.concurrency == pytest.approx(CUT * 19 + sum(1 / c for c in _grown(CUT * 19, 10)))
+    pacer.finished(pacer.started(ONE, 0.0), 0.2, {}, "rate")
+    probe = pacer.started(ONE, 0.45)
+    assert pacer.wait_for(ONE, 0.5) == pytest.approx(0.55)
+    assert pacer.wait_for(ONE, 1.05) == 0 and not pacer.probing  # its images may take a minute: no need to wait
+    pacer.finished(probe, 1.1, {}, "rate")  # a late refusal: probing again, at a longer interval
+    assert pacer.probing and pacer.wait_for(ONE, 1.1) == pytest.approx(PROBE_GROWTH * PROBE_FIRST_S)
+
+
+def test_concurrency_is_cut_gently_from_the_second_refused_round_and_grows_with_successes():
+    pacer = Pacer()
+    burst = [pacer.started(ONE, 0.0) for _ in range(20)]
+    for ticket in burst:  # one round: sent together, refused together
+        pacer.finished(ticket, 0.5, {"retry-after": "1"}, "rate")
+    assert pacer.concurrency is None
+    second = [pacer.started(ONE, 1.5) for _ in range(20)]
+    for ticket in second:
+        pacer.finished(ticket, 1.6, {"retry-after": "1"}, "rate")
+    assert pacer.concurrency == pytest.approx(CUT * 20)  # cut once for the round, not twenty times
+    third = [pacer.started(ONE, 2.6) for _ in range(18)]
+    pacer.finished(third[0], 2.7, {"retry-after": "1"}, "rate")
+    assert pacer.concurrency == pytest.approx(CUT * CUT * 20)
+    for ticket in third[1:]:  # sent before the last 429: their successes say nothing new
+        pacer.finished(ticket, 3.0, {}, "ok")
+    assert pacer.concurrency == pytest.approx(CUT * CUT * 20) and pacer.strikes == 3
+    for ticket in [pacer.started(ONE, 3.7) for _ in range(10)]:
+        pacer.finished(ticket, 4.0, {}, "ok")
+    assert pacer.concurrency == pytest.approx(_grown(CUT * CUT * 20, 11)[-1]) and pacer.strikes == 0
+
+
+def test_refused_probes_do_not_cut_the_concurrency():
+    pacer = Pacer()
+    pacer.finished(pacer.started(ONE, 0.0), 0.1, {}, "rate")
+    for _ in range(5):
+        now = pacer.blocked_until
+        pacer.finished(pacer.started(ONE, now), now + 0.01, {}, "rate")
+    assert pacer.concurrency is None and pacer.strikes == 1
 
 
 def _grown(start: float, successes: int) -> list[float]:

@@ -8,9 +8,11 @@ What it learns from:
 - ``x-ratelimit-{limit,remaining,reset}-{requests,images,tokens}``: the window's budget; once a
   window is used up, requests wait for its reset instead of meeting a 429;
 - ``retry-after-ms`` / ``retry-after`` (or a wait the message names) on a 429: everyone waits that long;
-- a 429 that says nothing: one request at a time probes, at growing intervals, until one passes;
-- repeated 429s: fewer requests in flight (cut gently, ×0.9, once per run of 429s; halving on every
-  429 collapses throughput), and one more slot per round of successes;
+- a 429 that says nothing: one request at a time probes, at growing intervals, until one passes (or
+  is not refused within three times the round trip of a refusal: the others need not wait for its images);
+- repeated 429s: fewer requests in flight, cut gently (×0.9) from the second refused round in a row; a
+  round is the 429s of requests sent after the previous 429 came (a burst sent together is one round,
+  a probe is none): halving on every 429 collapses throughput. One more slot per round of successes;
 - a gateway's ``max_concurrent`` refusal: in flight no more than what it let through.
 """
 
@@ -28,8 +30,9 @@ from .messages import header, wait_in_message
 from .wire import retry_after_seconds
 
 DIMENSIONS = ("requests", "images", "tokens")
-PROBE_FIRST_S, PROBE_GROWTH, PROBE_MAX_S = 0.25, 1.5, 8.0  # a 429 without a hint: when to ask again
-CUT, STRIKES = 0.9, 2  # after STRIKES 429s in a row, the concurrency is cut to CUT × itself
+PROBE_FIRST_S, PROBE_GROWTH, PROBE_MAX_S = 0.25, 1.25, 8.0  # a 429 without a hint: when to ask again
+GRACE_MIN_S, GRACE_FACTOR = 0.05, 3.0  # a probe not refused within GRACE_FACTOR × a refusal's round trip passed
+CUT, STRIKES = 0.9, 2  # from the STRIKES-th refused round in a row, each cuts the concurrency to CUT × itself
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _CONCURRENT = re.compile(r"(?i)max_concurrent|too many concurrent|concurrent requests|concurrency limit")
 _PER_MINUTE = re.compile(r"(?i)requests_per_minute is \d+")  # the classroom gateway's own per-minute limit
@@ -101,6 +104,7 @@ class Ticket:
 
     cost: dict[str, int]
     probe: bool = False
+    at: float = 0.0  # when it was sent
 
 
 @dataclass
@@ -111,11 +115,13 @@ class Pacer:
     concurrency: float | None = None  # None: no learned cap (the session's max_concurrency still holds)
     blocked_until: float = 0.0  # no request starts before this (a Retry-After, a probe's interval)
     budgets: dict[str, Budget] = field(default_factory=dict)
-    strikes: int = 0  # 429s since the last success
-    cut: bool = False  # the concurrency was cut in this run of 429s
+    strikes: int = 0  # refused rounds since the last success
+    last_429: float = -math.inf  # when the last 429 came
     probing: bool = False  # a 429 said nothing: one request at a time until one passes
     probe_out: bool = False
     probe_delay: float = PROBE_FIRST_S
+    probe_at: float = 0.0
+    refusal_s: float = 0.0  # the round trip of a 429: the last probe's, else the quickest of a burst
     limited: int = 0  # 429s that were waited out (for the record and the benchmark)
     _waiters: list = field(default_factory=list, repr=False)
 
@@ -124,7 +130,10 @@ class Pacer:
         if now < self.blocked_until:
             return self.blocked_until - now
         if self.probing and self.probe_out:
-            return None
+            passed = self.probe_at + max(GRACE_MIN_S, GRACE_FACTOR * self.refusal_s)
+            if now < passed:
+                return passed - now
+            self.probing = False  # not refused by now: let through (a late 429 starts probing again)
         if self.concurrency is not None and self.in_flight >= max(1, math.floor(self.concurrency)):
             return None
         waits, unknown = [], False
@@ -149,8 +158,9 @@ class Pacer:
         for dim, budget in self.budgets.items():
             budget.remaining -= cost.get(dim, 0)
         probe = self.probing
-        self.probe_out = self.probe_out or probe
-        return Ticket(dict(cost), probe)
+        if probe:
+            self.probe_out, self.probe_at = True, now
+        return Ticket(dict(cost), probe, now)
 
     def finished(self, ticket: Ticket, now: float, headers: Mapping[str, str] | None = None,
                  outcome: str = "other", message: str | None = None) -> None:
@@ -163,8 +173,8 @@ class Pacer:
         if ticket.probe:
             self.probe_out = False
         self._learn(headers, now)
-        if outcome == "ok":
-            self.strikes, self.cut, self.probing, self.probe_delay = 0, False, False, PROBE_FIRST_S
+        if outcome == "ok" and ticket.at > self.last_429:  # sent before the last 429, it says nothing new
+            self.strikes, self.probing, self.probe_delay = 0, False, PROBE_FIRST_S
             if self.concurrency is not None:
                 self.concurrency += 1 / max(1.0, self.concurrency)  # one more slot per round of successes
         elif outcome == "concurrency":
@@ -174,10 +184,13 @@ class Pacer:
                 self._probe(now, ticket)
         elif outcome == "rate":
             self.limited += 1
-            self.strikes += 1
-            if self.strikes >= STRIKES and not self.cut:
-                self.concurrency = max(1.0, CUT * (self.concurrency or self.in_flight + 1))
-                self.cut = True
+            took = now - ticket.at  # a probe's own round trip; a burst's refusals queue: its quickest
+            self.refusal_s = min(PROBE_MAX_S, took if ticket.probe or not self.refusal_s else min(self.refusal_s, took))
+            if ticket.at > self.last_429 and not ticket.probe:  # a new round of refusals
+                self.strikes += 1
+                if self.strikes >= STRIKES:
+                    self.concurrency = max(1.0, CUT * (self.concurrency or self.in_flight + 1))
+            self.last_429 = max(self.last_429, now)
             hint = self._hint(headers, now, message)
             if hint is not None:
                 self.blocked_until = max(self.blocked_until, now + hint)
