@@ -21,3 +21,4 @@ PROXY_COOLDOWN_S = 2.0  # a lower bound: behind a proxy that names its wait only
 def concurrent(count: int, latency: float) -> float:
     """Halfway between ``count`` requests of ``latency`` s all at once and one after another."""
     return (count + 1) / 2 * latency
+DEADLINE_S = 3.0  # with timeout=1, a server trickling a body or keep-alives is left at the deadline (measured ~1.0 s)

@@ -118,8 +118,11 @@ def translate_errors(client, progress: Progress):
         if exc.request_id is None:
             exc.request_id, exc.request_id_header = progress.request_id, progress.request_id_header
         raise
-    except (httpx.TimeoutException, TimeoutError) as exc:
+    except httpx.TimeoutException as exc:
         raise errors.APITimeoutError(f"no answer within {client.timeout:g} s ({type(exc).__name__})",
+                                     **progress.ids()) from exc
+    except TimeoutError as exc:  # the attempt's own deadline: a trickle or a stream of keep-alives
+        raise errors.APITimeoutError(f"no answer within {client.timeout:g} s (timeout bounds the whole answer)",
                                      **progress.ids()) from exc
     except (httpx.TransportError, httpx.TooManyRedirects) as exc:
         detail = mask_secret(str(exc), client._key())[:200] or type(exc).__name__

@@ -210,7 +210,8 @@ class ImagesClient:
             progress = Progress()
             try:
                 with translate_errors(self, progress):
-                    raw = await self._send_once(url, stream, on_partial, progress, len(log) + 1, content)
+                    async with asyncio.timeout(self.timeout):  # the whole attempt, not each read
+                        raw = await self._send_once(url, stream, on_partial, progress, len(log) + 1, content)
             except asyncio.CancelledError:
                 self.pacer.finished(ticket, self._clock(), progress.headers)
                 log.append("cancelled")
