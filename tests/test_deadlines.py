@@ -22,7 +22,7 @@ STOP_AFTER_S = 60.0  # the server gives up by itself, whatever the client does
 class _Trickle(BaseHTTPRequestHandler):
     """Answers 200, then one byte of a JSON body a second, or an SSE comment every 0.2 s."""
 
-    def do_POST(self):  # noqa: N802 - the stdlib's name
+    def do_POST(self):
         self.rfile.read(int(self.headers.get("content-length") or 0))
         stream = "event-stream" in (self.headers.get("accept") or "")
         self.send_response(200)
