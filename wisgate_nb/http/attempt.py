@@ -20,7 +20,7 @@ from . import wire
 from .bodies import capped_bytes, read_body
 from .checks import safe_url
 from .images import b64decode, decode_image
-from .messages import mask_secret
+from .messages import mask_secret, scrub
 
 logger = logging.getLogger("wisgate_nb.http.client")  # the client's log: one place to look
 
@@ -86,8 +86,8 @@ async def consume_events(response: httpx.Response, on_partial, progress: Progres
         raise errors.ResponseFormatError("the stream ended without a completed image")
     top = {k: v for k, v in completed[-1].items() if k not in ("type", "b64_json", "url", "revised_prompt")}
     top.setdefault("created", top.pop("created_at", None))
-    return Raw(wire.check_items(completed, progress.request_id), top, progress.request_id, True,
-               progress.request_id_header)
+    return Raw(scrub(wire.check_items(completed, progress.request_id), secret), scrub(top, secret),
+               progress.request_id, True, progress.request_id_header)
 
 
 def without_stream(content: dict) -> dict:

@@ -27,7 +27,7 @@ from .attempt import USER_AGENT, Progress, Raw, call_safely, consume_events, fet
 from .bodies import read_body, read_error_body
 from .checks import check_settings, safe_url
 from .images import DEFAULT_MAX_PIXELS, ImageBlob, ImageInput, b64decode, decode_image, load_image_input
-from .messages import request_id_from
+from .messages import mask_secret, request_id_from, scrub
 from .pacer import Pacer, cost_of, images_asked, limit_kind, over_wait, wait_words
 from .wire import error_from_response, parse_images_body, request_id_of, retry_delay, should_retry
 
@@ -173,7 +173,7 @@ class ImagesClient:
         try:
             raw, fallback = await self._send_with_retries(self.base_url + path, stream, on_partial, on_status,
                                                           content, log)
-
+            wire.check_count(raw.items, images_asked(content), raw.request_id)  # before any is decoded
             async def checked(item: dict) -> ImageBlob:
                 with translate_errors(self, Progress(request_id=raw.request_id,
                                                       request_id_header=raw.request_id_header)):
@@ -236,8 +236,7 @@ class ImagesClient:
                 if retries >= self.max_retries or progress.events or not wire.is_retryable(exc):
                     raise
                 delay = retry_delay(retries, progress.headers, message=getattr(exc, "message", None))
-                retries += 1
-                words = wire.retry_words(exc, delay, retries, self.max_retries)
+                retries, words = retries + 1, wire.retry_words(exc, delay, retries + 1, self.max_retries)
                 logger.debug("retrying %s: %s", safe_url(url), words)
                 await call_safely(on_status, words)
                 await self._sleep(delay)
@@ -249,10 +248,8 @@ class ImagesClient:
             return raw, fallback
 
     async def _pace(self, cost: dict, on_status, waited: float, refused: errors.APIStatusError | None):
-        """Wait until the endpoint's pacer lets this request go: (its ticket, seconds waited so far).
-
-        RateLimitError once the wait would pass ``rate_limit_wait`` (the last 429, if there was one).
-        """
+        """Wait until the endpoint's pacer lets this request go: (its ticket, seconds waited so far);
+        RateLimitError once the wait would pass ``rate_limit_wait`` (with the last 429, if there was one)."""
         said = None
         while True:
             now = self._clock()
@@ -275,7 +272,8 @@ class ImagesClient:
         async with self._http().stream("POST", url, headers=self._headers(stream), timeout=self._timeout,
                                        **content) as response:
             progress.headers, progress.status = response.headers, response.status_code
-            progress.request_id, progress.request_id_header = request_id_from(response.headers)
+            rid, progress.request_id_header = request_id_from(response.headers)
+            progress.request_id = mask_secret(rid, self._key()) if rid else rid  # a server may echo the key
             logger.debug("POST %s -> HTTP %d (request id %s, attempt %d)", safe_url(url),
                          response.status_code, progress.request_id, attempt)
             if not 200 <= response.status_code < 300:
@@ -286,7 +284,8 @@ class ImagesClient:
                                             max_pixels=self.max_pixels, secret=self._key())
             body = await read_body(response, self.max_body_bytes)
         items, top = parse_images_body(body, response.headers, redact=self._key())
-        return Raw(items, top, progress.request_id, False, progress.request_id_header)
+        return Raw(scrub(items, self._key()), scrub(top, self._key()), progress.request_id, False,
+                   progress.request_id_header)
 
     def _headers(self, stream: bool) -> dict[str, str]:
         headers = {"Accept": "text/event-stream" if stream else "application/json", "User-Agent": USER_AGENT}

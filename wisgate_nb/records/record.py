@@ -67,6 +67,7 @@ class Record:
     attempt_statuses: str = ""  # one word per attempt, e.g. "429,429,200" ("timeout", "connection", "cancelled")
     request_id_header: str | None = None  # where request_id came from: a header name, or "body"
     stream_fallback: str | None = None  # a stream was asked for, the images came without one: why
+    safety_identifier: str | None = None  # the end user's id sent for the provider's safety checks
 
     def to_json(self) -> dict:
         data = dataclasses.asdict(self)
