@@ -76,7 +76,8 @@ EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nshowpage\n"
 
 
 @pytest.mark.parametrize(("data", "start"), [(EPS, "%!PS-Ado"), (image("TIFF"), "II*"), (image("BMP"), "BM"),
-                                             (b"\x89PNG\r\n\x1a" + EPS, None)])
+                                             (b"\x89PNG\r\n\x1a" + EPS, None)],
+                         ids=["eps", "tiff", "bmp", "png-magic-cut-short"])
 def test_other_image_data_never_reaches_pillow(data, start, monkeypatch):
     opened = []
     monkeypatch.setattr(Image, "open", lambda *a, **k: opened.append(a))  # a trap: nothing may get this far

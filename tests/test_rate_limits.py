@@ -261,3 +261,41 @@ def test_a_request_that_would_wait_longer_than_rate_limit_wait_fails(limited_ser
         session.run(session.prepare("second", size="64x64"))
     assert [r.status for r in session.history.records] == ["ok", "error"]
     assert not math.isnan(session.history.records[-1].latency_s or 0)
+
+
+def test_a_gateways_max_concurrent_refusal_is_waited_out_not_failed():
+    import asyncio
+
+    from wisgate_nb.http.client import ImagesClient
+
+    refusal = {"error": {"message": "Quota exceeded: max_concurrent is 2 for ana and 2 requests are still running; "
+                                    "try again when one finishes", "type": "insufficient_quota",
+                         "code": "quota_exceeded"}}
+    answers = [httpx.Response(429, headers={"x-should-retry": "false"}, json=refusal),
+               httpx.Response(200, json={"data": [{"b64_json": _PNG_B64}]})]
+    sleeps: list[float] = []
+    clock = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        clock[0] += seconds
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(lambda request: answers.pop(0)))
+    client = ImagesClient(base_url="http://gateway.test/v1", api_key="k", http_client=http, max_retries=0,
+                          sleep=sleep, clock=lambda: clock[0])
+    result = asyncio.run(client.generate({"model": "m", "prompt": "p"}))
+    assert result.attempt_statuses == ("429", "200") and sleeps == [PROBE_FIRST_S]
+
+
+def _png_b64() -> str:
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+_PNG_B64 = _png_b64()
