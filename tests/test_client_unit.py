@@ -639,7 +639,8 @@ def test_429_retry_after_is_waited_out_without_using_a_retry():
     words: list[str] = []
     result = run(client.generate({"model": "m", "prompt": "p"}, on_status=words.append))
     assert sleeps == [4.0] * 3 and result.attempt_statuses == ("429", "429", "429", "200")
-    assert words == ["waiting for the rate limit (~4 s)"] * 3
+    assert words == [word for total in (4, 8, 12) for word in  # the time waited in all, across the 429s
+                     ("waiting for the rate limit (~4 s)", f"sent after {total} s waiting for the rate limit")]
 
 
 def test_a_rate_limit_wait_longer_than_rate_limit_wait_fails_with_the_429():

@@ -299,3 +299,10 @@ def _png_b64() -> str:
 
 
 _PNG_B64 = _png_b64()
+
+
+def test_a_cut_starts_from_what_was_in_flight_when_the_learned_cap_grew_above_it():
+    pacer = Pacer(concurrency=50.0, strikes=1)
+    tickets = [pacer.started(ONE, 0.0) for _ in range(10)]
+    pacer.finished(tickets[0], 0.5, {"retry-after": "1"}, "rate")
+    assert pacer.concurrency == pytest.approx(CUT * 10)

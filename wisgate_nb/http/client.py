@@ -255,6 +255,8 @@ class ImagesClient:
             now = self._clock()
             wait = self.pacer.wait_for(cost, now)
             if wait == 0:
+                if said is not None:  # the live line should not go on saying it waits
+                    await call_safely(on_status, f"sent after {max(1, round(waited))} s waiting for the rate limit")
                 return self.pacer.started(cost, now), waited
             left = self.rate_limit_wait - waited
             if (wait or 0) > left or left <= 0:

@@ -122,7 +122,7 @@ class Pacer:
     probe_delay: float = PROBE_FIRST_S
     probe_at: float = 0.0
     refusal_s: float = 0.0  # the round trip of a 429: the last probe's, else the quickest of a burst
-    limited: int = 0  # 429s that were waited out (for the record and the benchmark)
+    limited: int = 0  # 429s that were waited out (its repr says so when one debugs)
     _waiters: list = field(default_factory=list, repr=False)
 
     def wait_for(self, cost: Mapping[str, int], now: float) -> float | None:
@@ -189,7 +189,8 @@ class Pacer:
             if ticket.at > self.last_429 and not ticket.probe:  # a new round of refusals
                 self.strikes += 1
                 if self.strikes >= STRIKES:
-                    self.concurrency = max(1.0, CUT * (self.concurrency or self.in_flight + 1))
+                    # from what was in flight when a learned cap is above it (successes raise it without end)
+                    self.concurrency = max(1.0, CUT * min(self.concurrency or math.inf, self.in_flight + 1))
             self.last_429 = max(self.last_429, now)
             hint = self._hint(headers, now, message)
             if hint is not None:
