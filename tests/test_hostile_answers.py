@@ -153,6 +153,17 @@ def test_values_the_registry_does_not_list_are_sent_with_one_warning(name, value
         validate_options(**{name: value})
 
 
+def test_a_model_this_release_does_not_know_is_sent_with_a_warning():
+    from wisgate_nb.options import build_generation_payload
+
+    with pytest.warns(UnknownValueWarning, match=r"model='gpt-image-3' is not one of the known values \(gpt-image-2, "):
+        assert build_generation_payload("p", model="gpt-image-3")["model"] == "gpt-image-3"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # known models and their dated snapshots say nothing
+        build_generation_payload("p", model="gpt-image-2-2026-04-21")
+        build_generation_payload("p", model="dall-e-3")
+
+
 @pytest.mark.parametrize("value", ["xhigh", "max"])
 def test_the_newest_qualities_are_known(value):
     with warnings.catch_warnings():

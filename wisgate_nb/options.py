@@ -23,6 +23,8 @@ from .values import DIGITS_RE, MAX_SIDE, MIN_SIDE, check_chars, open_value, pars
 from .values import show as _show
 
 MAX_EDIT_IMAGES = 16
+# Models this release knows (a dated snapshot, "gpt-image-2-2026-04-21", is known too); others are sent with a warning
+KNOWN_MODELS = ("gpt-image-2", "gpt-image-1.5", "gpt-image-1", "gpt-image-1-mini", "dall-e-3", "dall-e-2")
 DEFAULT_PARTIALS = 2
 ENDPOINTS = ("generations", "edits")
 
@@ -102,7 +104,12 @@ def _check_text(option: Option, value: Any) -> str:
     if not isinstance(value, str) or (option.name == "model" and not value.strip()):
         what = "a non-empty model name" if option.name == "model" else "text"
         raise ConfigurationError(f"{option.name} must be {what}; got {_show(value)}")
-    return check_chars(option.name, value.strip() if option.name == "model" else value)
+    if option.name != "model":
+        return check_chars(option.name, value)
+    model = check_chars("model", value.strip())
+    if not any(model == known or model.startswith(known + "-") for known in KNOWN_MODELS):
+        open_value("model", model, KNOWN_MODELS)
+    return model
 
 
 def _check_size(option: Option, value: Any) -> str:
