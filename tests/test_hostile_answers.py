@@ -171,6 +171,11 @@ def test_the_newest_qualities_are_known(value):
         assert validate_options(quality=value) == {"quality": value}
 
 
+@pytest.mark.parametrize("value", ["xhigh", "max"])
+def test_the_demo_server_takes_the_newest_qualities(demo_session, value):
+    assert wisgate_nb.generate("a fox", size="64x64", quality=value).record.quality == value
+
+
 def test_an_open_value_reaches_the_server_and_safety_identifier_the_history(session, server):
     generation = wisgate_nb.generate("a fox", size="64x64", safety_identifier="user-7f3a")
     assert server.emulator.image_requests[-1].json["safety_identifier"] == "user-7f3a"
