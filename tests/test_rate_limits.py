@@ -306,3 +306,13 @@ def test_a_cut_starts_from_what_was_in_flight_when_the_learned_cap_grew_above_it
     tickets = [pacer.started(ONE, 0.0) for _ in range(10)]
     pacer.finished(tickets[0], 0.5, {"retry-after": "1"}, "rate")
     assert pacer.concurrency == pytest.approx(CUT * 10)
+
+
+def test_the_emulator_command_takes_the_limit_options():
+    from wisgate_nb.cli import _parser, emulator_config
+
+    config = emulator_config(_parser().parse_args(
+        ["emulator", "--rpm", "5", "--ipm", "12", "--rate-window", "2.5", "--no-ratelimit-headers"]))
+    assert (config.rpm, config.ipm, config.rate_window, config.ratelimit_headers) == (5, 12, 2.5, False)
+    default = emulator_config(_parser().parse_args(["emulator"]))
+    assert (default.rpm, default.ipm, default.rate_window, default.ratelimit_headers) == (None, None, 60.0, True)
