@@ -252,6 +252,16 @@ def test_a_sweep_over_the_limit_waits_for_it_and_loses_nothing(limited_server, s
     assert all(row.status == "ok" for row in session.history.records)
 
 
+def test_an_images_limit_counts_the_images_of_each_request(limited_server, session):
+    config = limited_server.emulator.config
+    config.ipm, config.rate_window = 4, 1.0
+    session.config.max_concurrency, session.config.max_retries = 4, 0
+    results = session.run_many([session.prepare(f"pair {i}", size="64x64", n=2) for i in range(4)])
+    assert [len(r.images) for r in results] == [2, 2, 2, 2]
+    assert len([r for r in limited_server.emulator.image_requests if r.status == 200]) == 4
+    assert len([r for r in limited_server.emulator.image_requests if r.fault == "rate_limit"]) <= 2
+
+
 def test_a_request_that_would_wait_longer_than_rate_limit_wait_fails(limited_server, session):
     config = limited_server.emulator.config
     config.rpm, config.rate_window = 1, 30.0
