@@ -4,7 +4,9 @@ model brings, sent with a warning). Pure functions; used by the option registry 
 from __future__ import annotations
 
 import difflib
+import os
 import re
+import sys
 import warnings
 from collections.abc import Iterable
 from typing import Any
@@ -63,8 +65,16 @@ def open_value(name: str, value: str, known: tuple[str, ...]) -> str:
     if (name, value) not in _warned:
         _warned.add((name, value))
         warnings.warn(f"{name}={value!r} is not one of the known values ({', '.join(known)}): sent as given, "
-                      "for a model that takes it", UnknownValueWarning, stacklevel=6)
+                      "for a model that takes it", UnknownValueWarning, stacklevel=_first_caller_outside())
     return value
+
+
+def _first_caller_outside() -> int:
+    """The stack level of the first frame outside wisgate_nb: the warning points at the user's line."""
+    package, frame, level = os.path.dirname(os.path.abspath(__file__)), sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def suggest(word: str, choices: Iterable[str], prefix: str = "") -> str:
