@@ -75,16 +75,18 @@ def test_the_four_web_formats_are_decoded(fmt):
 EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nshowpage\n"
 
 
-@pytest.mark.parametrize(("data", "start"), [(EPS, "%!PS-Ado"), (image("TIFF"), "II*"), (image("BMP"), "BM"),
-                                             (b"\x89PNG\r\n\x1a" + EPS, None)],
-                         ids=["eps", "tiff", "bmp", "png-magic-cut-short"])
-def test_other_image_data_never_reaches_pillow(data, start, monkeypatch):
+@pytest.mark.parametrize(("data", "words"), [
+    (EPS, "is EPS: only PNG, JPEG, WebP and GIF data is decoded"), (image("TIFF"), "is TIFF: only PNG"),
+    (image("BMP"), "is BMP: only PNG"),
+    (b"\x89PNG\r\n\x1a" + EPS, r"not PNG, JPEG, WebP or GIF data \(it starts with b'\\x89PNG\\r\\n\\x1a%'\)"),
+], ids=["eps", "tiff", "bmp", "png-magic-cut-short"])
+def test_other_image_data_never_reaches_pillow(data, words, monkeypatch):
     opened = []
     monkeypatch.setattr(Image, "open", lambda *a, **k: opened.append(a))  # a trap: nothing may get this far
     client = client_answering(lambda r: httpx.Response(200, json={"data": [{"b64_json": b64(data)}]}))
-    with pytest.raises(errors.ResponseFormatError, match="not PNG, JPEG, WebP or GIF data") as info:
+    with pytest.raises(errors.ResponseFormatError, match=words):
         generate(client)
-    assert opened == [] and (start is None or start in str(info.value))
+    assert opened == []
 
 
 def test_a_file_named_png_holding_a_tiff_is_not_saved(session, tmp_path):

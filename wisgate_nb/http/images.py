@@ -23,6 +23,9 @@ from .. import errors
 DEFAULT_MAX_PIXELS = 50_000_000
 _UPLOAD_MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 _UPLOAD_EXT = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
+# Formats named in a refusal (never decoded): what a server or a user is likely to send instead
+_OTHER_FORMATS = ((b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"%!PS", "EPS"),
+                  (b"\xc5\xd0\xd3\xc6", "EPS"), (b"8BPS", "PSD"), (b"\x00\x00\x01\x00", "ICO"))
 
 
 @dataclass(frozen=True)
@@ -52,13 +55,17 @@ def decode_image(data: bytes, *, max_pixels: int, revised_prompt: str | None = N
     return ImageBlob(bytes(data), fmt, width, height, revised, decoded)
 
 
-def _inspect_image(data: bytes, max_pixels: int, error: type[Exception], what: str, keep: bool = False):
+def _inspect_image(data: bytes, max_pixels: int, error: type[Exception], what: str, keep: bool = False,
+                   tail: str = "only PNG, JPEG, WebP and GIF data is decoded"):
     """(format, width, height) after a full decode; ``error`` for anything that is not a sane image."""
     if Image.MAX_IMAGE_PIXELS:  # never above Pillow's own limit, where Pillow would only warn
         max_pixels = min(max_pixels, int(Image.MAX_IMAGE_PIXELS))
     too_big = f"{what} has too many pixels (more than {max_pixels:,}): refused as a decompression bomb"
     kind = image_kind(data)
     if kind is None:  # an EPS must never reach Pillow (and Ghostscript), nor a TIFF a .png file
+        name = next((n for magic, n in _OTHER_FORMATS if data.startswith(magic)), None)
+        if name is not None:
+            raise error(f"{what} is {name}: {tail}")
         raise error(f"{what} cannot be decoded: it is not PNG, JPEG, WebP or GIF data (it starts with {bytes(data[:8])!r})")
     declared = peek_size(data)
     if declared is not None and declared[0] * declared[1] > max_pixels:
@@ -163,7 +170,8 @@ def load_image_input(image: ImageInput, *, default_name: str = "image.png") -> t
     else:
         raise errors.ConfigurationError(
             f"an image must be a file path, bytes or a PIL image; got {type(image).__name__}")
-    fmt, _, _ = _inspect_image(data, DEFAULT_MAX_PIXELS, errors.ConfigurationError, name or "the image")
+    fmt, _, _ = _inspect_image(data, DEFAULT_MAX_PIXELS, errors.ConfigurationError, name or "the image",
+                               tail="send PNG, JPEG or WEBP (a PIL image is converted to PNG)")
     if fmt not in _UPLOAD_MIME:
         raise errors.ConfigurationError(f"{name or 'the image'} is {fmt.upper()}: send PNG, JPEG or WEBP "
                                         "(a PIL image is converted to PNG)")
