@@ -33,6 +33,7 @@ SUITE = (
     ("b7_imports", ("B7",)),
     ("b9_gateway", ("B9",)),
     ("b9_reports", ("B9",)),
+    ("b10_rate_limits", ("B10",)),
     ("b11_demo_drawing", ("B11",)),
     ("b12_experiments", ("B12",)),
     ("b5_b8_kernel", ("B5", "B8")),

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-IDS = [f"B{i}" for i in range(1, 13)]
+IDS = sorted(f"B{i}" for i in range(1, 13))
 
 
 @pytest.mark.timeout(900)

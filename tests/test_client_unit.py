@@ -68,15 +68,17 @@ def run(coro):
 
 
 def make_client(handler, **kwargs):
-    """A client over MockTransport whose sleeps are recorded instead of waited."""
+    """A client over MockTransport whose sleeps are recorded instead of waited (its clock moves by them)."""
     sleeps: list[float] = []
+    clock = [1000.0]
 
     async def fake_sleep(delay: float) -> None:
         sleeps.append(delay)
+        clock[0] += delay
 
     kwargs.setdefault("api_key", KEY)
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    return ImagesClient(base_url=BASE, http_client=http, sleep=fake_sleep, **kwargs), sleeps
+    return ImagesClient(base_url=BASE, http_client=http, sleep=fake_sleep, clock=lambda: clock[0], **kwargs), sleeps
 
 
 class Server:
@@ -630,14 +632,34 @@ def test_5xx_is_retried_then_succeeds_with_status_words():
     assert re.fullmatch(r"HTTP 503 \(server error\): waiting [\d.]+ s, retry 2 of 2", words[1])
 
 
-def test_429_retry_after_is_honoured():
-    server = Server(httpx.Response(429, headers={"retry-after": "4"}, json={"error": {"message": "slow"}}),
+def test_429_retry_after_is_waited_out_without_using_a_retry():
+    server = Server(*[httpx.Response(429, headers={"retry-after": "4"}, json={"error": {"message": "slow"}})] * 3,
                     httpx.Response(200, json=ok_body()))
-    client, sleeps = make_client(server)
+    client, sleeps = make_client(server, max_retries=0)
     words: list[str] = []
-    run(client.generate({"model": "m", "prompt": "p"}, on_status=words.append))
-    assert sleeps == [4.0]
-    assert words == ["HTTP 429 (rate limit): waiting 4 s, retry 1 of 2"]
+    result = run(client.generate({"model": "m", "prompt": "p"}, on_status=words.append))
+    assert sleeps == [4.0] * 3 and result.attempt_statuses == ("429", "429", "429", "200")
+    assert words == [word for total in (4, 8, 12) for word in  # the time waited in all, across the 429s
+                     ("waiting for the rate limit (~4 s)", f"sent after {total} s waiting for the rate limit")]
+
+
+def test_a_rate_limit_wait_longer_than_rate_limit_wait_fails_with_the_429():
+    server = Server(httpx.Response(429, headers={"retry-after": "30"}, json={"error": {"message": "slow down"}}),
+                    httpx.Response(200, json=ok_body()))
+    client, sleeps = make_client(server, rate_limit_wait=20)
+    with pytest.raises(errors.RateLimitError) as info:
+        run(client.generate({"model": "m", "prompt": "p"}))
+    assert len(server.requests) == 1 and sleeps == []
+    assert "rate_limit_wait=20 s" in str(info.value) and "slow down" in str(info.value)
+
+
+def test_a_429_without_a_hint_is_probed_until_rate_limit_wait():
+    server = Server(httpx.Response(429, json={"error": {"message": "busy"}}))
+    client, sleeps = make_client(server, rate_limit_wait=60)
+    with pytest.raises(errors.RateLimitError) as info:
+        run(client.generate({"model": "m", "prompt": "p"}))
+    assert sleeps[:3] == [0.25, 0.3125, 0.390625] and max(sleeps) == 8.0 and sum(sleeps) <= 60
+    assert len(server.requests) == len(sleeps) + 1 and info.value.attempts == len(server.requests)
 
 
 def test_exhausted_retries_raise_the_last_error():
@@ -661,7 +683,7 @@ def test_quota_refusals_are_never_retried(code):
 
 @pytest.mark.parametrize(
     ("status", "should", "requests"),
-    [(400, "true", 3), (409, "false", 1), (503, "false", 1), (503, "FALSE", 1), (503, "maybe", 3), (429, "true", 3)],
+    [(400, "true", 3), (409, "false", 1), (503, "false", 1), (503, "FALSE", 1), (503, "maybe", 3), (429, "false", 1)],
 )
 def test_x_should_retry_is_honoured(status, should, requests):
     server = Server(httpx.Response(status, headers={"x-should-retry": should}, json={"error": {"message": "no"}}))

@@ -320,6 +320,7 @@ def test_errors_map_to_the_clients_classes(room, server):
         assert caught.value.status_code == 503
         server.emulator.schedule(Fault("status", 429, message="You exceeded your current quota.",
                                        retry_after=None))
+        session.config.rate_limit_wait = 0  # a rate limit is waited out, up to this (tests/test_rate_limits.py)
         with pytest.raises(RateLimitError) as caught:
             session.run(session.prepare("a fox", size="256x256"))
         assert not isinstance(caught.value, QuotaExceededError)

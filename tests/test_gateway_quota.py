@@ -104,6 +104,22 @@ def test_max_concurrent_refuses_the_request_over_the_limit_as_a_wait(server, tmp
         assert third.json()["error"]["code"] == "too_many_concurrent" and int(third.headers["retry-after"]) >= 1
         assert "max_concurrent is 2 for eve and 2 requests are still running" in third.json()["error"]["message"]
         assert len(server.emulator.image_requests) == 2
+
+
+def test_max_concurrent_refuses_the_request_over_the_limit_and_the_client_waits_for_a_slot(server, tmp_path):
+    server.emulator.config.latency = 1.0
+    with classroom(tmp_path, server.base_url, "[quota]\nmax_concurrent = 2\n") as room:
+        token = room.student("eve")
+        [results] = _run_class(room, [token], 3)
+        assert [type(r).__name__ for r in results] == ["Generation"] * 3  # a wait, not a lost prompt
+        assert sorted(r.record.attempt_statuses for r in results) == ["200", "200", "429,200"]
+        assert len(server.emulator.image_requests) == 3
+        with ThreadPoolExecutor(3) as pool:
+            answers = list(pool.map(lambda _: httpx.post(room.gw.base_url + GENERATE, headers=bearer(token),
+                                                         json={"prompt": "a fox", "size": "256x256"}, timeout=30),
+                                    range(3)))
+        refusal = next(a for a in answers if a.status_code == 429)
+        assert "max_concurrent is 2 for eve and 2 requests are still running" in refusal.json()["error"]["message"]
         server.emulator.config.latency = 0.0
         assert room.quota(token)["used"]["in_flight"] == 0
         [again] = _run_class(room, [token], 1)

@@ -280,3 +280,31 @@ def test_kernel_python_is_this_python(kernel):
     km, kc = kernel
     text = _stdout(kc, "import sys; print(sys.executable)").strip()
     assert Path(text).resolve() == Path(sys.executable).resolve()
+
+
+def test_a_request_waiting_for_the_rate_limit_says_so_and_leaves_the_kernel_free(kernel, server):
+    from conftest import TEST_KEY
+
+    km, kc = kernel
+    config = server.emulator.config
+    config.rpm, config.rate_window = 1, 4.0  # one request per 4 s window, with x-ratelimit-* headers
+    try:
+        setup = kc.execute(f"%load_ext wisgate_nb\nimport wisgate_nb as wg\nwg.configure(demo=False, "
+                           f"base_url={server.base_url!r}, api_key={TEST_KEY!r})\n"
+                           "wg.generate('the first of the window', size='64x64')")
+        assert _collect(kc, [setup])[setup]["reply"]["content"]["status"] == "ok"
+        sent = time.perf_counter()
+        bg = kc.execute("%%wisgate_image -s 64x64 --bg --out later\nthe second waits for the next window")
+        probe = kc.execute("1 + 1")
+        results = _collect(kc, [bg, probe], timeout=30)
+        assert results[probe]["reply_at"] - sent < KERNEL_FREE_S  # the wait is on the engine thread
+        cell = kc.execute("%%wisgate_image -s 64x64\nthe third waits too")
+        messages, reply_at = _timed_messages(kc, cell)
+        assert reply_at is not None
+        lines = [m["content"]["data"].get("text/plain", "") for _, m in messages
+                 if m["msg_type"] in ("display_data", "update_display_data")]
+        assert any("waiting for the rate limit (~" in line for line in lines), lines
+        assert "Generation" in _stdout(kc, "print(type(later).__name__)")
+        assert [r.status for r in server.emulator.image_requests] == [200, 200, 200]  # waited, never refused
+    finally:
+        config.rpm, config.rate_window = None, 60.0

@@ -59,7 +59,7 @@ def test_magic_line_is_not_expanded_by_ipython(shell, session):
     ("--size 12x12", "64 to 4096"),
     ("-n 11", "1 to 10"),
     ("--format bmp", "png"),
-    ("--quality ultra", "quality"),
+    ("--output-compression 101", "output_compression"),
     ("--stream 7", "partial"),
     ("--out 1abc", "variable name"),
     ("--mask m.png", "--edit"),

@@ -88,9 +88,10 @@ def test_validate_options_normalises(options, expected):
         ({"output_compression": -1}, "0 to 100"),
         ({"output_format": "gif"}, "png, jpeg, webp"),
         ({"output_format": 1}, "png, jpeg, webp"),
-        ({"quality": "ultra"}, "one of low, medium, high, auto"),
-        ({"background": "white"}, "transparent, opaque, auto"),
-        ({"moderation": "high"}, "low, auto"),
+        ({"quality": 3}, "one of low, medium, high, xhigh, max, auto"),
+        ({"quality": ""}, "one of low, medium, high, xhigh, max, auto"),
+        ({"background": True}, "transparent, opaque, auto"),
+        ({"moderation": "hi\ngh"}, "low, auto"),
         ({"response_format": "jpeg"}, "url, b64_json"),
         ({"style": "cubist"}, "vivid, natural"),
         ({"input_fidelity": "max"}, "high, low"),
@@ -119,7 +120,7 @@ def test_build_generation_payload_sends_only_what_is_set():
 def test_build_generation_payload_keeps_every_contract_field():
     options = {"n": 1, "size": "auto", "quality": "high", "background": "opaque", "output_format": "webp",
                "output_compression": 50, "moderation": "auto", "stream": True, "partial_images": 2,
-               "user": "u", "style": "vivid", "response_format": "url", "input_fidelity": "low"}
+               "user": "u", "safety_identifier": "h-1", "style": "vivid", "response_format": "url", "input_fidelity": "low"}
     assert set(options) == set(params.GENERATION_FIELDS)
     body = params.build_generation_payload("p", model="m", **options)
     assert body == {"model": "m", "prompt": "p", **options}

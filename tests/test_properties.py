@@ -83,7 +83,7 @@ option_names = st.sampled_from(["n", "size", "quality", "background", "moderatio
 # ---- option parsing ------------------------------------------------------------------------------
 
 _CHOICES = {
-    "quality": {"standard", "hd", "low", "medium", "high", "auto"},
+    "quality": {"standard", "hd", "low", "medium", "high", "xhigh", "max", "auto"},
     "background": {"transparent", "opaque", "auto"},
     "moderation": {"low", "auto"},
     "output_format": {"png", "jpeg", "webp"},
@@ -91,6 +91,7 @@ _CHOICES = {
     "style": {"vivid", "natural"},
     "input_fidelity": {"high", "low"},
 }
+_OPEN = ("quality", "background", "moderation")  # other values are sent with a warning
 _RANGES = {"n": (1, 10), "output_compression": (0, 100), "partial_images": (0, 3)}
 
 
@@ -107,6 +108,8 @@ def test_validate_options_returns_valid_options_or_a_configuration_error(options
         if name in _RANGES:
             low, high = _RANGES[name]
             assert type(value) is int and low <= value <= high
+        elif name in _OPEN and value not in _CHOICES[name]:
+            assert value and value.isprintable() and value == value.strip().lower()
         elif name in _CHOICES:
             assert value in _CHOICES[name]
         elif name == "size":

@@ -90,11 +90,12 @@ def test_a_failed_request_records_every_attempt_and_its_status(mode, session, pr
 
 @pytest.mark.timeout(TIMEOUT)
 def test_the_magic_records_every_attempt_of_a_failed_cell(shell, session, proxy):
-    proxy().emulator.schedule(Fault("status", 429, retry_after=0.1), Fault("status", 500), Fault("status", 502))
+    proxy().emulator.schedule(Fault("status", 429, retry_after=0.1), Fault("status", 500), Fault("status", 502),
+                              Fault("status", 503))  # the 429 is waited out: it uses none of the 2 retries
     with pytest.raises(InternalServerError):
         shell.run("%%wisgate_image --size 128x128\na fox")
     (record,) = session.history.records
-    assert (record.source, record.attempts, record.attempt_statuses) == ("magic", 3, "429,500,502")
+    assert (record.source, record.attempts, record.attempt_statuses) == ("magic", 4, "429,500,502,503")
 
 
 @pytest.mark.timeout(TIMEOUT)

@@ -65,6 +65,13 @@ def _parser() -> argparse.ArgumentParser:
                             "only in the message)")
     proxy.add_argument("--quota", type=int, metavar="IMAGES", dest="quota_images", default=None,
                        help="after this many images, answer 429 insufficient_quota with x-should-retry: false")
+    limit = emu.add_argument_group("an account's rate limit")
+    limit.add_argument("--rpm", type=int, metavar="N", default=None, help="requests per window (429 past them)")
+    limit.add_argument("--ipm", type=int, metavar="N", default=None, help="images per window (429 past them)")
+    limit.add_argument("--rate-window", type=float, metavar="SECONDS", default=None,
+                       help="the window of --rpm and --ipm (default: 60)")
+    limit.add_argument("--no-ratelimit-headers", dest="ratelimit_headers", action="store_false", default=None,
+                       help="answer the 429 alone: no x-ratelimit-* headers, no retry-after")
 
     from .gateway.cli import add_parser as add_gateway_parser
 
@@ -77,7 +84,8 @@ def emulator_config(args):
     from .emulator import PROXY, EmulatorConfig
 
     settings = dict(PROXY) if args.proxy else {}
-    for name in ("request_id_header", "codes_as_status", "retry_after", "stream_500", "cooldown", "quota_images"):
+    for name in ("request_id_header", "codes_as_status", "retry_after", "stream_500", "cooldown", "quota_images",
+                 "rpm", "ipm", "rate_window", "ratelimit_headers"):
         if getattr(args, name) is not None:
             settings[name] = getattr(args, name)
     if str(settings.get("request_id_header", "")).lower() == "none":

@@ -137,7 +137,9 @@ class WisGate(Configurable):
     output_format = Unicode(None, allow_none=True, help="Default output format (png, jpeg, webp); "
                             "unset = server default.").tag(config=True)
     timeout = Float(180.0, help="Seconds to wait for one HTTP request before giving up.").tag(config=True)
-    max_retries = Int(2, help="Retries on connection errors, timeouts, 408, 409, 429 and 5xx.").tag(config=True)
+    max_retries = Int(2, help="Retries on connection errors, timeouts, 408, 409 and 5xx.").tag(config=True)
+    rate_limit_wait = Float(600.0, help="Seconds a request may wait for a rate limit (429) before it fails; "
+                            "rate-limit waits use no retries.").tag(config=True)
     max_concurrency = Int(4, help="Requests in flight at once for multi-prompt cells, sweeps and batches.").tag(
         config=True
     )
@@ -213,10 +215,10 @@ class WisGate(Configurable):
             raise ConfigurationError(f"thumbnail_px must be from 16 to 4096, got {proposal['value']}")
         return proposal["value"]
 
-    @validate("max_images")
+    @validate("max_images", "rate_limit_wait")
     def _check_max_images(self, proposal):
-        if proposal["value"] < 0:
-            raise ConfigurationError(f"max_images must be 0 (no limit) or more, got {proposal['value']}")
+        if not proposal["value"] >= 0:
+            raise ConfigurationError(f"{proposal['trait'].name} must be 0 or more, got {proposal['value']}")
         return proposal["value"]
 
     @validate("max_concurrency", "max_retries")

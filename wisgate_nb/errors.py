@@ -17,6 +17,8 @@
           │                            (or a quota-like message): never retried
           └── InternalServerError  5xx
 
+    UnknownValueWarning (a UserWarning)  an option value the registry does not list, sent as given
+
 Low-level httpx exceptions are translated in exactly one place (client.py), always ``from exc``.
 Errors the client raises after sending say how it went: ``attempts``, ``attempt_statuses`` (one word per
 attempt: the HTTP status, "timeout", "connection" or "cancelled") and ``request_id_header`` (where the
@@ -30,6 +32,7 @@ import re
 __all__ = [
     "WisGateError",
     "ConfigurationError",
+    "UnknownValueWarning",
     "BudgetExceededError",
     "ResponseFormatError",
     "APIConnectionError",
@@ -57,6 +60,10 @@ class WisGateError(Exception):
     def _render_traceback_(self) -> list[str]:
         # IPython shows these lines instead of a wall of traceback; the cell still fails.
         return [f"\x1b[31m{type(self).__name__}\x1b[0m: {self}"]
+
+
+class UnknownValueWarning(UserWarning):
+    """An option value wisgate_nb does not know (``quality="xhigh"`` for a newer model): sent as given."""
 
 
 class ConfigurationError(WisGateError, ValueError):

@@ -13,18 +13,18 @@ and floats are refused. Every problem of a call is reported at once, in one Conf
 
 from __future__ import annotations
 
-import difflib
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ConfigurationError
+from .values import DIGITS_RE, MAX_SIDE, MIN_SIDE, check_chars, open_value, parse_size, suggest, validate_prompt
+from .values import show as _show
 
-MAX_PROMPT_CHARS = 32_000
 MAX_EDIT_IMAGES = 16
-MIN_SIDE, MAX_SIDE = 64, 4096
+# Models this release knows (a dated snapshot, "gpt-image-2-2026-04-21", is known too); others are sent with a warning
+KNOWN_MODELS = ("gpt-image-2", "gpt-image-1.5", "gpt-image-1", "gpt-image-1-mini", "dall-e-3", "dall-e-2")
 DEFAULT_PARTIALS = 2
 ENDPOINTS = ("generations", "edits")
 
@@ -48,6 +48,7 @@ class Option:
     profile: bool = True  # a profile may set it
     column: bool = False  # its own History.df column (the others are in ``params``)
     front_door: bool = True  # False: the Python API accepts it, the magic, CLI and panel do not show it
+    open: bool = False  # a choice that takes values not listed too (new models bring them), with a warning
 
     @property
     def cli_flags(self) -> tuple[str, ...]:
@@ -65,17 +66,19 @@ OPTIONS: tuple[Option, ...] = (
            "or auto", flags=("-s", "--size"), metavar="WxH", panel="main", column=True),
     Option("n", "int", "number of images, 1-10", low=1, high=10, flags=("-n", "--n"), metavar="N", panel="main",
            column=True),
-    Option("quality", "choice", "low, medium, high or auto (unset: the server's default)",
-           choices=("low", "medium", "high", "auto"), also=("standard", "hd"), flags=("-q", "--quality"),
-           metavar="Q", panel="main", column=True),
+    Option("quality", "choice", "low, medium, high, xhigh, max or auto (unset: the server's default)",
+           choices=("low", "medium", "high", "xhigh", "max", "auto"), also=("standard", "hd"),
+           flags=("-q", "--quality"), metavar="Q", panel="main", column=True, open=True),
     Option("output_format", "choice", "png, jpeg or webp", choices=("png", "jpeg", "webp"), aliases={"jpg": "jpeg"},
            flags=("--format",), metavar="F", panel="main"),
     Option("background", "choice", "transparent, opaque or auto", choices=("transparent", "opaque", "auto"),
-           metavar="B"),
+           metavar="B", open=True),
     Option("output_compression", "int", "compression of jpeg and webp output, 0-100 (%)", low=0, high=100,
            metavar="PCT"),
     Option("moderation", "choice", "content moderation strictness: low or auto", choices=("low", "auto"),
-           metavar="M"),
+           metavar="M", open=True),
+    Option("safety_identifier", "text", "a stable id of your end user (e.g. a hash of their login) for the "
+           "provider's safety checks", metavar="ID", column=True),
     Option("input_fidelity", "choice", "edits: how closely to keep the input's features, high or low",
            choices=("high", "low"), endpoints=("edits",), metavar="F"),
     Option("stream", "stream", f"show partial images as they arrive (0-3 per image, default {DEFAULT_PARTIALS})",
@@ -93,8 +96,6 @@ FRONT_DOOR = tuple(o for o in OPTIONS if o.front_door)
 GENERATION_FIELDS = tuple(o.name for o in OPTIONS if o.name != "model")
 PROFILE_KEYS = tuple(o.name for o in OPTIONS if o.profile)
 
-_SIZE_RE = re.compile(r"(\d{1,6})\s*[xX×]\s*(\d{1,6})")
-_DIGITS_RE = re.compile(r"[+]?\d{1,6}")
 
 
 # -- checks by kind ---------------------------------------------------------------------------
@@ -103,7 +104,12 @@ def _check_text(option: Option, value: Any) -> str:
     if not isinstance(value, str) or (option.name == "model" and not value.strip()):
         what = "a non-empty model name" if option.name == "model" else "text"
         raise ConfigurationError(f"{option.name} must be {what}; got {_show(value)}")
-    return value.strip() if option.name == "model" else value
+    if option.name != "model":
+        return check_chars(option.name, value)
+    model = check_chars("model", value.strip())
+    if not any(model == known or model.startswith(known + "-") for known in KNOWN_MODELS):
+        open_value("model", model, KNOWN_MODELS)
+    return model
 
 
 def _check_size(option: Option, value: Any) -> str:
@@ -113,7 +119,7 @@ def _check_size(option: Option, value: Any) -> str:
 
 def _check_int(option: Option, value: Any) -> int:
     allowed = f"{option.name} must be a whole number from {option.low} to {option.high}"
-    if isinstance(value, str) and _DIGITS_RE.fullmatch(value.strip()):
+    if isinstance(value, str) and DIGITS_RE.fullmatch(value.strip()):
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or not option.low <= value <= option.high:
         raise ConfigurationError(f"{allowed}; got {_show(value)}")
@@ -128,6 +134,8 @@ def _check_choice(option: Option, value: Any) -> str:
         raise ConfigurationError(f"{allowed}; got {_show(value)}")
     text = value.strip().lower()
     text = option.aliases.get(text, text)
+    if text not in option.choices + option.also and option.open and text and text.isprintable():
+        return open_value(option.name, text, option.choices)
     if text not in option.choices + option.also:
         raise ConfigurationError(f"{allowed}; got {_show(value)}{suggest(text, option.choices)}")
     return text
@@ -153,36 +161,6 @@ def argparse_spec(option: Option) -> tuple[tuple[str, ...], dict]:
 
 
 # -- validation -------------------------------------------------------------------------------
-
-def parse_size(size: Any) -> tuple[int, int] | None:
-    """``"1024x1536"`` -> ``(1024, 1536)``; ``"auto"`` -> None; anything else -> ConfigurationError."""
-    allowed = f"size must be 'auto' or WIDTHxHEIGHT with each side {MIN_SIDE} to {MAX_SIDE} px (e.g. 1024x1024)"
-    if not isinstance(size, str):
-        raise ConfigurationError(f"{allowed}; got {_show(size)}")
-    text = size.strip()
-    if text.lower() == "auto":
-        return None
-    match = _SIZE_RE.fullmatch(text)
-    if not match:
-        raise ConfigurationError(f"{allowed}; got {_show(size)}")
-    width, height = int(match.group(1)), int(match.group(2))
-    if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
-        raise ConfigurationError(f"{allowed}; got {_show(size)}")
-    return width, height
-
-
-def validate_prompt(prompt: Any) -> str:
-    """The prompt unchanged, or ConfigurationError if empty, blank or over 32,000 characters."""
-    if not isinstance(prompt, str):
-        raise ConfigurationError(f"the prompt must be text; got {type(prompt).__name__}")
-    if not prompt.strip():
-        raise ConfigurationError("the prompt is empty: describe the image you want")
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise ConfigurationError(
-            f"the prompt has {len(prompt):,} characters; at most {MAX_PROMPT_CHARS:,} are allowed"
-        )
-    return prompt
-
 
 def validate_options(endpoint: str | None = None, **options: Any) -> dict:
     """A new dict of the options: known ones checked and normalised, None dropped, unknown kept.
@@ -235,7 +213,7 @@ def stream_options(stream: Any) -> dict:
         return {}
     if stream is True:
         return {"stream": True, "partial_images": DEFAULT_PARTIALS}
-    if isinstance(stream, str) and _DIGITS_RE.fullmatch(stream.strip()):
+    if isinstance(stream, str) and DIGITS_RE.fullmatch(stream.strip()):
         stream = int(stream)
     if isinstance(stream, int) and not isinstance(stream, bool):
         return {"stream": True, "partial_images": _check_int(BY_NAME["partial_images"], stream)}
@@ -280,18 +258,3 @@ def _form_value(value: Any) -> str:
     if isinstance(value, (dict, list, tuple)):
         return json.dumps(value, separators=(",", ":"), default=str)
     return str(value)
-
-
-def suggest(word: str, choices: Iterable[str], prefix: str = "") -> str:
-    """`` (did you mean 'x'?)`` for a near miss, else an empty string."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {prefix}{close[0]}?)" if close else ""
-
-
-def _show(value: Any) -> str:
-    """A short, safe rendering of a bad value for an error message."""
-    try:
-        text = repr(value)
-    except Exception:
-        text = f"a {type(value).__name__}"
-    return text if len(text) <= 60 else text[:57] + "..."

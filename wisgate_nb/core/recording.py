@@ -25,7 +25,8 @@ def base_fields(request, record_id: str, session_name: str, started_at: str) -> 
                 quality=request.body.get("quality"), params=request.options, tags=request.tags,
                 source=request.source, demo=request.target.demo, profile=request.target.profile,
                 group=request.group, template=request.template, inputs=request.input_digests,
-                mask=request.mask_digest, cache_key=request.cache_key())
+                mask=request.mask_digest, cache_key=request.cache_key(),
+                safety_identifier=request.body.get("safety_identifier"))
 
 
 async def save_result(history, request, base: dict, response, latency: float, thumb_px: int) -> Generation:

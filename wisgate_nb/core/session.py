@@ -45,6 +45,7 @@ class Session:
         self._semaphore_key: tuple | None = None
         self._no_stream: dict[str, str] = {}  # base URL -> why it did not stream (then it is not asked to)
         self._when_ended: list[weakref.WeakMethod] = []  # e.g. a panel's quota line, after a magic cell's request
+        self._pacers: dict[str, Any] = {}  # base URL -> its rate-limit pacer, shared by this session's requests
 
     # -- state ---------------------------------------------------------------------------
     @property
@@ -182,6 +183,7 @@ class Session:
         import httpx
 
         from ..http.client import LIMITS, ImagesClient
+        from ..http.pacer import Pacer
 
         if target.demo:
             http_client = self._demo_client(target)
@@ -191,7 +193,9 @@ class Session:
             http_client = self._pool
         return (kind or ImagesClient)(base_url=target.base_url, api_key=target.api_key.get() if target.api_key else None,
                                       timeout=target.timeout, max_retries=target.max_retries, http_client=http_client,
-                                      streaming=target.base_url not in self._no_stream)
+                                      streaming=target.base_url not in self._no_stream,
+                                      pacer=self._pacers.setdefault(target.base_url, Pacer()),
+                                      rate_limit_wait=target.rate_limit_wait)
 
     def _demo_client(self, target: Target):
         """The in-process demo server, reached without a socket; its latency follows the setting."""

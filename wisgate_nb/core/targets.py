@@ -35,6 +35,7 @@ class Target:
     max_retries: int
     demo_latency: float = 0.0
     profile: str | None = None
+    rate_limit_wait: float = 600.0
 
     @property
     def where(self) -> str:
@@ -53,7 +54,8 @@ def resolve_target(config, *, demo: bool | None = None, profile: str | Profile |
     if chosen is not None and chosen.demo:
         demo = True
     if demo:
-        return Target(DEMO_BASE_URL, None, True, config.timeout, config.max_retries, config.demo_latency, name)
+        return Target(DEMO_BASE_URL, None, True, config.timeout, config.max_retries, config.demo_latency, name,
+                      config.rate_limit_wait)
     key, url = config.api_key, config.base_url
     if chosen is not None:
         key = chosen.key(config)
@@ -65,4 +67,5 @@ def resolve_target(config, *, demo: bool | None = None, profile: str | Profile |
     if key is None:
         raise ConfigurationError(NO_KEY_MESSAGE)
     base_url, _ = check_settings(url, key.get(), config.timeout, config.max_retries)
-    return Target(base_url, key, False, config.timeout, config.max_retries, profile=name)
+    return Target(base_url, key, False, config.timeout, config.max_retries, profile=name,
+                  rate_limit_wait=config.rate_limit_wait)

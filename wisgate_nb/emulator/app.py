@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import draw, judge
 from .faults import EARLY_FAULTS, early_response
 from .inputs import BodyLimit, fit, open_inputs, read_edit, read_json
+from .limits import LimitLayer
 from .params import ApiError, check_moderation, error_body, mask_key, parse_image_params
 from .proxy import ProxyLayer, proxy_headers
 from .respond import Job, answer
@@ -263,7 +264,8 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
             Route("/v1/models", models, methods=["GET"]),
             Route("/v1/demo-files/{name}", demo_file, methods=["GET"]),
         ],
-        middleware=[Middleware(_RequestLog), Middleware(BodyLimit), Middleware(ProxyLayer)],  # the log sees all
+        # the log sees what the client sees; an account's rate limit is the API's own (behind any proxy)
+        middleware=[Middleware(_RequestLog), Middleware(BodyLimit), Middleware(ProxyLayer), Middleware(LimitLayer)],
         exception_handlers={ApiError: _on_api_error, _Early: _on_early_fault, HTTPException: _on_http_error},
     )
     app.state.emulator = Emulator(config)

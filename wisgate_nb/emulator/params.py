@@ -21,13 +21,13 @@ __all__ = [
 DEFAULT_MODEL = "gpt-image-2"
 MIN_SIDE, MAX_SIDE = 64, 4096
 MAX_PROMPT = 32000
-QUALITIES = ("low", "medium", "high", "auto", "standard", "hd")
+QUALITIES = ("low", "medium", "high", "xhigh", "max", "auto", "standard", "hd")
 FORMATS = ("png", "jpeg", "webp")
 BACKGROUNDS = ("transparent", "opaque", "auto")
 RESPONSE_FORMATS = ("url", "b64_json")
 MODERATIONS = ("low", "auto")
 # What the server reports it used: the response models only allow low/medium/high.
-EFFECTIVE_QUALITY = {"auto": "medium", "standard": "medium", "hd": "high"}
+EFFECTIVE_QUALITY = {"auto": "medium", "standard": "medium", "hd": "high", "xhigh": "high", "max": "high"}
 # Output tokens for one 1024x1024 image at each quality, as gpt-image-1 bills them.
 _SIZE_RE = re.compile(r"^(\d{1,5})x(\d{1,5})$")
 

@@ -59,6 +59,11 @@ class EmulatorConfig:
     stream_500: bool = False  # streamed requests are drawn (and billed) upstream, then answered 500, ~76 KB JSON
     cooldown: float = 0.0  # seconds every image request is refused (429) after a 429 or 5xx from upstream
     quota_images: int | None = None  # images the key may make; past that: 429 insufficient_quota
+    # An account's rate limit (see limits.py): requests / images per window, 429 past them
+    rpm: int | None = None
+    ipm: int | None = None
+    rate_window: float = 60.0  # seconds
+    ratelimit_headers: bool = True  # False: the 429 alone, no x-ratelimit-* nor retry-after
 
     def __repr__(self) -> str:
         key = None if self.require_key is None else "'***'"
@@ -68,7 +73,8 @@ class EmulatorConfig:
             f"fault_rate={self.fault_rate!r}, demo_mark={self.demo_mark!r}, "
             f"request_id_header={self.request_id_header!r}, codes_as_status={self.codes_as_status!r}, "
             f"retry_after={self.retry_after!r}, stream_500={self.stream_500!r}, cooldown={self.cooldown!r}, "
-            f"quota_images={self.quota_images!r})"
+            f"quota_images={self.quota_images!r}, rpm={self.rpm!r}, ipm={self.ipm!r}, "
+            f"rate_window={self.rate_window!r}, ratelimit_headers={self.ratelimit_headers!r})"
         )
 
     @property
@@ -158,6 +164,7 @@ class Emulator:
         self.images_generated = 0
         self._cooldown_until = 0.0
         self.in_flight = 0  # requests whose handler has not returned yet (tests wait for 0)
+        self.rate_windows: dict[str, list[float]] = {}  # limits.py: per dimension, [opened at, used]
 
     def __repr__(self) -> str:
         return f"<Emulator requests={len(self.requests)} pending_faults={len(self._faults)} {self.config!r}>"
@@ -179,6 +186,7 @@ class Emulator:
             self._rng = random.Random(self.config.seed)
             self.generations = self.images_generated = 0
             self._cooldown_until = 0.0
+            self.rate_windows.clear()
 
     @property
     def pending_faults(self) -> tuple[Fault, ...]:

@@ -4,6 +4,7 @@ of an event stream of partial images. Used by ``client.py`` only.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 from collections.abc import Mapping
@@ -11,14 +12,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from httpx_sse import EventSource
+from httpx_sse import EventSource, SSEError
 
 from .. import errors
+from .._version import __version__
 from . import wire
-from .bodies import capped_bytes
+from .bodies import capped_bytes, read_body
+from .checks import safe_url
 from .images import b64decode, decode_image
+from .messages import mask_secret, scrub
 
 logger = logging.getLogger("wisgate_nb.http.client")  # the client's log: one place to look
+
+USER_AGENT = f"wisgate-nb/{__version__} httpx/{httpx.__version__}"
 
 
 @dataclass
@@ -80,8 +86,8 @@ async def consume_events(response: httpx.Response, on_partial, progress: Progres
         raise errors.ResponseFormatError("the stream ended without a completed image")
     top = {k: v for k, v in completed[-1].items() if k not in ("type", "b64_json", "url", "revised_prompt")}
     top.setdefault("created", top.pop("created_at", None))
-    return Raw(wire.check_items(completed, progress.request_id), top, progress.request_id, True,
-               progress.request_id_header)
+    return Raw(scrub(wire.check_items(completed, progress.request_id), secret), scrub(top, secret),
+               progress.request_id, True, progress.request_id_header)
 
 
 def without_stream(content: dict) -> dict:
@@ -100,3 +106,44 @@ async def call_safely(callback, *args: Any) -> None:
             await result
     except Exception:
         logger.warning("a wisgate_nb callback raised; the request goes on", exc_info=True)
+
+
+@contextlib.contextmanager
+def translate_errors(client, progress: Progress):
+    """The one place where httpx (and httpx-sse) exceptions become wisgate_nb errors (``client`` says
+    the timeout and the key to mask)."""
+    try:
+        yield
+    except (errors.ResponseFormatError, errors.APIStatusError) as exc:
+        if exc.request_id is None:
+            exc.request_id, exc.request_id_header = progress.request_id, progress.request_id_header
+        raise
+    except httpx.TimeoutException as exc:
+        raise errors.APITimeoutError(f"no answer within {client.timeout:g} s ({type(exc).__name__})",
+                                     **progress.ids()) from exc
+    except TimeoutError as exc:  # the attempt's own deadline: a trickle or a stream of keep-alives
+        raise errors.APITimeoutError(f"no answer within {client.timeout:g} s (timeout bounds the whole answer)",
+                                     **progress.ids()) from exc
+    except (httpx.TransportError, httpx.TooManyRedirects) as exc:
+        detail = mask_secret(str(exc), client._key())[:200] or type(exc).__name__
+        raise errors.APIConnectionError(f"connection failed: {detail}", **progress.ids()) from exc
+    except (httpx.DecodingError, SSEError) as exc:
+        raise errors.ResponseFormatError(f"the response cannot be decoded: {type(exc).__name__}",
+                                         **progress.ids()) from exc
+
+
+async def fetch_url(http: httpx.AsyncClient, item: dict, timeout, max_body_bytes: int) -> bytes:
+    """The bytes of an image answered as a URL (http or https only)."""
+    try:
+        url = httpx.URL(item["url"])
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        raise errors.ResponseFormatError("an image URL is malformed") from exc
+    if url.scheme not in ("http", "https") or not url.host:
+        raise errors.ResponseFormatError(f"an image URL has scheme {url.scheme!r}: only http and https are fetched")
+    # No Authorization header here: the key is for the API, never for a storage host.
+    async with http.stream("GET", url, headers={"User-Agent": USER_AGENT}, timeout=timeout,
+                           follow_redirects=True) as response:
+        logger.debug("GET %s -> HTTP %d", safe_url(str(url)), response.status_code)
+        if not 200 <= response.status_code < 300:
+            raise errors.ResponseFormatError(f"the image URL answered HTTP {response.status_code}")
+        return await read_body(response, max_body_bytes)

@@ -3,14 +3,14 @@
 One short async loop (``ImagesClient._send_with_retries``) does the I/O over one
 ``httpx.AsyncClient``; the rules it follows are pure functions in ``wire`` (retries, error
 mapping, body parsing) and ``images`` (image checks), re-exported here. Low-level httpx
-exceptions are translated in one place, ``ImagesClient._translate_errors``. The API key never
+exceptions are translated in one place, ``attempt.translate_errors``; the rate-limit pacer's rules are
+in ``pacer``, its waits here. The API key never
 appears in a repr, a message or a log line.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -19,17 +19,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from httpx_sse import SSEError
 
 from .. import errors
-from .._version import __version__
 from ..options import check_edit_images
 from . import quota, wire
-from .attempt import Progress, Raw, call_safely, consume_events, without_stream
+from .attempt import USER_AGENT, Progress, Raw, call_safely, consume_events, fetch_url, translate_errors, without_stream
 from .bodies import read_body, read_error_body
 from .checks import check_settings, safe_url
 from .images import DEFAULT_MAX_PIXELS, ImageBlob, ImageInput, b64decode, decode_image, load_image_input
-from .messages import mask_secret, request_id_from
+from .messages import mask_secret, request_id_from, scrub
+from .pacer import Pacer, cost_of, images_asked, limit_kind, over_wait, wait_words
 from .wire import error_from_response, parse_images_body, request_id_of, retry_delay, should_retry
 
 __all__ = [
@@ -50,8 +49,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 LIMITS = httpx.Limits(max_connections=20, max_keepalive_connections=10)
-
-USER_AGENT = f"wisgate-nb/{__version__} httpx/{httpx.__version__}"
 
 
 @dataclass(frozen=True)
@@ -79,7 +76,9 @@ class ImagesClient:
     def __init__(self, *, base_url: str, api_key: str | None = None, timeout: float = 120.0,
                  max_retries: int = 2, http_client: httpx.AsyncClient | None = None,
                  max_body_bytes: int = 100 * 2**20, max_pixels: int = DEFAULT_MAX_PIXELS,
-                 sleep: Callable[[float], Any] = asyncio.sleep, streaming: bool = True):
+                 sleep: Callable[[float], Any] = asyncio.sleep, streaming: bool = True,
+                 pacer: Pacer | None = None, rate_limit_wait: float = 600.0,
+                 clock: Callable[[], float] = time.monotonic):
         self.base_url, self._api_key = check_settings(base_url, api_key, timeout, max_retries)
         self.streaming = streaming  # False: this endpoint is known not to stream; ask for the final images
         self.timeout = float(timeout)
@@ -90,6 +89,9 @@ class ImagesClient:
         self._client = http_client
         self._owns_client = http_client is None
         self._sleep = sleep
+        self.pacer = pacer or Pacer()  # the session shares one per endpoint
+        self.rate_limit_wait = float(rate_limit_wait)
+        self._clock = clock
 
     def __repr__(self) -> str:
         key = "'***'" if self._api_key else "None"
@@ -113,7 +115,7 @@ class ImagesClient:
         An HTTP error is described, not raised; a connection failure raises APIConnectionError.
         """
         url, started = self.base_url + "/models", time.perf_counter()
-        with self._translate_errors(Progress()):
+        with translate_errors(self, Progress()):
             async with self._http().stream("GET", url, headers=self._headers(False),
                                            timeout=httpx.Timeout(min(10.0, self.timeout))) as response:
                 rid = request_id_of(response.headers)
@@ -171,13 +173,13 @@ class ImagesClient:
         try:
             raw, fallback = await self._send_with_retries(self.base_url + path, stream, on_partial, on_status,
                                                           content, log)
-
+            wire.check_count(raw.items, images_asked(content), raw.request_id)  # before any is decoded
             async def checked(item: dict) -> ImageBlob:
-                with self._translate_errors(Progress(request_id=raw.request_id,
+                with translate_errors(self, Progress(request_id=raw.request_id,
                                                       request_id_header=raw.request_id_header)):
                     # base64 and the image's decoding take tens of ms: off the loop, all images at once.
                     b64 = item.get("b64_json") if isinstance(item.get("b64_json"), str) else None
-                    data = None if b64 else await self._url_bytes(item)
+                    data = None if b64 else await fetch_url(self._http(), item, self._timeout, self.max_body_bytes)
                     return await asyncio.to_thread(lambda: decode_image(
                         b64decode(b64) if b64 else data, max_pixels=self.max_pixels,
                         revised_prompt=item.get("revised_prompt")))
@@ -199,19 +201,29 @@ class ImagesClient:
     async def _send_with_retries(self, url, stream, on_partial, on_status, content,
                                  log: list[str]) -> tuple[Raw, str | None]:
         """(the answer, why it came without streaming if a stream was asked for and none came)."""
-        retries, fallback = 0, None
+        retries, fallback, waited, refused = 0, None, 0.0, None
         if stream and not self.streaming:
             stream, content, fallback = False, without_stream(content), REMEMBERED
+        cost = cost_of(images_asked(content))
         while True:
+            ticket, waited = await self._pace(cost, on_status, waited, refused)
             progress = Progress()
             try:
-                with self._translate_errors(progress):
-                    raw = await self._send_once(url, stream, on_partial, progress, len(log) + 1, content)
+                with translate_errors(self, progress):
+                    async with asyncio.timeout(self.timeout):  # the whole attempt, not each read
+                        raw = await self._send_once(url, stream, on_partial, progress, len(log) + 1, content)
             except asyncio.CancelledError:
+                self.pacer.finished(ticket, self._clock(), progress.headers)
                 log.append("cancelled")
                 raise
             except (errors.APIConnectionError, errors.APIStatusError, errors.ResponseFormatError) as exc:
                 log.append(progress.word(exc))
+                kind = limit_kind(exc) if not progress.events else None
+                self.pacer.finished(ticket, self._clock(), progress.headers, kind or "other",
+                                    getattr(exc, "message", None))
+                if kind is not None:  # a rate limit is waited out (in _pace); it uses up no retry
+                    refused = exc
+                    continue
                 # A stream that failed before any image is asked for once without streaming (a proxy
                 # that cannot pass streams through); one that delivered an event is never replayed.
                 reason = (wire.stream_fallback_reason(exc, events=progress.events)
@@ -224,23 +236,46 @@ class ImagesClient:
                 if retries >= self.max_retries or progress.events or not wire.is_retryable(exc):
                     raise
                 delay = retry_delay(retries, progress.headers, message=getattr(exc, "message", None))
-                retries += 1
-                words = wire.retry_words(exc, delay, retries, self.max_retries)
+                retries, words = retries + 1, wire.retry_words(exc, delay, retries + 1, self.max_retries)
                 logger.debug("retrying %s: %s", safe_url(url), words)
                 await call_safely(on_status, words)
                 await self._sleep(delay)
                 continue
+            self.pacer.finished(ticket, self._clock(), progress.headers, "ok")
             log.append(progress.word())
             if stream and not raw.streamed:
                 fallback = "the endpoint answered without streaming"
             return raw, fallback
+
+    async def _pace(self, cost: dict, on_status, waited: float, refused: errors.APIStatusError | None):
+        """Wait until the endpoint's pacer lets this request go: (its ticket, seconds waited so far);
+        RateLimitError once the wait would pass ``rate_limit_wait`` (with the last 429, if there was one)."""
+        said = None
+        while True:
+            now = self._clock()
+            wait = self.pacer.wait_for(cost, now)
+            if wait == 0:
+                if said is not None:  # the live line should not go on saying it waits
+                    await call_safely(on_status, f"sent after {max(1, round(waited))} s waiting for the rate limit")
+                return self.pacer.started(cost, now), waited
+            left = self.rate_limit_wait - waited
+            if (wait or 0) > left or left <= 0:
+                raise over_wait(wait, self.rate_limit_wait, refused)
+            words = wait_words(wait)
+            if words != said:
+                said = words
+                logger.debug("%s", words)
+                await call_safely(on_status, words)
+            await self.pacer.changed(self._sleep(min(wait, left) if wait is not None else left))
+            waited += self._clock() - now
 
     async def _send_once(self, url, stream, on_partial, progress: Progress, attempt: int, content) -> Raw:
         logger.debug("POST %s (attempt %d)", safe_url(url), attempt)
         async with self._http().stream("POST", url, headers=self._headers(stream), timeout=self._timeout,
                                        **content) as response:
             progress.headers, progress.status = response.headers, response.status_code
-            progress.request_id, progress.request_id_header = request_id_from(response.headers)
+            rid, progress.request_id_header = request_id_from(response.headers)
+            progress.request_id = mask_secret(rid, self._key()) if rid else rid  # a server may echo the key
             logger.debug("POST %s -> HTTP %d (request id %s, attempt %d)", safe_url(url),
                          response.status_code, progress.request_id, attempt)
             if not 200 <= response.status_code < 300:
@@ -251,23 +286,8 @@ class ImagesClient:
                                             max_pixels=self.max_pixels, secret=self._key())
             body = await read_body(response, self.max_body_bytes)
         items, top = parse_images_body(body, response.headers, redact=self._key())
-        return Raw(items, top, progress.request_id, False, progress.request_id_header)
-
-    async def _url_bytes(self, item: dict) -> bytes:
-        try:
-            url = httpx.URL(item["url"])
-        except (httpx.InvalidURL, TypeError, ValueError) as exc:
-            raise errors.ResponseFormatError("an image URL is malformed") from exc
-        if url.scheme not in ("http", "https") or not url.host:
-            raise errors.ResponseFormatError(f"an image URL has scheme {url.scheme!r}: only http and https "
-                                             "are fetched")
-        # No Authorization header here: the key is for the API, never for a storage host.
-        async with self._http().stream("GET", url, headers={"User-Agent": USER_AGENT},
-                                       timeout=self._timeout, follow_redirects=True) as response:
-            logger.debug("GET %s -> HTTP %d", safe_url(str(url)), response.status_code)
-            if not 200 <= response.status_code < 300:
-                raise errors.ResponseFormatError(f"the image URL answered HTTP {response.status_code}")
-            return await read_body(response, self.max_body_bytes)
+        return Raw(scrub(items, self._key()), scrub(top, self._key()), progress.request_id, False,
+                   progress.request_id_header)
 
     def _headers(self, stream: bool) -> dict[str, str]:
         headers = {"Accept": "text/event-stream" if stream else "application/json", "User-Agent": USER_AGENT}
@@ -277,24 +297,4 @@ class ImagesClient:
 
     def _key(self) -> str | None:
         return self._api_key.get() if self._api_key else None
-
-    @contextlib.contextmanager
-    def _translate_errors(self, progress: Progress):
-        """The one place where httpx (and httpx-sse) exceptions become wisgate_nb errors."""
-        try:
-            yield
-        except (errors.ResponseFormatError, errors.APIStatusError) as exc:
-            if exc.request_id is None:
-                exc.request_id, exc.request_id_header = progress.request_id, progress.request_id_header
-            raise
-        except httpx.TimeoutException as exc:
-            raise errors.APITimeoutError(f"no answer within {self.timeout:g} s ({type(exc).__name__})",
-                                         **progress.ids()) from exc
-        except (httpx.TransportError, httpx.TooManyRedirects) as exc:
-            detail = mask_secret(str(exc), self._key())[:200] or type(exc).__name__
-            raise errors.APIConnectionError(f"connection failed: {detail}", **progress.ids()) from exc
-        except (httpx.DecodingError, SSEError) as exc:
-            raise errors.ResponseFormatError(f"the response cannot be decoded: {type(exc).__name__}",
-                                             **progress.ids()) from exc
-
 

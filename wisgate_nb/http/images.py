@@ -2,6 +2,7 @@
 
 Every image is fully decoded with Pillow under a pixel cap before anyone sees it, so a broken
 image or a decompression bomb becomes a wisgate_nb error, never a Pillow exception or warning.
+Only PNG, JPEG, WebP and GIF data reach Pillow, each opened as the format its magic bytes name.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from .. import errors
 DEFAULT_MAX_PIXELS = 50_000_000
 _UPLOAD_MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 _UPLOAD_EXT = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
+# Formats named in a refusal (never decoded): what a server or a user is likely to send instead
+_OTHER_FORMATS = ((b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"%!PS", "EPS"),
+                  (b"\xc5\xd0\xd3\xc6", "EPS"), (b"8BPS", "PSD"), (b"\x00\x00\x01\x00", "ICO"))
 
 
 @dataclass(frozen=True)
@@ -51,18 +55,26 @@ def decode_image(data: bytes, *, max_pixels: int, revised_prompt: str | None = N
     return ImageBlob(bytes(data), fmt, width, height, revised, decoded)
 
 
-def _inspect_image(data: bytes, max_pixels: int, error: type[Exception], what: str, keep: bool = False):
+def _inspect_image(data: bytes, max_pixels: int, error: type[Exception], what: str, keep: bool = False,
+                   tail: str = "only PNG, JPEG, WebP and GIF data is decoded"):
     """(format, width, height) after a full decode; ``error`` for anything that is not a sane image."""
     if Image.MAX_IMAGE_PIXELS:  # never above Pillow's own limit, where Pillow would only warn
         max_pixels = min(max_pixels, int(Image.MAX_IMAGE_PIXELS))
     too_big = f"{what} has too many pixels (more than {max_pixels:,}): refused as a decompression bomb"
+    kind = image_kind(data)
+    if kind is None:  # an EPS must never reach Pillow (and Ghostscript), nor a TIFF a .png file
+        name = next((n for magic, n in _OTHER_FORMATS if data.startswith(magic)), None)
+        if name is not None:
+            raise error(f"{what} is {name}: {tail}")
+        raise error(f"{what} cannot be decoded: it is not PNG, JPEG, WebP or GIF data (it starts with {bytes(data[:8])!r})")
     declared = peek_size(data)
     if declared is not None and declared[0] * declared[1] > max_pixels:
         # Refused before Pillow sees it: Pillow would warn (between 1x and 2x its own limit), and a
         # warnings filter to silence it is process-wide and not thread-safe (images decode in threads).
         raise error(f"{too_big}: {declared[0]}x{declared[1]}")
     try:
-        im = Image.open(io.BytesIO(data))  # in memory: nothing to close, and the pixels stay usable
+        # in memory: nothing to close, and the pixels stay usable; only the format its first bytes name
+        im = Image.open(io.BytesIO(data), formats=[kind])
         width, height = im.size
         if width * height > max_pixels:
             raise error(f"{too_big}: {width}x{height}")
@@ -77,6 +89,19 @@ def _inspect_image(data: bytes, max_pixels: int, error: type[Exception], what: s
     except Exception as exc:
         raise error(f"{what} cannot be decoded ({type(exc).__name__}: {str(exc)[:200]})") from exc
     return (fmt, width, height, im) if keep else (fmt, width, height)
+
+
+def image_kind(data: bytes) -> str | None:
+    """The Pillow format its magic bytes name, of the four accepted (PNG, JPEG, WebP, GIF); None otherwise."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "PNG"
+    if data[:3] == b"\xff\xd8\xff":
+        return "JPEG"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    return None
 
 
 def peek_size(data: bytes) -> tuple[int, int] | None:
@@ -145,7 +170,8 @@ def load_image_input(image: ImageInput, *, default_name: str = "image.png") -> t
     else:
         raise errors.ConfigurationError(
             f"an image must be a file path, bytes or a PIL image; got {type(image).__name__}")
-    fmt, _, _ = _inspect_image(data, DEFAULT_MAX_PIXELS, errors.ConfigurationError, name or "the image")
+    fmt, _, _ = _inspect_image(data, DEFAULT_MAX_PIXELS, errors.ConfigurationError, name or "the image",
+                               tail="send PNG, JPEG or WEBP (a PIL image is converted to PNG)")
     if fmt not in _UPLOAD_MIME:
         raise errors.ConfigurationError(f"{name or 'the image'} is {fmt.upper()}: send PNG, JPEG or WEBP "
                                         "(a PIL image is converted to PNG)")

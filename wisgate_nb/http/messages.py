@@ -63,6 +63,19 @@ def mask_secret(text: str, secret: str | None) -> str:
     return text.replace(secret, "***") if secret else text
 
 
+def scrub(value: Any, secret: str | None) -> Any:
+    """A server's JSON with the key masked in every string (image data aside): a server may echo it anywhere."""
+    if not secret:
+        return value
+    if isinstance(value, str):
+        return mask_secret(value, secret)
+    if isinstance(value, list):
+        return [scrub(item, secret) for item in value]
+    if isinstance(value, dict):
+        return {key: item if key == "b64_json" else scrub(item, secret) for key, item in value.items()}
+    return value
+
+
 def _drop_base64(match: re.Match) -> str:
     run = match.group(0)
     # image data mixes cases and digits; a long plain word or a row of dashes is left alone

@@ -21,6 +21,7 @@ from .messages import (
     body_request_id,
     header,
     loads,
+    mask_secret,
     quote,
     request_id_from,
     salvage,
@@ -60,7 +61,7 @@ def retry_delay(attempt: int, headers: Mapping[str, str] | None, *, now: float |
     Retry-After first; else a wait the error message names ("try again in 5 seconds", capped at 60 s:
     proxies that send no Retry-After refuse everything until then); else capped exponential backoff.
     """
-    retry_after = _retry_after_seconds(headers, now=now)
+    retry_after = retry_after_seconds(headers, now=now)
     if retry_after is not None and 0 < retry_after <= MAX_RETRY_AFTER:
         return retry_after
     named = wait_in_message(message)
@@ -70,7 +71,7 @@ def retry_delay(attempt: int, headers: Mapping[str, str] | None, *, now: float |
     return backoff * (1 - 0.25 * rng())
 
 
-def _retry_after_seconds(headers: Mapping[str, str] | None, *, now: float | None = None) -> float | None:
+def retry_after_seconds(headers: Mapping[str, str] | None, *, now: float | None = None) -> float | None:
     """``retry-after-ms``, else ``Retry-After`` as seconds or an HTTP date; None if absent/garbage."""
     millis = header(headers, "retry-after-ms")
     with contextlib.suppress(ValueError):
@@ -98,10 +99,11 @@ def error_from_response(status_code: int, body: bytes, headers: Mapping[str, str
                         redact: str | None = None) -> errors.APIStatusError:
     """The one mapping of an error response to an exception (``redact`` is masked in the message)."""
     message, code, body_id = _error_fields(body, headers, redact)
-    retry_after = _retry_after_seconds(headers)
+    retry_after = retry_after_seconds(headers)
     request_id, source = request_id_from(headers)
     if request_id is None and body_id is not None:
         request_id, source = body_id, BODY
+    request_id = mask_secret(request_id, redact) if request_id else request_id  # a server may echo the key
     cls = errors.status_error_for(status_code, code, message)
     return cls(message, status_code=status_code, code=code, request_id=request_id, request_id_header=source,
                retry_after=retry_after if retry_after and retry_after > 0 else None,
@@ -128,7 +130,7 @@ def _error_fields(body: bytes, headers: Mapping[str, str] | None,
             code = str(code) if isinstance(code, (str, int)) and not isinstance(code, bool) and code != "" else None
             message = err.get("message")
             text = quote(message, redact=redact) if isinstance(message, str) and message.strip() else "no message"
-            return text, (quote(code, 100) if code else None), body_id
+            return text, (quote(code, 100, redact=redact) if code else None), body_id
         for candidate in (err, doc.get("message"), doc.get("detail")):
             if isinstance(candidate, str) and candidate.strip():
                 return quote(candidate, redact=redact), None, body_id
@@ -174,6 +176,13 @@ def check_items(data: Any, request_id: str | None) -> list[dict]:
             raise errors.ResponseFormatError(f"image {number} has neither b64_json nor url",
                                              request_id=request_id)
     return data
+
+
+def check_count(items: list, asked: int, request_id: str | None) -> None:
+    """At most the ``n`` images asked for: a server that sends thousands fills no disk and no notebook."""
+    if len(items) > asked:
+        raise errors.ResponseFormatError(f"the server sent {len(items):,} images for n={asked}: refused",
+                                         request_id=request_id)
 
 
 def is_retryable(exc: errors.WisGateError) -> bool:

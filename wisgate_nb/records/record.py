@@ -68,6 +68,7 @@ class Record:
     request_id_header: str | None = None  # where request_id came from: a header name, or "body"
     stream_fallback: str | None = None  # a stream was asked for, the images came without one: why
     request_kind: str = "image"  # "image", or "grade": a judge's request grading images (its prompt is the rubric)
+    safety_identifier: str | None = None  # the end user's id sent for the provider's safety checks
 
     def to_json(self) -> dict:
         data = dataclasses.asdict(self)
