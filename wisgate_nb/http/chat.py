@@ -10,11 +10,9 @@ from dataclasses import dataclass
 
 from .. import errors
 from .attempt import Progress, Raw
-from .bodies import read_body, read_error_body
-from .checks import safe_url
 from .client import ImagesClient
-from .messages import mask_secret, request_id_from
-from .wire import error_from_response, loads
+from .messages import mask_secret
+from .wire import loads
 
 logger = logging.getLogger("wisgate_nb.http.client")
 PATH = "/chat/completions"
@@ -55,6 +53,8 @@ def chat_content(body: bytes, request_id: str | None, secret: str | None) -> tup
 class ChatClient(ImagesClient):
     """The images client, speaking to the chat endpoint (one JSON request, one JSON answer, no stream)."""
 
+    events = False  # an event stream is no answer of a judge
+
     async def complete(self, body: dict, *, attempt_log: list[str] | None = None) -> ChatResponse:
         log = [] if attempt_log is None else attempt_log
         try:
@@ -66,17 +66,6 @@ class ChatClient(ImagesClient):
         return ChatResponse(raw.items[0]["content"], usage if isinstance(usage, dict) else None, raw.request_id,
                             len(log), tuple(log), raw.top.get("model"))
 
-    async def _send_once(self, url, stream, on_partial, progress: Progress, attempt: int, content) -> Raw:
-        logger.debug("POST %s (attempt %d)", safe_url(url), attempt)
-        async with self._http().stream("POST", url, headers=self._headers(False), timeout=self._timeout,
-                                       **content) as response:
-            progress.headers, progress.status = response.headers, response.status_code
-            progress.request_id, progress.request_id_header = request_id_from(response.headers)
-            logger.debug("POST %s -> HTTP %d (request id %s, attempt %d)", safe_url(url),
-                         response.status_code, progress.request_id, attempt)
-            if not 200 <= response.status_code < 300:
-                body = await read_error_body(response)
-                raise error_from_response(response.status_code, body, response.headers, redact=self._key())
-            body = await read_body(response, self.max_body_bytes)
+    def _answer(self, body: bytes, headers, progress: Progress) -> Raw:
         text, top = chat_content(body, progress.request_id, self._key())
         return Raw([{"content": text}], top, progress.request_id, False, progress.request_id_header)

@@ -31,20 +31,9 @@ from .messages import mask_secret, request_id_from, scrub
 from .pacer import Pacer, cost_of, images_asked, limit_kind, over_wait, wait_words
 from .wire import error_from_response, parse_images_body, request_id_of, retry_delay, should_retry
 
-__all__ = [
-    "ImageBlob",
-    "ImageInput",
-    "ImagesClient",
-    "ImagesResponse",
-    "check_settings",
-    "decode_image",
-    "error_from_response",
-    "load_image_input",
-    "parse_images_body",
-    "request_id_of",
-    "retry_delay",
-    "should_retry",
-]
+__all__ = ["ImageBlob", "ImageInput", "ImagesClient", "ImagesResponse", "check_settings", "decode_image",
+           "error_from_response", "load_image_input", "parse_images_body", "request_id_of", "retry_delay",
+           "should_retry"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +61,8 @@ REMEMBERED = "an earlier streamed request to this endpoint did not stream"
 
 class ImagesClient:
     """Async client of ``POST /images/generations`` and ``/images/edits`` with retries."""
+
+    events = True  # an event stream answers (partial images)
 
     def __init__(self, *, base_url: str, api_key: str | None = None, timeout: float = 120.0,
                  max_retries: int = 2, http_client: httpx.AsyncClient | None = None,
@@ -281,11 +272,15 @@ class ImagesClient:
             if not 200 <= response.status_code < 300:
                 body = await read_error_body(response)
                 raise error_from_response(response.status_code, body, response.headers, redact=self._key())
-            if "text/event-stream" in response.headers.get("content-type", ""):  # even if not asked for
+            if self.events and "text/event-stream" in response.headers.get("content-type", ""):  # even unasked
                 return await consume_events(response, on_partial, progress, max_body_bytes=self.max_body_bytes,
                                             max_pixels=self.max_pixels, secret=self._key())
             body = await read_body(response, self.max_body_bytes)
-        items, top = parse_images_body(body, response.headers, redact=self._key())
+        return self._answer(body, response.headers, progress)
+
+    def _answer(self, body: bytes, headers, progress: Progress) -> Raw:
+        """A 200 JSON body as the send loop's answer (the images; the judge's client reads a chat answer)."""
+        items, top = parse_images_body(body, headers, redact=self._key())
         return Raw(scrub(items, self._key()), scrub(top, self._key()), progress.request_id, False,
                    progress.request_id_header)
 
