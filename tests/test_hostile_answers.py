@@ -8,6 +8,7 @@ import base64
 import io
 import json
 import warnings
+from pathlib import Path
 
 import httpx
 import pytest
@@ -141,6 +142,47 @@ def test_a_key_echoed_by_the_server_is_written_nowhere(tmp_path, stream):
         set_current(previous)
         session.close()
     assert files_holding([tmp_path], key_needles(KEY)) == []  # history.jsonl, the PNG's metadata, thumbnails
+
+
+def _image_holding(fmt: str, key: str) -> bytes:
+    """An image whose own metadata holds the key: a PNG text chunk, a JPEG comment, a WebP's EXIF."""
+    buffer = io.BytesIO()
+    picture = Image.new("RGB", (8, 8), "teal")
+    if fmt == "PNG":
+        from PIL.PngImagePlugin import PngInfo
+
+        info = PngInfo()
+        info.add_text("Comment", f"made for {key}")
+        picture.save(buffer, format=fmt, pnginfo=info)
+    elif fmt == "JPEG":
+        picture.save(buffer, format=fmt, comment=f"made for {key}".encode())
+    else:
+        exif = Image.Exif()
+        exif[0x010E] = f"made for {key}"  # ImageDescription
+        picture.save(buffer, format=fmt, exif=exif)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
+def test_a_key_a_server_puts_in_the_images_own_metadata_is_not_written(tmp_path, fmt):
+    def handler(request: httpx.Request) -> httpx.Response:
+        key = request.headers["authorization"].removeprefix("Bearer ")
+        data = _image_holding(fmt, key)
+        assert key.encode() in data
+        return httpx.Response(200, json={"created": 1, "data": [{"b64_json": b64(data)}]})
+
+    session = Session(WisGate(api_key=KEY, base_url=BASE, demo=False, history_dir=str(tmp_path / "runs")))
+    session._pool = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    previous = set_current(session)
+    try:
+        generation = wisgate_nb.generate("a lighthouse", size="64x64", output_format=fmt.lower())
+        saved = Path(generation.paths[0])
+        assert wisgate_nb.provenance(saved)["prompt"] == "a lighthouse"  # still stamped, still an image
+        assert Image.open(saved).size == (8, 8)
+    finally:
+        set_current(previous)
+        session.close()
+    assert files_holding([tmp_path], key_needles(KEY)) == []
 
 
 # ---- open values and safety_identifier -----------------------------------------------------------

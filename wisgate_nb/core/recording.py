@@ -11,7 +11,7 @@ import time
 
 from ..errors import WisGateError
 from ..output.thumbnails import thumbnail_bytes, thumbnail_mime
-from ..records import Generation, Record, demoscene, now_iso, provenance
+from ..records import Generation, Record, demoscene, imagemeta, now_iso, provenance
 from ..records import files as history_files
 from ..records.reuse import link_result
 
@@ -32,6 +32,8 @@ def base_fields(request, record_id: str, session_name: str, started_at: str) -> 
 async def save_result(history, request, base: dict, response, latency: float, thumb_px: int) -> Generation:
     """Write a response's images, thumbnails and record; the Generation the user gets back."""
     blobs = response.images
+    key = request.target.api_key.get().encode() if request.target.api_key else b""
+    clean = [imagemeta.drop_metadata_holding(b.data, key) for b in blobs]  # a server may echo the key into a file
     names = [history_files.image_name(base["id"], i, blob.format) for i, blob in enumerate(blobs)]
     mimes = [_thumbnail_mime(blob) for blob in blobs]  # chosen once: the file's name and its bytes agree
     thumbs = [history_files.thumbnail_name(name, mime) for name, mime in zip(names, mimes)]
@@ -41,13 +43,13 @@ async def save_result(history, request, base: dict, response, latency: float, th
     def stamped(i: int) -> bytes:
         """The file's bytes with its provenance (records/provenance.py); the pixels are not re-encoded."""
         b = blobs[i]
-        return provenance.embed(b.data, provenance.facts(base, index=i, width=b.width, height=b.height,
+        return provenance.embed(clean[i], provenance.facts(base, index=i, width=b.width, height=b.height,
                                                          revised_prompt=b.revised_prompt,
                                                          request_id=response.request_id, created=created,
                                                          demo_scene=demoscene.served(b.data)))
 
     def thumbnail(i: int) -> None:
-        data, _ = thumbnail_bytes(blobs[i].decoded or blobs[i].data, thumb_px, mime=mimes[i])
+        data, _ = thumbnail_bytes(blobs[i].decoded or clean[i], thumb_px, mime=mimes[i])
         history_files.write(history, thumbs[i], data)
 
     usage = response.usage if isinstance(response.usage, dict) else None

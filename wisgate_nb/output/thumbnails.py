@@ -82,7 +82,8 @@ def _encode(im, fmt: str, quality: int, optimize: bool = True) -> bytes:
     """JPEG (optimised Huffman tables when the bytes are tight: 10 % smaller, twice the time) or WebP."""
     out = io.BytesIO()
     if fmt == "JPEG":
-        im.save(out, "JPEG", quality=quality, optimize=optimize)
+        # comment=b"": Pillow would carry a source JPEG's comment over; a thumbnail keeps only the pixels
+        im.save(out, "JPEG", quality=quality, optimize=optimize, comment=b"")
     else:
         im.save(out, "WEBP", quality=quality, alpha_quality=quality)
     return out.getvalue()

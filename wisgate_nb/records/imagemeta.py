@@ -218,3 +218,43 @@ def webp_read_xmp(data: bytes) -> bytes | None:
         if kind == b"XMP ":
             return payload
     return None
+
+
+# -- what a server put in a file ---------------------------------------------------------------
+
+
+def drop_metadata_holding(data: bytes, needle: bytes) -> bytes:
+    """The image without the metadata blocks (PNG ancillary chunks, JPEG APPn/COM segments, WebP chunks other
+    than the bitstream's) that hold ``needle``: a server that echoes the key into a file never gets it written.
+    Unchanged when no block holds it, or for a file this cannot take apart."""
+    if not needle or needle not in data:
+        return data
+    kind = kind_of(data)
+    try:
+        if kind == "png":
+            return _drop_png(data, needle)
+        if kind == "jpeg":
+            out, at = [data[:2]], 2
+            for marker, start, end in _jpeg_segments(data):
+                if not ((0xE0 <= marker <= 0xEF or marker == 0xFE) and needle in data[start:end]):
+                    out.append(data[start:end])
+                at = end
+            return b"".join(out) + data[at:]
+        if kind == "webp":
+            kept = b"".join(_riff_chunk(k, p) for k, p in _webp_chunks(data)
+                            if k in (b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF") or needle not in p)
+            return b"RIFF" + struct.pack("<I", 4 + len(kept)) + b"WEBP" + kept
+    except (ValueError, struct.error):
+        return data
+    return data
+
+
+def _drop_png(data: bytes, needle: bytes) -> bytes:
+    out, i = [data[:8]], 8
+    while i + 8 <= len(data):
+        length, kind = struct.unpack(">I", data[i:i + 4])[0], data[i + 4:i + 8]
+        end = min(i + 12 + length, len(data))
+        if not (kind[:1].islower() and needle in data[i + 8:end]):  # ancillary chunks only; pixels stay
+            out.append(data[i:end])
+        i = end
+    return b"".join(out) + data[i:]
