@@ -134,14 +134,15 @@ def grid_html(results: Sequence[Result], *, title: str | None = None, note: str 
 
 
 def matrix_html(columns: Sequence[str], rows: Sequence[tuple[str, Sequence[Result | None]]], *,
-                title: str | None = None, note: str | None = None, px: int = 256) -> str:
-    """A table with a labelled column per value of one thing and a labelled row per value of another."""
-    th = "".join(f'<th style="{_CELL};max-width:{px * 2}px;word-break:break-word">{escape(c)}</th>'
-                 for c in ("", *columns))
+                title: str | None = None, note: str | None = None, px: int = 256, corner: str = "") -> str:
+    """A table with a labelled column per value of one thing and a labelled row per value of another;
+    ``corner`` heads the row labels (what they name), so that no header cell is empty."""
+    th = "".join(f'<th scope="col" style="{_CELL};max-width:{px * 2}px;word-break:break-word">{escape(c)}</th>'
+                 for c in (corner or "settings", *columns))
     body = []
     for label, cells in rows:
         tds = "".join(f'<td style="{_CELL}">{result_html(r, px) if r is not None else ""}</td>' for r in cells)
-        body.append(f'<tr style="background:transparent"><th style="{_CELL};max-width:200px;'
+        body.append(f'<tr style="background:transparent"><th scope="row" style="{_CELL};max-width:200px;'
                     f'word-break:break-word">{escape(label)}</th>{tds}</tr>')
     table = (f'<div style="overflow-x:auto"><table class="wisgate-matrix" style="border-collapse:collapse">'
              f'<tr style="background:transparent">{th}</tr>{"".join(body)}</table></div>')
@@ -157,20 +158,22 @@ def status_html(text: str) -> str:
     return f'<div class="wisgate-nb" style="{_NOTE}">{escape(text)}</div>'
 
 
-def table_html(head: Sequence[str], rows: Sequence[tuple[Sequence[str], Sequence[str]]], *,
+def table_html(head: Sequence[str], rows: Sequence[tuple[Sequence[str], Sequence[Tile]]], *,
                tones: Sequence[str | None] = (), note: str | None = None, px: int = 128) -> str:
-    """A table of text cells, each row ending with thumbnails: rows are (cells, image sources).
+    """A table of text cells, each row ending with thumbnails under the heading "images": rows are (cells, tiles).
 
     ``tones`` gives each row's status tone (the column headed "status" takes its colour).
     """
-    ths = "".join(f'<th style="{_CELL};border-bottom:1px solid {BORDER}">{escape(h)}</th>' for h in (*head, ""))
+    ths = "".join(f'<th scope="col" style="{_CELL};border-bottom:1px solid {BORDER}">{escape(h)}</th>'
+                  for h in (*head, "images"))
     status_at = list(head).index("status") if "status" in head else -1
     body = []
-    for index, (cells, srcs) in enumerate(rows):
+    for index, (cells, tiles) in enumerate(rows):
         tone = tones[index] if index < len(tones) else None
         tds = "".join(f'<td style="{_CELL}{_colour(tone) if i == status_at else ""}"><div style="max-width:{_TEXT_EM}em">'
                       f'{escape(c)}</div></td>' for i, c in enumerate(cells))  # long texts wrap, not the page
-        imgs = "".join(f'<img src="{escape(src)}" style="max-height:{px}px;margin-right:3px"/>' for src in srcs)
+        imgs = "".join(f'<img src="{escape(t.src)}" alt="{escape(t.alt)}" style="max-height:{px}px;margin-right:3px"/>'
+                       for t in tiles)
         body.append(f'<tr style="background:transparent">{tds}<td style="{_CELL};white-space:nowrap">{imgs}</td></tr>')
     return _frame(f'<div style="overflow-x:auto"><table style="border-collapse:collapse">'  # scrolls if too wide
                   f'<tr style="background:transparent">{ths}</tr>{"".join(body)}</table></div>', None, note)
@@ -260,6 +263,15 @@ def record_caption(record) -> list[str]:
     if revised:
         lines.append("revised: " + short(revised, 160))
     return lines
+
+
+def alt_text(prompt: str, number: int, count: int, settings: str = "") -> str:
+    """An image's alt text: its prompt, its number when there are several ("image 2 of 4") and the settings that
+    tell it from the images beside it (a comparison's or a sweep's), e.g. ``a fox — image 2 of 4 (size=512x512)``."""
+    words = short(prompt, 160) or "an image"
+    if count > 1:
+        words += f" — image {number} of {count}"
+    return f"{words} ({settings})" if settings else words
 
 
 def link_for(path: Path) -> str:

@@ -107,7 +107,8 @@ class Comparison:
     def result(self, record, *, label: bool = True) -> html.Result:
         """One record as a result of this comparison: all its images, its caption (and its label)."""
         return record_result(self.history, record, CELL_PX, caption=self.caption(record),
-                             label=(self.label(record) or None) if label else None)
+                             label=(self.label(record) or None) if label else None,
+                             settings=self._settings_label(record) if self.keys else "")
 
     @property
     def df(self):
@@ -137,7 +138,8 @@ class Comparison:
         columns, rows = self.layout()
         table = [(label, [self.result(r, label=False) if r is not None else None for r in cells])
                  for label, cells in rows]
-        return html.matrix_html(columns, table, title=self._heading(), note=note, px=CELL_PX)
+        return html.matrix_html(columns, table, title=self._heading(), note=note, px=CELL_PX,
+                                corner=f"{', '.join(self.keys)} (rows) · prompt (columns)")
 
     def slider(self, position: float = 50.0):
         """The two results one over the other with a divider to drag (output/slider.py): two results only."""

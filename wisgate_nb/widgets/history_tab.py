@@ -26,7 +26,8 @@ class _Row:
 
     def __init__(self, record, images: Sequence[widgets.Image]):
         self.record = record
-        self.checkbox = widgets.Checkbox(value=False, indent=False, layout=widgets.Layout(width="28px"))
+        self.checkbox = widgets.Checkbox(value=False, indent=False, description=record.id,  # its label: the id
+                                         layout=widgets.Layout(width="136px", min_width="136px"))
         self.info = widgets.HTML(layout=widgets.Layout(flex="1 1 auto"))
         tiles = [thumbs.tile(img, ROW_THUMB) for img in images[:4]]
         strip = widgets.HBox(tiles, layout=widgets.Layout(width=ROW_THUMBS_WIDTH, min_width=ROW_THUMBS_WIDTH,
@@ -41,7 +42,7 @@ class _Row:
         status = r.status if r.status == "ok" else f"{r.status}: {html.short(r.error or '', 140)}"
         bits = [r.size or "", r.quality or "", f"{r.latency_s:.1f} s" if r.latency_s else "", plural(r.images, "image"),
                 "★" * r.rating if r.rating else "", "tags: " + ", ".join(r.tags) if r.tags else ""]
-        self.info.value = html.text_html([(r.id, "b"), f" · {r.started_at[11:19]} · {r.source} · ",
+        self.info.value = html.text_html([r.started_at[11:19], f" · {r.source} · ",
                                           (status, html.STATUS_TONES.get(r.status, "error"))],
                                          html.short(r.prompt, 160), (" · ".join(b for b in bits if b), "muted"),
                                          cls="wisgate-history-row")
@@ -68,9 +69,11 @@ class HistoryTab(widgets.VBox):
         self._rerun_button = button("Re-run", "repeat", self._on_rerun_click,
                                     "generate again with the same prompt and options")
         self._stars = widgets.Dropdown(options=[("no stars", 0)] + [("★" * i, i) for i in range(1, 6)], value=0,
-                                       layout=widgets.Layout(width="110px"))
+                                       description="stars", style={"description_width": "initial"},
+                                       layout=widgets.Layout(width="150px"))
         self._rate_button = button("Rate", "star", self._on_rate_click, "give the selected records these stars")
-        self._tag_text = widgets.Text(placeholder="tag, another tag", layout=widgets.Layout(width="160px"))
+        self._tag_text = widgets.Text(placeholder="tag, another tag", description="tags",
+                                      style={"description_width": "initial"}, layout=widgets.Layout(width="200px"))
         self._tag_button = button("Tag", "tag", self._on_tag_click, "add these tags to the selected records")
         self._note = widgets.HTML()
         self._rows = widgets.VBox()

@@ -65,7 +65,8 @@ class Panel(widgets.VBox):
         """The option widgets, starting from the session's settings (the panel keeps its own copies)."""
         report = self._report_error
         self._template = TemplatePicker(report, on_change=self._on_template_change)
-        self._prompt = widgets.Textarea(placeholder=PROMPT_HINT, layout=widgets.Layout(width="100%", height="80px"))
+        self._prompt = widgets.Textarea(placeholder=PROMPT_HINT, description="prompt", style={"description_width": "initial"},
+                                        layout=widgets.Layout(width="100%", height="80px"))
         self._form = OptionsForm(self._session.config)
         self._generate = widgets.Button(description="Generate", icon="play", button_style="primary",
                                         tooltip="send the prompt; the notebook stays free while it works")

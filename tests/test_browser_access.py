@@ -1,0 +1,116 @@
+"""Accessibility in real headless Chromium: axe-core over wisgate_nb's own DOM, and keyboard-only use.
+
+One notebook holds every kind of output (the magic's results, a comparison, a sweep's table, the compare
+slider, the mask painter, the panel with its History tab and a comparison in it). It is opened in
+JupyterLab (light, then dark) and in Notebook 7; on each page axe-core (npm, see README "Quick start")
+runs over our DOM only and must find no critical or serious violation. Then the panel and the painter
+are used with the keyboard alone. Screenshots go to test-artifacts/ (access-*.png).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from browser import chromium_page, jupyter_server, open_notebook, requires_browser, run_all, save, screenshot, write_notebook
+from test_browser_look import set_theme
+
+pytestmark = [requires_browser, pytest.mark.timeout(600)]
+
+NODE_DIR = Path(os.environ.get("WISGATE_NODE_DIR", Path.home() / ".cache" / "wisgate_nb" / "node"))
+AXE = NODE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+OURS = [".wisgate-nb", ".wisgate-panel", ".wisgate-slider", ".wisgate-painter"]
+CELLS = [
+    "import wisgate_nb as wg\nwg.configure(demo=True, demo_latency=0.1)\n%load_ext wisgate_nb",
+    "%%wisgate_image -s 256x256 -n 2\ntwo lighthouses on a cliff",
+    'wg.sweep(prompts=["a fox", "a cat"], size=["256x256", "512x512"])',
+    'a = wg.generate("a red fox", size="256x256")\nb = wg.generate("a red fox", size="256x256", quality="low")\n'
+    "wg.history().compare([a.id, b.id])",
+    'wg.compare_slider(a, b, labels=("medium", "low"))',
+    "painter = wg.mask_painter(a, brush=30)\npainter",
+    "p = wg.panel()\np.generate('a calm sea at dawn', n=2)\np.wait(30)\np",
+]
+PANEL_CELL = 6
+RUN_AXE = """async (selectors) => {
+    const include = selectors.flatMap(s => [...document.querySelectorAll(s)]).filter(
+        e => !e.parentElement.closest(selectors.join(',')));
+    const found = await axe.run({include}, {resultTypes: ['violations']});
+    return {roots: include.length, violations: found.violations.map(v => ({
+        id: v.id, impact: v.impact, help: v.help,
+        nodes: v.nodes.map(n => ({target: n.target.join(' '), html: n.html.slice(0, 160),
+                                  why: n.failureSummary.slice(0, 300)}))}))};
+}"""
+
+
+def axe_violations(page, where: str) -> list[dict]:
+    """axe-core's critical and serious violations in our DOM (all of it printed, for the log)."""
+    if not page.evaluate("() => typeof axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    found = page.evaluate(RUN_AXE, OURS)
+    assert found["roots"] >= 6, f"{where}: only {found['roots']} of our outputs on the page"
+    print(where, [(v["id"], v["impact"], len(v["nodes"])) for v in found["violations"]])
+    return [v for v in found["violations"] if v["impact"] in ("critical", "serious")]
+
+
+def wait_for_everything(page) -> None:
+    page.wait_for_function("""() => {
+        const imgs = [...document.querySelectorAll('.jp-OutputArea-output img')];
+        return imgs.filter(i => i.complete && i.naturalWidth > 0).length >= 12
+            && document.querySelector('.wisgate-panel .wisgate-gallery img') !== null
+            && document.querySelector('.wisgate-painter canvas') !== null
+            && document.querySelector('.wisgate-slider') !== null;
+    }""", timeout=120_000)
+
+
+def check(page, where: str) -> list[dict]:
+    """axe over our DOM twice: the Generate tab with "more options" open, then the History tab comparing two."""
+    panel = page.locator(".wisgate-panel")
+    more = panel.locator("button.wisgate-more-options")
+    if "mod-active" not in (more.get_attribute("class") or ""):
+        more.click()
+    panel.locator(".widget-dropdown", has_text="moderation").wait_for(timeout=10_000)
+    found = axe_violations(page, f"{where}, Generate tab")
+    panel.locator(".lm-TabBar-tab", has_text="History").first.click()
+    boxes = panel.locator(".wisgate-history input[type=checkbox]")
+    boxes.nth(0).wait_for(timeout=10_000)
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    panel.locator(".wisgate-history button", has_text="Compare").click()
+    panel.locator(".wisgate-compare-cell, .wisgate-compare .wisgate-slider").first.wait_for(timeout=10_000)
+    found += axe_violations(page, f"{where}, History tab")
+    panel.locator(".lm-TabBar-tab", has_text="Generate").first.click()
+    return found
+
+
+def test_no_serious_axe_violation_in_lab_light_dark_and_notebook_7(tmp_path):
+    assert AXE.exists(), f"axe-core is needed: npm install --prefix {NODE_DIR} axe-core@4 (.ci/run installs it)"
+    name = write_notebook(tmp_path, "access.ipynb", CELLS)
+    env = {"WISGATE_HISTORY_DIR": str(tmp_path / "runs"), "WISGATE_API_KEY": "", "WISDOM_GATE_KEY": ""}
+    report: dict[str, list] = {}
+    with jupyter_server("lab", tmp_path, env=env) as server, chromium_page(viewport={"width": 1400, "height": 1100}) as page:
+        try:
+            open_notebook(page, server, name)
+            run_all(page)
+            wait_for_everything(page)
+            report["lab light"] = check(page, "JupyterLab light")
+            screenshot(page, "access-lab-light.png")
+            save(page, tmp_path / name)
+
+            page.goto(server.notebook_url(name).replace("/lab/tree/", "/notebooks/"))
+            wait_for_everything(page)
+            report["notebook 7"] = check(page, "Notebook 7")
+
+            set_theme(server, "JupyterLab Dark")
+            page.goto(server.notebook_url(name))
+            page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=60_000)
+            wait_for_everything(page)
+            report["lab dark"] = check(page, "JupyterLab dark")
+            screenshot(page, "access-lab-dark.png")
+        except Exception:
+            screenshot(page, "access-failure.png")
+            print(server.log()[-5000:])
+            raise
+    failing = [f"{where}: {v['id']} ({v['impact']}) {n['html']} -- {n['why']}"
+               for where, found in report.items() for v in found for n in v["nodes"]]
+    assert not failing, "\n".join(failing)
