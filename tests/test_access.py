@@ -64,3 +64,10 @@ def test_more_options_is_a_button_that_shows_and_hides_them(panel):
     assert all(w.style.description_width == "initial" for w in form.more.children)  # labels are never cut off
     form.more_button.value = False
     assert form.more.layout.display == "none"
+
+
+def test_the_panel_keeps_the_keys_of_its_fields_from_the_notebook(panel):
+    from wisgate_nb.widgets.keys import KeyGuard
+
+    guards = [w for w in panel.children if isinstance(w, KeyGuard)]
+    assert len(guards) == 1 and "stopPropagation" in guards[0]._esm and "preventDefault" in guards[0]._esm

@@ -114,3 +114,96 @@ def test_no_serious_axe_violation_in_lab_light_dark_and_notebook_7(tmp_path):
     failing = [f"{where}: {v['id']} ({v['impact']}) {n['html']} -- {n['why']}"
                for where, found in report.items() for v in found for n in v["nodes"]]
     assert not failing, "\n".join(failing)
+
+
+# -- the keyboard alone ---------------------------------------------------------------------------------------
+
+KEYBOARD_CELLS = [
+    "import wisgate_nb as wg\nwg.configure(demo=True, demo_latency=0.1)",
+    'a = wg.generate("a red fox", size="256x256")\np = wg.panel()\np',
+    "painter = wg.mask_painter(a, brush=30)\npainter",
+    'print("sent:", [(s.request.prompt, s.request.body.get("moderation")) for s in p.slots])\n'
+    'print("strokes:", [(s["kind"], s["erase"], s["points"]) for s in painter.strokes])',
+]
+PROBE_CELL = 3
+
+
+def tab_to(page, selector: str, key: str = "Tab", limit: int = 40, text: str = "") -> None:
+    """Press Tab (or Shift+Tab) until the focused element matches ``selector`` (and its field says ``text``)."""
+    for _ in range(limit):
+        page.keyboard.press(key)
+        if page.evaluate("""([s, t]) => { const e = document.activeElement;
+                return e && e.matches(s) && (e.closest('.widget-inline-hbox, button') || e).innerText.includes(t); }""",
+                         [selector, text]):
+            return
+    focused = page.evaluate("() => document.activeElement.outerHTML.slice(0, 200)")
+    raise AssertionError(f"{key} never reached {selector} (now on {focused})")
+
+
+def walk_the_panel(page) -> None:
+    """Prompt, "more options" (a moderation value), Generate, the History tab, two rows, Compare: keys only."""
+    panel = page.locator(".wisgate-panel")
+    panel.locator(".wisgate-prompt textarea").focus()  # the starting point; every step after it is a key
+    page.keyboard.type("a lighthouse typed on the keyboard")
+    tab_to(page, ".wisgate-panel .wisgate-more-options")
+    page.keyboard.press("Space")
+    panel.locator(".widget-dropdown", has_text="moderation").wait_for(timeout=10_000)
+    tab_to(page, ".wisgate-panel select", text="moderation")
+    page.keyboard.type("low")  # a closed select picks the choice typed
+    page.wait_for_function("() => [...document.querySelectorAll('.wisgate-panel select')].some(s => s.value && "
+                           "s.selectedOptions[0].textContent === 'low')")
+    tab_to(page, ".wisgate-panel button.wisgate-generate")
+    page.keyboard.press("Enter")
+    panel.locator(".wisgate-slot-status", has_text="1 of 1 image").wait_for(timeout=30_000)
+    tab_to(page, ".wisgate-panel .lm-TabBar-tab", key="Shift+Tab", limit=60)
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    rows = panel.locator(".wisgate-history .widget-checkbox")
+    rows.nth(1).wait_for(timeout=10_000)
+    for _ in range(2):
+        tab_to(page, ".wisgate-history input[type=checkbox]:not(:checked)")
+        page.keyboard.press("Space")
+    tab_to(page, ".wisgate-history button", key="Shift+Tab", text="Compare")
+    page.keyboard.press("Enter")
+    panel.locator(".wisgate-compare .wisgate-slider, .wisgate-compare-cell").first.wait_for(timeout=10_000)
+
+
+def mark_a_region(page) -> None:
+    """In the painter: Tab to the image, move the rectangle right twice, make it taller twice, Enter paints it."""
+    page.locator(".wisgate-painter button[data-action=brush]").focus()
+    tab_to(page, ".wisgate-painter canvas")
+    assert page.locator(".wisgate-painter-keybox").is_visible()
+    for key in ("ArrowRight", "ArrowRight", "Shift+ArrowDown", "Shift+ArrowDown", "Enter"):
+        page.keyboard.press(key)
+    page.locator(".wisgate-painter-status", has_text="1 stroke").wait_for(timeout=10_000)
+
+
+def test_the_panel_and_the_painter_with_the_keyboard_alone(tmp_path):
+    for kind in ("lab", "notebook"):
+        folder = tmp_path / kind
+        folder.mkdir()
+        name = write_notebook(folder, "keys.ipynb", KEYBOARD_CELLS)
+        env = {"WISGATE_HISTORY_DIR": str(folder / "runs"), "WISGATE_API_KEY": "", "WISDOM_GATE_KEY": ""}
+        with jupyter_server(kind, folder, env=env) as server, chromium_page() as page:
+            try:
+                open_notebook(page, server, name)
+                run_all(page)
+                page.locator(".wisgate-painter canvas").wait_for(timeout=60_000)
+                page.locator(".wisgate-panel .wisgate-prompt").wait_for(timeout=60_000)
+                walk_the_panel(page)
+                mark_a_region(page)
+                probe = page.locator(".jp-Notebook .jp-Cell").nth(PROBE_CELL)
+                probe.locator(".jp-InputArea-editor").click()
+                page.keyboard.press("Shift+Enter")
+                out = probe.locator(".jp-OutputArea-output", has_text="strokes:")
+                out.wait_for(timeout=30_000)
+                text = out.inner_text()
+                screenshot(page, f"access-keys-{kind}.png")
+            except Exception:
+                screenshot(page, f"access-keys-{kind}-failure.png")
+                print(server.log()[-5000:])
+                raise
+        # Python got what the keys did: the typed prompt with moderation "low"; a 64 x 64 rectangle moved
+        # right by two steps of 13 px and made 26 px taller (a 256 x 256 image)
+        assert "('a lighthouse typed on the keyboard', 'low')" in text, text
+        assert "('rect', False, [[122, 96], [186, 186]])" in text, text

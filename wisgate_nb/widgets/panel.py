@@ -19,6 +19,7 @@ from ..records.files import kept_inputs
 from .edit import EditBox
 from .form import OptionsForm
 from .history_tab import HistoryTab
+from .keys import KeyGuard
 from .picker import TemplatePicker
 from .reload import ReloadNote
 from .slot import ResultSlot
@@ -96,7 +97,7 @@ class Panel(widgets.VBox):
         self._tabs.observe(guarded(self._on_tab_change, self._report_error), names="selected_index")
         title = widgets.HTML(html.text_html(("wisgate_nb", "b"), size=13))
         return [widgets.HBox([title, self._totals], layout=widgets.Layout(justify_content="space-between")),
-                self._tabs, self._note.hider]
+                self._tabs, self._note.hider, KeyGuard(layout=widgets.Layout(display="none"))]
 
     # -- handlers (main thread) -----------------------------------------------------------
     def _on_generate_click(self, _button) -> None:
