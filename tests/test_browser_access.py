@@ -93,6 +93,8 @@ def test_no_serious_axe_violation_in_lab_light_dark_and_notebook_7(tmp_path):
             open_notebook(page, server, name)
             run_all(page)
             wait_for_everything(page)
+            copies = page.locator(".wisgate-slider-copy, .wisgate-painter-copy")  # static copies: hidden while live
+            assert copies.count() == 2 and not copies.first.is_visible() and not copies.last.is_visible()
             report["lab light"] = check(page, "JupyterLab light")
             screenshot(page, "access-lab-light.png")
             save(page, tmp_path / name)
@@ -176,6 +178,8 @@ def mark_a_region(page) -> None:
     for key in ("ArrowRight", "ArrowRight", "Shift+ArrowDown", "Shift+ArrowDown", "Enter"):
         page.keyboard.press(key)
     page.locator(".wisgate-painter-status", has_text="1 stroke").wait_for(timeout=10_000)
+    # the static copy a saved notebook keeps (hidden while the painter is live) says it too
+    page.wait_for_function("() => document.querySelector('.wisgate-painter-copy').textContent.includes('1 stroke,')")
 
 
 def test_the_panel_and_the_painter_with_the_keyboard_alone(tmp_path):

@@ -118,10 +118,11 @@ def _image(tile: Tile, px: int) -> str:
     return f'<a href="{escape(tile.href)}" target="_blank" style="display:block">{img}</a>' if tile.href else img
 
 
-def _frame(body: str, title: str | None, note: str | None) -> str:
+def _frame(body: str, title: str | None, note: str | None, cls: str = "") -> str:
     head = f'<div style="font-weight:bold;font-size:13px;margin:4px 0">{escape(title)}</div>' if title else ""
     foot = f'<div style="{_NOTE}">{escape(note)}</div>' if note else ""
-    return f'<div class="wisgate-nb" style="{_FONT}">{head}{body}{foot}</div>'
+    klass = escape(f"wisgate-nb {cls}".strip())
+    return f'<div class="{klass}" style="{_FONT}">{head}{body}{foot}</div>'
 
 
 def grid_html(results: Sequence[Result], *, title: str | None = None, note: str | None = None,
@@ -147,6 +148,12 @@ def matrix_html(columns: Sequence[str], rows: Sequence[tuple[str, Sequence[Resul
     table = (f'<div style="overflow-x:auto"><table class="wisgate-matrix" style="border-collapse:collapse">'
              f'<tr style="background:transparent">{th}</tr>{"".join(body)}</table></div>')
     return _frame(table, title, note)
+
+
+def copy_html(cls: str, tiles: Sequence[Tile], text: str, px: int) -> str:
+    """The static copy of a live tool (output/static.py): its pictures side by side, then what they show."""
+    return _frame(f'<div style="display:flex;flex-wrap:wrap;gap:{GAP}px">{"".join(_image(t, px) for t in tiles)}</div>',
+                  None, text, cls)
 
 
 def error_card_html(title: str, message: str, *, tone: str = "error") -> str:
