@@ -28,7 +28,7 @@ def test_exported_names_are_pinned():
         "InternalServerError", "NotFoundError", "PermissionDeniedError", "QuotaExceededError", "RateLimitError",
         "ResponseFormatError",
         "WisGate", "WisGateError", "__version__", "agenerate", "compare_slider", "configure", "edit", "generate",
-        "history", "load_ipython_extension", "mask_painter", "panel", "provenance", "sweep", "templates",
+        "history", "load_ipython_extension", "mask_painter", "panel", "provenance", "sessions", "sweep", "templates",
         "unload_ipython_extension",
     ])
     for name in wisgate_nb.__all__:

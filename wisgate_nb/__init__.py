@@ -12,7 +12,19 @@ from __future__ import annotations
 
 from . import templates
 from ._version import __version__
-from .api import agenerate, compare_slider, configure, edit, generate, history, mask_painter, panel, provenance, sweep
+from .api import (
+    agenerate,
+    compare_slider,
+    configure,
+    edit,
+    generate,
+    history,
+    mask_painter,
+    panel,
+    provenance,
+    sessions,
+    sweep,
+)
 from .config import WisGate
 from .errors import (
     APIConnectionError,
@@ -63,6 +75,7 @@ __all__ = [
     "mask_painter",
     "panel",
     "provenance",
+    "sessions",
     "sweep",
     "templates",
     "unload_ipython_extension",
