@@ -70,3 +70,71 @@ def test_loading_the_whole_folder_keeps_the_sessions_apart_in_the_frame(restarte
     frame = everything.df
     assert sorted(frame["session"].unique()) == sorted([first.history.session, second.history.session])
     assert frame.groupby("session").size().to_dict() == {first.history.session: 2, second.history.session: 1}
+
+
+# -- the History tab reaches every record ---------------------------------------------------------------------
+
+def _append(history, count: int, prompt: str = "record") -> list[str]:
+    from wisgate_nb.records import Record, now_iso
+
+    ids = []
+    for i in range(count):
+        record = Record(id=f"{i:06d}-{prompt[:6]:x<6}", session=history.session, started_at=now_iso(),
+                        prompt=f"{prompt} {i}", model="gpt-image-2", status="error", error="x", size="256x256")
+        history.append(record)
+        ids.append(record.id)
+    return ids
+
+
+def _note(tab) -> str:
+    import html
+
+    return html.unescape(tab._note.value)
+
+
+def _shown(tab) -> list[str]:
+    by_box = {row.box.model_id: rid for rid, row in tab.rows.items()}
+    return [by_box[box.model_id] for box in tab._rows.children]
+
+
+def test_the_history_tab_pages_through_every_record_newest_first(demo_session):
+    from wisgate_nb.widgets import Panel
+    from wisgate_nb.widgets.history_tab import PAGE
+
+    ids = _append(demo_session.history, PAGE * 2 + 7)
+    panel = Panel(demo_session)
+    tab = panel._history_tab
+    panel._tabs.selected_index = 1
+    assert _shown(tab) == ids[::-1][:PAGE] and tab._newer.disabled and not tab._older.disabled
+    assert f"records 1–{PAGE} (newest first) of {PAGE * 2 + 7} records" in _note(tab)
+    seen = list(_shown(tab))
+    while not tab._older.disabled:
+        tab._older.click()
+        seen += _shown(tab)
+    assert seen == ids[::-1]  # every record, once, in order
+    assert f"records {PAGE * 2 + 1}–{PAGE * 2 + 7} (newest first)" in _note(tab)
+    tab._newer.click()
+    assert _shown(tab) == ids[::-1][PAGE:PAGE * 2]
+    panel.close()
+
+
+def test_the_history_tab_searches_prompts_and_tags(demo_session):
+    from wisgate_nb.widgets import Panel
+
+    history = demo_session.history
+    ids = _append(history, 60, "a lighthouse") + _append(history, 3, "a zebra")
+    history.tag(ids[5], "Keeper")
+    panel = Panel(demo_session)
+    tab = panel._history_tab
+    panel._tabs.selected_index = 1
+    tab._search.value = "ZEBRA"  # case does not matter
+    assert _shown(tab) == ids[-3:][::-1] and tab._older.disabled and "3 records matching 'ZEBRA'" in _note(tab)
+    tab._search.value = "keeper"  # a tag
+    assert _shown(tab) == [ids[5]]
+    tab._search.value = "lighthouse"  # 60 matches: two pages
+    assert len(_shown(tab)) == 50 and not tab._older.disabled
+    tab._older.click()
+    assert _shown(tab) == ids[:10][::-1]
+    tab._search.value = "nothing like this"
+    assert _shown(tab) == [] and "no record matches 'nothing like this'" in _note(tab)
+    panel.close()
