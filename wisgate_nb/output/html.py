@@ -46,6 +46,8 @@ _CELL = "text-align:left;vertical-align:top;padding:4px 8px"  # JupyterLab right
 _TEXT_EM = 20  # a table's text cell wraps at this width (an error message would widen the table past the page)
 _NOTE = f"color:{COLOURS['muted']};{_FAMILY};font-size:11px;margin:4px 0 6px 0"
 GAP = 8
+# Under every image: a transparent one (background="transparent") shows on a checkerboard of grey over the page.
+CHECKER = "background:repeating-conic-gradient(rgba(128, 128, 128, 0.35) 0 25%, transparent 0 50%) 0 0 / 16px 16px"
 
 
 def _card(tone: str) -> str:
@@ -114,7 +116,7 @@ def _image(tile: Tile, px: int) -> str:
     else:
         size = f"width:{px}px;height:auto;max-width:100%"
     img = (f'<img src="{tile.src}" alt="{escape(tile.alt)}" style="display:block;box-sizing:border-box;{size};'
-           f'border:1px solid {BORDER};border-radius:4px"/>')
+           f'border:1px solid {BORDER};border-radius:4px;{CHECKER}"/>')
     return f'<a href="{escape(tile.href)}" target="_blank" style="display:block">{img}</a>' if tile.href else img
 
 
@@ -179,8 +181,8 @@ def table_html(head: Sequence[str], rows: Sequence[tuple[Sequence[str], Sequence
         tone = tones[index] if index < len(tones) else None
         tds = "".join(f'<td style="{_CELL}{_colour(tone) if i == status_at else ""}"><div style="max-width:{_TEXT_EM}em">'
                       f'{escape(c)}</div></td>' for i, c in enumerate(cells))  # long texts wrap, not the page
-        imgs = "".join(f'<img src="{escape(t.src)}" alt="{escape(t.alt)}" style="max-height:{px}px;margin-right:3px"/>'
-                       for t in tiles)
+        imgs = "".join(f'<img src="{escape(t.src)}" alt="{escape(t.alt)}" style="max-height:{px}px;margin-right:3px;'
+                       f'{CHECKER}"/>' for t in tiles)
         body.append(f'<tr style="background:transparent">{tds}<td style="{_CELL};white-space:nowrap">{imgs}</td></tr>')
     return _frame(f'<div style="overflow-x:auto"><table style="border-collapse:collapse">'  # scrolls if too wide
                   f'<tr style="background:transparent">{ths}</tr>{"".join(body)}</table></div>', None, note)
@@ -243,13 +245,14 @@ def key_value_html(rows: Sequence[tuple[str, str]]) -> str:
 
 
 def panel_style_html(note_class: str) -> str:
-    """The live panel's own style: it hides the panel's reload note (reload.py), and gives the panel's
-    unselected tab titles the theme's main text colour (ipywidgets' own grey is below 4.5:1)."""
+    """The live panel's own style: it hides the panel's reload note (reload.py), gives the panel's unselected
+    tab titles the theme's main text colour (ipywidgets' own grey is below 4.5:1), and a checkerboard under its
+    thumbnails."""
     if not note_class.replace("-", "").isalnum():
         raise ValueError(f"not a CSS class of ours: {note_class!r}")
     return (f"<style>.{note_class}{{display:none !important}}"
             ".wisgate-panel .jupyter-widget-tab > .lm-TabBar .lm-TabBar-tab:not(.lm-mod-current)"
-            "{color:var(--jp-ui-font-color1, inherit)}</style>")
+            f"{{color:var(--jp-ui-font-color1, inherit)}} .wisgate-panel img.widget-image{{{CHECKER}}}</style>")
 
 
 # -- captions and links -------------------------------------------------------------------------------

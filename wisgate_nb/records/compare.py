@@ -20,7 +20,10 @@ CELL_PX = 256
 
 
 def _settings(record) -> dict:
-    values = {"model": record.model, "size": record.size, "quality": record.quality, "n": record.n}
+    """What was asked. A quality left to the server is "server default", whatever the server then chose (a
+    cancelled request never learns it): a request and its re-run do not differ in it."""
+    asked = record.params.get("quality") if record.params else record.quality  # old records: no params
+    values = {"model": record.model, "size": record.size, "quality": asked or "server default", "n": record.n}
     for key, value in record.params.items():
         if key not in ("prompt", "stream", "partial_images") and key not in values:
             values[key] = value

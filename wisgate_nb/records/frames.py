@@ -30,6 +30,22 @@ _DTYPES = {"str": pd.StringDtype(na_value=np.nan) if _MAJOR >= 3 else np.dtype(o
            "float": np.dtype(np.float64), "bool": np.dtype(bool), "int": np.dtype(np.int64)}
 
 
+def export(frame: pd.DataFrame, path, fmt: str):
+    """Write ``History.df`` as CSV (tuple and dict columns: paths, tags, params... as JSON text, which any
+    reader parses back) or Parquet (tuples as lists). Returns the path."""
+    import json
+    from pathlib import Path
+
+    frame = frame.copy()
+    for column in frame.columns:
+        if KINDS.get(column) == "tuple":
+            frame[column] = frame[column].map(lambda v: list(v) if isinstance(v, tuple) else v)
+        if fmt == "csv" and KINDS.get(column) in ("tuple", "dict"):
+            frame[column] = frame[column].map(lambda v: "" if v is None else json.dumps(v, ensure_ascii=False))
+    (frame.to_csv if fmt == "csv" else frame.to_parquet)(path, index=False)
+    return Path(path)
+
+
 def handed_out(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy for the user: free under copy-on-write, a real copy on older pandas."""
     return frame.copy(deep=not COPY_ON_WRITE)
