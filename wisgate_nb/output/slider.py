@@ -23,6 +23,7 @@ from .thumbnails import data_uri, thumbnail_bytes
 
 HERE = Path(__file__).parent
 PREVIEW_PX = 768  # what the browser gets of an image: big enough to look at closely, small enough to send
+MAX_HEIGHT_PX = 600  # shown at most this tall: a cell's output box (marimo's is 610 px) holds all of it, unscrolled
 
 
 def load_pil(image: Any, what: str = "the image"):
@@ -74,6 +75,7 @@ class CompareSlider(anywidget.AnyWidget):
         if isinstance(labels, str) or len(labels) != 2:
             raise ConfigurationError("labels are two texts, one per image, like labels=('before', 'after')")
         long_side = min(px, max(first.size))  # never shown wider than the preview
+        long_side = min(long_side, round(MAX_HEIGHT_PX * max(first.size) / first.size[1]))  # nor taller than this
         super().__init__(a=preview_uri(first, px), b=preview_uri(second, px), label_a=str(labels[0]),
                          label_b=str(labels[1]), position=position,
                          width_px=round(long_side * first.size[0] / max(first.size)), **kwargs)
