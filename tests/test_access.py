@@ -35,11 +35,11 @@ def test_gallery_and_history_thumbnails_have_alt_text_with_prompt_and_number(pan
     assert [i.tooltip for i in slot.images] == [f"a calm sea at dawn — image {k} of 2 (256x256, quality medium)"
                                                 for k in (1, 2)]
     assert all(isinstance(i, Thumb) and i.description == "" for i in slot.images)  # the view needs a description
-    wisgate_nb.generate("a red fox", size="256x256")  # from the API: its history thumbnails are made here
+    wisgate_nb.generate("a red fox", size="256x256", background="opaque")  # from the API: thumbnails made here
     panel._tabs.selected_index = 1
     images = [w for w in walk(panel._history_tab) if isinstance(w, widgets.Image) and w.value]
     assert len(images) == 3 and all(i.tooltip for i in images)
-    assert "a red fox (256x256, quality medium)" in {i.tooltip for i in images}
+    assert "a red fox (256x256, quality medium, background opaque)" in {i.tooltip for i in images}
 
 
 def test_every_form_control_of_the_panel_has_a_visible_name(panel):

@@ -4,7 +4,7 @@ A widget model can have many views: the gallery, the history table and a compari
 same ``Image`` model, so a thumbnail's bytes are in the widget state once, however often it is
 shown. Sizes come from the container (``tile``), never from the shared Image's own layout. Its alt text
 (the Image's ``tooltip``, which ipywidgets puts on the <img> as its title) names the prompt, the image's
-number and the settings a comparison tells apart by (size, quality): the same words wherever it is shown.
+number and its settings (what a comparison tells apart by): the same words wherever it is shown.
 """
 
 from __future__ import annotations
@@ -32,9 +32,13 @@ def new_image() -> widgets.Image:
 
 
 def alt(record, index: int) -> str:
-    """The alt text of image ``index`` of a record."""
-    settings = ", ".join(b for b in (record.size or "", f"quality {record.quality}" if record.quality else "") if b)
-    return html.alt_text(record.prompt, index + 1, max(len(record.paths), record.images), settings)
+    """The alt text of image ``index`` of a record: its prompt, its number, and its size, quality and any other
+    option it asked for (what a comparison tells results apart by)."""
+    asked = [f"{k.replace('_', ' ')} {v}" for k, v in record.params.items()
+             if k not in ("size", "n", "quality", "stream", "partial_images") and v is not None]
+    settings = [record.size or "", f"quality {record.quality}" if record.quality else "", *asked]
+    return html.alt_text(record.prompt, index + 1, max(len(record.paths), record.images),
+                         ", ".join(b for b in settings if b))
 
 
 def fill(image: widgets.Image, data: bytes, fmt: str, alt_text: str) -> None:
