@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from browser import chromium_page, jupyter_server, open_notebook, requires_browser, run_all, save, screenshot, write_notebook
-from test_browser_look import set_theme
+from test_browser_look import api, set_theme
 
 pytestmark = [requires_browser, pytest.mark.timeout(600)]
 
@@ -182,6 +182,20 @@ def mark_a_region(page) -> None:
     page.wait_for_function("() => document.querySelector('.wisgate-painter-copy').textContent.includes('1 stroke,')")
 
 
+def reopen_without_kernel(page, server, path) -> None:
+    """Saved, the kernel gone, reopened: the painter's static copy shows the stroke made with the keys."""
+    save(page, path)
+    for session in api(server, "GET", "/api/sessions"):
+        api(server, "DELETE", f"/api/sessions/{session['id']}")
+    page.goto(server.notebook_url(path.name))
+    copy = page.locator(".wisgate-painter-copy")
+    copy.wait_for(timeout=60_000)  # visible: no live painter hides it
+    assert "1 stroke, " in copy.inner_text()
+    page.wait_for_function("() => [...document.querySelectorAll('.wisgate-painter-copy img')]"
+                           ".some(i => i.complete && i.naturalWidth > 0)")
+    screenshot(page, "access-keys-reopened.png")
+
+
 def test_the_panel_and_the_painter_with_the_keyboard_alone(tmp_path):
     for kind in ("lab", "notebook"):
         folder = tmp_path / kind
@@ -203,6 +217,8 @@ def test_the_panel_and_the_painter_with_the_keyboard_alone(tmp_path):
                 out.wait_for(timeout=30_000)
                 text = out.inner_text()
                 screenshot(page, f"access-keys-{kind}.png")
+                if kind == "lab":
+                    reopen_without_kernel(page, server, folder / name)
             except Exception:
                 screenshot(page, f"access-keys-{kind}-failure.png")
                 print(server.log()[-5000:])
