@@ -36,7 +36,7 @@ def test_gallery_and_history_thumbnails_have_alt_text_with_prompt_and_number(pan
                                                 for k in (1, 2)]
     assert all(isinstance(i, Thumb) and i.description == "" for i in slot.images)  # the view needs a description
     wisgate_nb.generate("a red fox", size="256x256", background="opaque")  # from the API: thumbnails made here
-    panel._tabs.selected_index = 1
+    panel._switch.value = "History"
     images = [w for w in walk(panel._history_tab) if isinstance(w, widgets.Image) and w.value]
     assert len(images) == 3 and all(i.tooltip for i in images)
     assert "a red fox (256x256, quality medium, background opaque)" in {i.tooltip for i in images}
@@ -45,14 +45,15 @@ def test_gallery_and_history_thumbnails_have_alt_text_with_prompt_and_number(pan
 def test_every_form_control_of_the_panel_has_a_visible_name(panel):
     panel.generate("a fox", size="256x256")
     panel.wait(30)
-    panel._tabs.selected_index = 1
+    panel._switch.value = "History"
     nameless = [type(w).__name__ for w in walk(panel)
                 if isinstance(w, (widgets.Checkbox, widgets.Dropdown, widgets.Text, widgets.Textarea, widgets.Combobox))
                 and not w.description]
     assert not nameless
     row = next(iter(panel._history_tab.rows.values()))
     assert row.checkbox.description == row.record.id  # the box's label is the record's id
-    assert not any(isinstance(w, (widgets.IntSlider, widgets.Accordion)) for w in walk(panel))  # unnamed / no Tab
+    # unnamed (the slider's handle), skipped by Tab (the Accordion's header), stuck after a reload (a Tab's bar)
+    assert not any(isinstance(w, (widgets.IntSlider, widgets.Accordion, widgets.Tab)) for w in walk(panel))
 
 
 def test_more_options_is_a_button_that_shows_and_hides_them(panel):
@@ -70,4 +71,4 @@ def test_the_panel_keeps_the_keys_of_its_fields_from_the_notebook(panel):
     from wisgate_nb.widgets.keys import KeyGuard
 
     guards = [w for w in panel.children if isinstance(w, KeyGuard)]
-    assert len(guards) == 1 and "stopPropagation" in guards[0]._esm and "preventDefault" in guards[0]._esm
+    assert len(guards) == 1 and "stopPropagation" in guards[0]._esm

@@ -9,6 +9,7 @@ are used with the keyboard alone. Screenshots go to test-artifacts/ (access-*.pn
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def check(page, where: str) -> list[dict]:
         more.click()
     panel.locator(".widget-dropdown", has_text="moderation").wait_for(timeout=10_000)
     found = axe_violations(page, f"{where}, Generate tab")
-    panel.locator(".lm-TabBar-tab", has_text="History").first.click()
+    panel.locator(".wisgate-tabs button", has_text="History").first.click()
     boxes = panel.locator(".wisgate-history input[type=checkbox]")
     boxes.nth(0).wait_for(timeout=10_000)
     boxes.nth(0).check()
@@ -79,7 +80,7 @@ def check(page, where: str) -> list[dict]:
     panel.locator(".wisgate-history button", has_text="Compare").click()
     panel.locator(".wisgate-compare-cell, .wisgate-compare .wisgate-slider").first.wait_for(timeout=10_000)
     found += axe_violations(page, f"{where}, History tab")
-    panel.locator(".lm-TabBar-tab", has_text="Generate").first.click()
+    panel.locator(".wisgate-tabs button", has_text="Generate").first.click()
     return found
 
 
@@ -157,8 +158,7 @@ def walk_the_panel(page) -> None:
     tab_to(page, ".wisgate-panel button.wisgate-generate")
     page.keyboard.press("Enter")
     panel.locator(".wisgate-slot-status", has_text="1 of 1 image").wait_for(timeout=30_000)
-    tab_to(page, ".wisgate-panel .lm-TabBar-tab", key="Shift+Tab", limit=60)
-    page.keyboard.press("ArrowRight")
+    tab_to(page, ".wisgate-panel .wisgate-tabs button", key="Shift+Tab", limit=60, text="History")
     page.keyboard.press("Enter")
     rows = panel.locator(".wisgate-history .widget-checkbox")
     rows.nth(1).wait_for(timeout=10_000)
@@ -227,3 +227,37 @@ def test_the_panel_and_the_painter_with_the_keyboard_alone(tmp_path):
         # right by two steps of 13 px and made 26 px taller (a 256 x 256 image)
         assert "('a lighthouse typed on the keyboard', 'low')" in text, text
         assert "('rect', False, [[122, 96], [186, 186]])" in text, text
+
+
+# -- a page reloaded on a running kernel -------------------------------------------------------------------------
+
+def test_the_history_tab_switches_after_a_page_reload_in_default_windowing(tmp_path):
+    """JupyterLab's default windowing ("contentVisibility") and a panel in the last cell of a long notebook: after
+    a reload on the running kernel, an ipywidgets Tab drawn off screen never switched again (its tab bar got no
+    listeners); re-running the cell was the only way back. The panel's Generate | History buttons do switch."""
+    cells = ['import wisgate_nb as wg\nwg.configure(demo=True, demo_latency=0.1)\np = wg.panel()\n'
+             'p.generate("a calm sea at dawn", size="256x256")\np.wait(30)']
+    cells += [f"print({i})\n" * 30 for i in range(25)] + ["p"]
+    name = write_notebook(tmp_path, "long.ipynb", cells)
+    with jupyter_server("lab", tmp_path, env={"WISGATE_HISTORY_DIR": str(tmp_path / "runs")}) as server, \
+            chromium_page() as page:
+        try:
+            api(server, "PUT", "/lab/api/settings/@jupyterlab/notebook-extension:tracker",
+                {"raw": json.dumps({"autoStartDefaultKernel": True})})  # JupyterLab's own windowing mode
+            open_notebook(page, server, name)
+            run_all(page)
+            page.locator(".wisgate-panel .wisgate-gallery img").wait_for(state="attached", timeout=60_000)
+            save(page, tmp_path / name)
+            page.reload()
+            panel = page.locator(".wisgate-panel")
+            panel.wait_for(state="attached", timeout=60_000)
+            panel.scroll_into_view_if_needed()
+            for shown in ("History", "Generate", "History"):
+                panel.locator(".wisgate-tabs button", has_text=shown).click()
+                history = panel.locator(".wisgate-history")
+                history.wait_for(state="visible" if shown == "History" else "hidden", timeout=10_000)
+            panel.locator(".wisgate-history .widget-checkbox").first.wait_for(timeout=10_000)
+        except Exception:
+            screenshot(page, "access-reload-failure.png")
+            print(server.log()[-5000:])
+            raise

@@ -104,7 +104,7 @@ def test_the_history_tab_pages_through_every_record_newest_first(demo_session):
     ids = _append(demo_session.history, PAGE * 2 + 7)
     panel = Panel(demo_session)
     tab = panel._history_tab
-    panel._tabs.selected_index = 1
+    panel._switch.value = "History"
     assert _shown(tab) == ids[::-1][:PAGE] and tab._newer.disabled and not tab._older.disabled
     assert f"records 1–{PAGE} (newest first) of {PAGE * 2 + 7} records" in _note(tab)
     seen = list(_shown(tab))
@@ -126,7 +126,7 @@ def test_the_history_tab_searches_prompts_and_tags(demo_session):
     history.tag(ids[5], "Keeper")
     panel = Panel(demo_session)
     tab = panel._history_tab
-    panel._tabs.selected_index = 1
+    panel._switch.value = "History"
     tab._search.value = "ZEBRA"  # case does not matter
     assert _shown(tab) == ids[-3:][::-1] and tab._older.disabled and "3 records matching 'ZEBRA'" in _note(tab)
     tab._search.value = "keeper"  # a tag

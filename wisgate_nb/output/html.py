@@ -245,14 +245,11 @@ def key_value_html(rows: Sequence[tuple[str, str]]) -> str:
 
 
 def panel_style_html(note_class: str) -> str:
-    """The live panel's own style: it hides the panel's reload note (reload.py), gives the panel's unselected
-    tab titles the theme's main text colour (ipywidgets' own grey is below 4.5:1), and a checkerboard under its
+    """The live panel's own style: it hides the panel's reload note (reload.py) and puts a checkerboard under its
     thumbnails."""
     if not note_class.replace("-", "").isalnum():
         raise ValueError(f"not a CSS class of ours: {note_class!r}")
-    return (f"<style>.{note_class}{{display:none !important}}"
-            ".wisgate-panel .jupyter-widget-tab > .lm-TabBar .lm-TabBar-tab:not(.lm-mod-current)"
-            f"{{color:var(--jp-ui-font-color1, inherit)}} .wisgate-panel img.widget-image{{{CHECKER}}}</style>")
+    return f"<style>.{note_class}{{display:none !important}} .wisgate-panel img.widget-image{{{CHECKER}}}</style>"
 
 
 # -- captions and links -------------------------------------------------------------------------------
