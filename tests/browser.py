@@ -243,6 +243,14 @@ def open_notebook(page, server: JupyterServer, name: str, timeout_s: float = 90.
         page.remove_listener("websocket", on_websocket)
 
 
+def write_notebook(folder: Path, name: str, cells: list[str]) -> str:
+    """Write a notebook of these code cells with the python3 kernelspec; returns its name (for open_notebook)."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nbformat.write(nb, Path(folder) / name)
+    return name
+
+
 def run_all(page) -> None:
     """Run > Run All Cells (the same menu in JupyterLab and Notebook 7)."""
     page.locator(".lm-MenuBar-item", has_text="Run").first.click()

@@ -149,7 +149,7 @@ def use_the_panel(page) -> None:
     page.wait_for_function("""() => [...document.querySelectorAll('.wisgate-gallery img')]
         .filter(i => i.complete && i.naturalWidth > 0).length >= 1""", timeout=30_000)
     # the history tab: every row, cancelled ones too; compare two results
-    panel.locator(".lm-TabBar-tab", has_text="History").click()
+    panel.locator(".wisgate-tabs button", has_text="History").click()
     rows = panel.locator(".wisgate-history-row")
     rows.first.wait_for(timeout=10_000)
     assert rows.count() >= 6
@@ -181,7 +181,7 @@ def test_light_dark_and_notebook_7(tmp_path):
             notebook7 = server.notebook_url(name).replace("/lab/tree/", "/notebooks/")
             page.goto(notebook7)
             wait_for_outputs(page)
-            page.locator(".wisgate-panel .lm-TabBar-tab", has_text="History").first.click()
+            page.locator(".wisgate-panel .wisgate-tabs button", has_text="History").first.click()
             report["notebook 7"] = low_contrast(page, "Notebook 7")
             screenshot(page, "look-notebook7.png")
 
@@ -189,7 +189,7 @@ def test_light_dark_and_notebook_7(tmp_path):
             page.goto(server.notebook_url(name))
             page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=60_000)
             wait_for_outputs(page)
-            page.locator(".wisgate-panel .lm-TabBar-tab", has_text="History").first.click()
+            page.locator(".wisgate-panel .wisgate-tabs button", has_text="History").first.click()
             report["lab dark"] = low_contrast(page, "JupyterLab dark")
             screenshot(page, "look-lab-dark.png")
 

@@ -72,3 +72,39 @@ def test_an_exported_notebook_shows_its_images_and_reads_in_both_themes(executed
     failing = [m for m in measured if m["ratio"] < MIN_CONTRAST]
     print(theme, "lowest contrast", round(min(m["ratio"] for m in measured), 2), "over", len(measured), "texts")
     assert not failing, json.dumps(failing[:8], indent=1)
+
+
+TOOL_CELLS = [
+    "import wisgate_nb as wg\n"
+    'a = wg.generate("a red fox", size="256x256")\nb = wg.generate("a blue fox", size="256x256")',
+    'wg.compare_slider(a, b, labels=("red fox", "blue fox"))',
+    "painter = wg.mask_painter(a)\npainter",
+    "painter.add_rect(0, 0, 64, 64).add_circle(128, 128, 20);  # painted after it was shown, like a user would",
+]
+
+
+def test_a_saved_notebook_keeps_pictures_of_the_slider_and_the_painter_with_their_true_state(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in TOOL_CELLS])
+    run_in_demo_kernel(nb, tmp_path)
+    texts = [o["data"].get("text/plain", "") for c in nb.cells for o in c.outputs if "data" in o]
+    # a 65 x 65 square (PIL's corners are inclusive) and a disc of radius 20 (about 1,300 px), apart: 8.5 % of 256 x 256
+    assert any("mask painter, 256x256: 2 strokes, 8.5% painted" in t for t in texts), texts
+    assert not any("0 stroke" in t for t in texts), texts
+    html, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    page_path = tmp_path / "tools.html"
+    page_path.write_text(html, encoding="utf-8")
+    with chromium_page() as page:
+        page.goto(page_path.as_uri())
+        copies = page.evaluate("""async () => [...document.querySelectorAll('.wisgate-slider-copy, .wisgate-painter-copy')]
+            .map(c => ({cls: c.className, text: c.innerText, visible: c.getClientRects().length > 0,
+                        images: [...c.querySelectorAll('img')].map(i => ({alt: i.alt, src: i.src.slice(0, 11)}))}))""")
+        decoded = page.evaluate("""async () => Promise.all([...document.querySelectorAll('.wisgate-nb img')]
+            .map(i => i.decode().then(() => i.naturalWidth > 0, () => false)))""")
+        screenshot(page, "static-tools.png")
+    slider, painter = [c for c in copies if "slider" in c["cls"]], [c for c in copies if "painter" in c["cls"]]
+    assert len(slider) == 1 and len(painter) == 1, copies
+    assert all(c["visible"] for c in copies) and decoded and all(decoded)
+    assert [i["alt"] for i in slider[0]["images"]] == ["red fox", "blue fox"]
+    assert all(i["src"] == "data:image/" for c in copies for i in c["images"])
+    assert "2 strokes, 8.5% painted" in painter[0]["text"] and "red fox | blue fox" in slider[0]["text"]
+    assert "<CompareSlider" not in page_path.read_text()  # the repr is not what the page shows

@@ -175,13 +175,22 @@ def test_compare_slider_takes_results_images_and_paths(demo_session, photo):
     a = wisgate_nb.generate("a red fox", size="1024x1024")
     slider = wisgate_nb.compare_slider(a, photo)
     assert slider.label_a == "A: a red fox" and slider.label_b == "B: photo.png" and slider.position == 50
-    assert slider.a.startswith("data:image/jpeg;base64,") and slider.width_px == 768
+    assert slider.a.startswith("data:image/jpeg;base64,") and slider.width_px == 600  # 600 px tall at most
     slider.position = 140
     assert slider.position == 100  # kept inside the image
     with pytest.raises(ConfigurationError, match="labels are two texts"):
         wisgate_nb.compare_slider(a, photo, labels="ab")
     with pytest.raises(ConfigurationError, match="cannot read image file"):
         wisgate_nb.compare_slider(a, "no/such.png")
+
+
+@pytest.mark.parametrize("size, shown", [((1024, 1536), (400, 600)), ((1536, 1024), (768, 512)), ((300, 200), (300, 200))])
+def test_a_large_slider_fits_a_cell_unscrolled(size, shown):
+    from PIL import Image
+
+    slider = wisgate_nb.compare_slider(Image.new("RGB", size), Image.new("RGB", size))
+    # marimo's output box is 610 px tall: a portrait slider was 768 px, its bottom cut off (scrolled)
+    assert (slider.width_px, round(slider.width_px * size[1] / size[0])) == shown
 
 
 def test_history_compare_offers_the_slider_for_two_results(demo_session):

@@ -183,3 +183,40 @@ def test_a_thumbnail_is_encoded_as_the_type_its_file_was_named_for():
     mime = thumbnail_mime(Image.open(io.BytesIO(out.getvalue())))
     data, got = thumbnail_bytes(out.getvalue(), 64, mime=mime)
     assert mime == got == "image/webp" and Image.open(io.BytesIO(data)).format == "WEBP"
+
+
+# -- alt text and header cells (axe-core in real Chromium: tests/test_browser_access.py) ---------------------------
+
+def _alts(page: str) -> list[str]:
+    import html as std_html
+
+    return [std_html.unescape(a) for a in re.findall(r'<img [^>]*alt="([^"]*)"', page)]
+
+
+def test_alt_text_names_the_prompt_and_each_image_number(demo_session):
+    four = wisgate_nb.generate("a fox in the snow", size="256x256", n=4)
+    assert _alts(four.html()) == [f"a fox in the snow — image {i} of 4" for i in range(1, 5)]
+    one = wisgate_nb.generate("a cat", size="256x256")
+    assert _alts(one.html()) == ["a cat"]
+    table = wisgate_nb.history()._repr_html_()  # the history table's thumbnails too
+    assert "a fox in the snow — image 3 of 4" in _alts(table) and "a cat" in _alts(table)
+
+
+def test_alt_text_in_a_comparison_and_a_sweep_names_the_settings_that_differ(demo_session):
+    a = wisgate_nb.generate("a fox", size="256x256", quality="low")
+    b = wisgate_nb.generate("a fox", size="256x256", quality="high", n=2)
+    alts = _alts(wisgate_nb.history().compare([a.id, b.id])._repr_html_())
+    assert alts == ["a fox (quality=low, n=1)", "a fox — image 1 of 2 (quality=high, n=2)",
+                    "a fox — image 2 of 2 (quality=high, n=2)"]
+    grid = wisgate_nb.sweep(prompts=["zebra", "apple"], size=["256x256", "512x512"], show_progress=False)
+    page = grid._repr_html_()
+    assert sorted(_alts(page)) == sorted(f"{p} (size={s})" for p in ("zebra", "apple") for s in ("256x256", "512x512"))
+    assert "<th></th>" not in page and not re.search(r"<th [^>]*></th>", page)  # every header cell says something
+    assert re.search(r'<th scope="col"[^>]*>size \(rows\) · prompt \(columns\)</th>', page)
+    assert page.count('<th scope="row"') == 2
+
+
+def test_every_history_table_header_cell_has_a_name(demo_session):
+    wisgate_nb.generate("a fox", size="256x256")
+    page = wisgate_nb.history()._repr_html_()
+    assert not re.search(r"<th [^>]*></th>", page) and ">images</th>" in page

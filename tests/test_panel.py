@@ -244,7 +244,7 @@ def test_history_tab_compare_rerun_rate_and_tag(panel, demo_session):
     large = generate(panel, "a lighthouse", size="1024x1024")
     panel.wait(20)
     tab = panel._history_tab
-    panel._tabs.selected_index = 1  # opening the tab refreshes it
+    panel._switch.value = "History"  # opening the tab refreshes it
     assert set(tab.rows) == {small.record.id, large.record.id}
     ids = [small.record.id, large.record.id]
     tab.select(ids)
@@ -265,7 +265,7 @@ def test_history_tab_compare_rerun_rate_and_tag(panel, demo_session):
 
     tab.select([small.record.id])
     tab._rerun_button.click()
-    assert panel._tabs.selected_index == 0
+    assert panel._switch.value == "Generate"
     rerun = panel.slots[-1]
     panel.wait(20)
     assert rerun.state == "ok" and rerun.record.id not in ids
@@ -284,7 +284,7 @@ def test_an_edit_is_re_run_with_its_kept_input_and_mask(panel, demo_session, tmp
     first = wisgate_nb.edit(image, "paint a window", mask=tmp_path / "mask.png")
     image.unlink()  # re-running needs the copy the history kept, not the user's file
     tab = panel._history_tab
-    panel._tabs.selected_index = 1
+    panel._switch.value = "History"
     tab.select([first.id])
     tab._rerun_button.click()
     again = panel.slots[-1]
@@ -298,7 +298,7 @@ def test_history_tab_compares_three_records_side_by_side(panel, demo_session):
     slots = [generate(panel, "a lighthouse", size=size) for size in ("512x512", "1024x1024", "1536x1024")]
     panel.wait(20)
     tab = panel._history_tab
-    panel._tabs.selected_index = 1
+    panel._switch.value = "History"
     tab.select([s.record.id for s in slots])
     tab._compare_button.click()
     grid = tab._compare_view.children[1]  # one prompt, three sizes: a column per result, in order
@@ -311,7 +311,7 @@ def test_history_tab_compares_three_records_side_by_side(panel, demo_session):
 def test_compare_needs_two_records(panel):
     generate(panel, "a fox")
     panel.wait(20)
-    panel._tabs.selected_index = 1
+    panel._switch.value = "History"
     panel._history_tab.select(panel.record_ids)
     panel._history_tab._compare_button.click()
     assert "two or more" in panel._status.value
@@ -319,7 +319,7 @@ def test_compare_needs_two_records(panel):
 
 def test_history_tab_shows_records_of_the_magic_and_api_too(panel, demo_session):
     wisgate_nb.generate("made by the api", size="512x512")
-    panel._tabs.selected_index = 1
+    panel._switch.value = "History"
     [row] = panel._history_tab.rows.values()
     images = [w for w in walk(row.box) if isinstance(w, widgets.Image)]
     assert len(images) == 1 and images[0].value[:2] == JPEG
@@ -327,7 +327,7 @@ def test_history_tab_shows_records_of_the_magic_and_api_too(panel, demo_session)
 
 
 def test_new_results_flag_the_open_history_tab(panel):
-    panel._tabs.selected_index = 1
+    panel._switch.value = "History"
     generate(panel, "a fox")
     panel.wait(20)
     assert "1 new result: press Refresh" in panel._history_tab._note.value
@@ -337,7 +337,7 @@ def test_thumbnails_are_in_the_widget_state_once(panel):
     generate(panel, "a fox", n=2)
     generate(panel, "a cat", size="512x512", n=1)
     panel.wait(20)
-    panel._tabs.selected_index = 1
+    panel._switch.value = "History"
     panel._history_tab.select(panel.record_ids)
     panel._history_tab._compare_button.click()
     images = [w for w in walk(panel) if isinstance(w, widgets.Image) and w.value]
@@ -564,7 +564,7 @@ def test_cancelled_has_one_colour_in_the_gallery_and_the_history_tab(panel, demo
     slot._cancel.click()
     panel.wait(10)
     wait_until(lambda: len(demo_session.history) == 1)
-    panel._tabs.selected_index = 1
+    panel._switch.value = "History"
     row = panel._history_tab.rows[demo_session.history.records[0].id]
     warn = html.COLOURS["warn"]
     assert warn in slot._status.value and f'color:{warn}">cancelled' in row.info.value
@@ -575,7 +575,7 @@ def test_history_rows_start_their_text_at_the_same_place(panel, demo_session):
     generate(panel, "one image")
     generate(panel, "three images", n=3)
     panel.wait(20)
-    panel._tabs.selected_index = 1
+    panel._switch.value = "History"
     strips = [row.box.children[1] for row in panel._history_tab.rows.values()]
     assert {s.layout.width for s in strips} == {history_tab_module.ROW_THUMBS_WIDTH}
     assert all(s.layout.min_width == history_tab_module.ROW_THUMBS_WIDTH for s in strips)

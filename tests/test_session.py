@@ -29,7 +29,7 @@ def test_exported_names_are_pinned():
         "ResponseFormatError",
         "experiment", "grade",
         "WisGate", "WisGateError", "__version__", "agenerate", "compare_slider", "configure", "edit", "generate",
-        "history", "load_ipython_extension", "mask_painter", "panel", "provenance", "sweep", "templates",
+        "history", "load_ipython_extension", "mask_painter", "panel", "provenance", "sessions", "sweep", "templates",
         "unload_ipython_extension",
     ])
     for name in wisgate_nb.__all__:
@@ -170,10 +170,15 @@ def test_errors_are_recorded_with_request_id(session, server):
 def test_budget_max_images_refuses_before_sending(session, server):
     session.config.max_images = 3
     wisgate_nb.generate("one", size="128x128", n=2)
-    with pytest.raises(BudgetExceededError, match="max_images=3"):
+    with pytest.raises(BudgetExceededError, match=r"asks for 2 images, but only 1 of .*max_images=3 are left"
+                                                  r" \(2 used\): ask for n=1 or fewer") as refused:
         wisgate_nb.generate("two", size="128x128", n=2)
+    assert "used up" not in str(refused.value)  # 2 of 3: not used up (tutorial 06 said so at 4 of 8)
     assert len(server.emulator.image_requests) == 1
     assert len(session.history) == 1
+    wisgate_nb.generate("three", size="128x128")
+    with pytest.raises(BudgetExceededError, match=r"image budget is used up: 3 of max_images=3"):
+        wisgate_nb.generate("four", size="128x128")
 
 
 def test_max_cost_with_a_price_table(session, server):

@@ -24,6 +24,7 @@ from .api import (
     mask_painter,
     panel,
     provenance,
+    sessions,
     sweep,
 )
 from .config import WisGate
@@ -78,6 +79,7 @@ __all__ = [
     "mask_painter",
     "panel",
     "provenance",
+    "sessions",
     "sweep",
     "templates",
     "unload_ipython_extension",

@@ -1,5 +1,5 @@
-"""The Python API: generate, agenerate, edit, sweep, history, configure, panel; mask_painter, compare_slider,
-provenance; grade and experiment."""
+"""The Python API: generate, agenerate, edit, sweep, history, sessions, configure, panel; mask_painter,
+compare_slider, provenance; grade and experiment."""
 
 from __future__ import annotations
 
@@ -25,9 +25,26 @@ def configure(**settings: Any):
     return config
 
 
-def history():
-    """This session's History (records of every request; ``.df`` for pandas)."""
-    return current().history
+def history(session: str | None = None):
+    """This session's History (records of every request; ``.df`` for pandas), or another session's.
+
+    ``session``: an id that ``sessions()`` lists, or ``"previous"``: the newest session before this one (after a
+    kernel restart, the one before the restart).
+    """
+    if session is None:
+        return current().history
+    from .records.sessions import open_session
+
+    running = current()
+    return open_session(running.config.history_dir, session, current=running.history.session)
+
+
+def sessions():
+    """The sessions kept in ``history_dir`` as a DataFrame, newest first: session, started, ended, requests,
+    images, folder. ``history(session=...)`` opens one."""
+    from .records.sessions import sessions as listed
+
+    return listed(current().config.history_dir)
 
 
 def panel():

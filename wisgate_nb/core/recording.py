@@ -43,7 +43,7 @@ async def save_result(history, request, base: dict, response, latency: float, th
     def stamped(i: int) -> bytes:
         """The file's bytes with its provenance (records/provenance.py); the pixels are not re-encoded."""
         b = blobs[i]
-        return provenance.embed(clean[i], provenance.facts(base, index=i, width=b.width, height=b.height,
+        return provenance.embed(clean[i], provenance.facts(effective, index=i, width=b.width, height=b.height,
                                                          revised_prompt=b.revised_prompt,
                                                          request_id=response.request_id, created=created,
                                                          demo_scene=demoscene.served(b.data)))
@@ -57,8 +57,9 @@ async def save_result(history, request, base: dict, response, latency: float, th
     size = base["size"] or response.meta.get("size")
     if size in (None, "auto") and blobs:
         size = f"{blobs[0].width}x{blobs[0].height}"
-    record = Record(**{**base, "size": size, "quality": base["quality"] or response.meta.get("quality")},
-                    status="ok", latency_s=latency, images=len(blobs), paths=tuple(names), thumbs=tuple(thumbs),
+    # the size and quality the server used where the request left them to it: the files say what the record says
+    effective = {**base, "size": size, "quality": base["quality"] or response.meta.get("quality")}
+    record = Record(**effective, status="ok", latency_s=latency, images=len(blobs), paths=tuple(names), thumbs=tuple(thumbs),
                     request_id=response.request_id, usage=usage,
                     total_tokens=total_tokens if isinstance(total_tokens, int) else None,
                     revised_prompts=tuple(b.revised_prompt for b in blobs), attempts=response.attempts,

@@ -46,6 +46,8 @@ _CELL = "text-align:left;vertical-align:top;padding:4px 8px"  # JupyterLab right
 _TEXT_EM = 20  # a table's text cell wraps at this width (an error message would widen the table past the page)
 _NOTE = f"color:{COLOURS['muted']};{_FAMILY};font-size:11px;margin:4px 0 6px 0"
 GAP = 8
+# Under every image: a transparent one (background="transparent") shows on a checkerboard of grey over the page.
+CHECKER = "background:repeating-conic-gradient(rgba(128, 128, 128, 0.35) 0 25%, transparent 0 50%) 0 0 / 16px 16px"
 
 
 def _card(tone: str) -> str:
@@ -114,14 +116,15 @@ def _image(tile: Tile, px: int) -> str:
     else:
         size = f"width:{px}px;height:auto;max-width:100%"
     img = (f'<img src="{tile.src}" alt="{escape(tile.alt)}" style="display:block;box-sizing:border-box;{size};'
-           f'border:1px solid {BORDER};border-radius:4px"/>')
+           f'border:1px solid {BORDER};border-radius:4px;{CHECKER}"/>')
     return f'<a href="{escape(tile.href)}" target="_blank" style="display:block">{img}</a>' if tile.href else img
 
 
-def _frame(body: str, title: str | None, note: str | None) -> str:
+def _frame(body: str, title: str | None, note: str | None, cls: str = "") -> str:
     head = f'<div style="font-weight:bold;font-size:13px;margin:4px 0">{escape(title)}</div>' if title else ""
     foot = f'<div style="{_NOTE}">{escape(note)}</div>' if note else ""
-    return f'<div class="wisgate-nb" style="{_FONT}">{head}{body}{foot}</div>'
+    klass = escape(f"wisgate-nb {cls}".strip())
+    return f'<div class="{klass}" style="{_FONT}">{head}{body}{foot}</div>'
 
 
 def grid_html(results: Sequence[Result], *, title: str | None = None, note: str | None = None,
@@ -134,18 +137,25 @@ def grid_html(results: Sequence[Result], *, title: str | None = None, note: str 
 
 
 def matrix_html(columns: Sequence[str], rows: Sequence[tuple[str, Sequence[Result | None]]], *,
-                title: str | None = None, note: str | None = None, px: int = 256) -> str:
-    """A table with a labelled column per value of one thing and a labelled row per value of another."""
-    th = "".join(f'<th style="{_CELL};max-width:{px * 2}px;word-break:break-word">{escape(c)}</th>'
-                 for c in ("", *columns))
+                title: str | None = None, note: str | None = None, px: int = 256, corner: str = "") -> str:
+    """A table with a labelled column per value of one thing and a labelled row per value of another;
+    ``corner`` heads the row labels (what they name), so that no header cell is empty."""
+    th = "".join(f'<th scope="col" style="{_CELL};max-width:{px * 2}px;word-break:break-word">{escape(c)}</th>'
+                 for c in (corner or "settings", *columns))
     body = []
     for label, cells in rows:
         tds = "".join(f'<td style="{_CELL}">{result_html(r, px) if r is not None else ""}</td>' for r in cells)
-        body.append(f'<tr style="background:transparent"><th style="{_CELL};max-width:200px;'
+        body.append(f'<tr style="background:transparent"><th scope="row" style="{_CELL};max-width:200px;'
                     f'word-break:break-word">{escape(label)}</th>{tds}</tr>')
     table = (f'<div style="overflow-x:auto"><table class="wisgate-matrix" style="border-collapse:collapse">'
              f'<tr style="background:transparent">{th}</tr>{"".join(body)}</table></div>')
     return _frame(table, title, note)
+
+
+def copy_html(cls: str, tiles: Sequence[Tile], text: str, px: int) -> str:
+    """The static copy of a live tool (output/static.py): its pictures side by side, then what they show."""
+    return _frame(f'<div style="display:flex;flex-wrap:wrap;gap:{GAP}px">{"".join(_image(t, px) for t in tiles)}</div>',
+                  None, text, cls)
 
 
 def error_card_html(title: str, message: str, *, tone: str = "error") -> str:
@@ -157,20 +167,22 @@ def status_html(text: str) -> str:
     return f'<div class="wisgate-nb" style="{_NOTE}">{escape(text)}</div>'
 
 
-def table_html(head: Sequence[str], rows: Sequence[tuple[Sequence[str], Sequence[str]]], *,
+def table_html(head: Sequence[str], rows: Sequence[tuple[Sequence[str], Sequence[Tile]]], *,
                tones: Sequence[str | None] = (), note: str | None = None, px: int = 128) -> str:
-    """A table of text cells, each row ending with thumbnails: rows are (cells, image sources).
+    """A table of text cells, each row ending with thumbnails under the heading "images": rows are (cells, tiles).
 
     ``tones`` gives each row's status tone (the column headed "status" takes its colour).
     """
-    ths = "".join(f'<th style="{_CELL};border-bottom:1px solid {BORDER}">{escape(h)}</th>' for h in (*head, ""))
+    ths = "".join(f'<th scope="col" style="{_CELL};border-bottom:1px solid {BORDER}">{escape(h)}</th>'
+                  for h in (*head, "images"))
     status_at = list(head).index("status") if "status" in head else -1
     body = []
-    for index, (cells, srcs) in enumerate(rows):
+    for index, (cells, tiles) in enumerate(rows):
         tone = tones[index] if index < len(tones) else None
         tds = "".join(f'<td style="{_CELL}{_colour(tone) if i == status_at else ""}"><div style="max-width:{_TEXT_EM}em">'
                       f'{escape(c)}</div></td>' for i, c in enumerate(cells))  # long texts wrap, not the page
-        imgs = "".join(f'<img src="{escape(src)}" style="max-height:{px}px;margin-right:3px"/>' for src in srcs)
+        imgs = "".join(f'<img src="{escape(t.src)}" alt="{escape(t.alt)}" style="max-height:{px}px;margin-right:3px;'
+                       f'{CHECKER}"/>' for t in tiles)
         body.append(f'<tr style="background:transparent">{tds}<td style="{_CELL};white-space:nowrap">{imgs}</td></tr>')
     return _frame(f'<div style="overflow-x:auto"><table style="border-collapse:collapse">'  # scrolls if too wide
                   f'<tr style="background:transparent">{ths}</tr>{"".join(body)}</table></div>', None, note)
@@ -233,13 +245,11 @@ def key_value_html(rows: Sequence[tuple[str, str]]) -> str:
 
 
 def panel_style_html(note_class: str) -> str:
-    """The live panel's own style: it hides the panel's reload note (reload.py), and gives the panel's
-    unselected tab titles the theme's main text colour (ipywidgets' own grey is below 4.5:1)."""
+    """The live panel's own style: it hides the panel's reload note (reload.py) and puts a checkerboard under its
+    thumbnails."""
     if not note_class.replace("-", "").isalnum():
         raise ValueError(f"not a CSS class of ours: {note_class!r}")
-    return (f"<style>.{note_class}{{display:none !important}}"
-            ".wisgate-panel .jupyter-widget-tab > .lm-TabBar .lm-TabBar-tab:not(.lm-mod-current)"
-            "{color:var(--jp-ui-font-color1, inherit)}</style>")
+    return f"<style>.{note_class}{{display:none !important}} .wisgate-panel img.widget-image{{{CHECKER}}}</style>"
 
 
 # -- captions and links -------------------------------------------------------------------------------
@@ -260,6 +270,15 @@ def record_caption(record) -> list[str]:
     if revised:
         lines.append("revised: " + short(revised, 160))
     return lines
+
+
+def alt_text(prompt: str, number: int, count: int, settings: str = "") -> str:
+    """An image's alt text: its prompt, its number when there are several ("image 2 of 4") and the settings that
+    tell it from the images beside it (a comparison's or a sweep's), e.g. ``a fox — image 2 of 4 (size=512x512)``."""
+    words = short(prompt, 160) or "an image"
+    if count > 1:
+        words += f" — image {number} of {count}"
+    return f"{words} ({settings})" if settings else words
 
 
 def link_for(path: Path) -> str:

@@ -3,6 +3,8 @@
 An anywidget (slider.js, a plain ES module, and slider.css). The browser gets both images at a moderate
 size; ``position`` (0-100, synced) says where the divider is, so Python can read and set it. It lives in
 the output layer because ``History.compare`` offers it for two results, as well as the front doors.
+Displayed, it leaves a static copy beside it (static.py): the two images side by side with their labels,
+which a saved notebook keeps.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ import anywidget
 import traitlets
 
 from ..errors import ConfigurationError
+from . import html
+from .static import PX, StaticCopy
 from .thumbnails import data_uri, thumbnail_bytes
 
 HERE = Path(__file__).parent
 PREVIEW_PX = 768  # what the browser gets of an image: big enough to look at closely, small enough to send
+MAX_HEIGHT_PX = 600  # shown at most this tall: a cell's output box (marimo's is 610 px) holds all of it, unscrolled
 
 
 def load_pil(image: Any, what: str = "the image"):
@@ -70,9 +75,23 @@ class CompareSlider(anywidget.AnyWidget):
         if isinstance(labels, str) or len(labels) != 2:
             raise ConfigurationError("labels are two texts, one per image, like labels=('before', 'after')")
         long_side = min(px, max(first.size))  # never shown wider than the preview
+        long_side = min(long_side, round(MAX_HEIGHT_PX * max(first.size) / first.size[1]))  # nor taller than this
         super().__init__(a=preview_uri(first, px), b=preview_uri(second, px), label_a=str(labels[0]),
                          label_b=str(labels[1]), position=position,
                          width_px=round(long_side * first.size[0] / max(first.size)), **kwargs)
+        self._pictures = (data_uri(*thumbnail_bytes(first, PX)), data_uri(*thumbnail_bytes(second, PX)))
+        self._copy = StaticCopy("wisgate-slider-copy", self._copy_state)
+        self.observe(lambda _change: self._copy.update(), names=["label_a", "label_b"])
+
+    def _copy_state(self) -> tuple[list[html.Tile], str]:
+        """The static copy: both images side by side, each with its label as alt text."""
+        tiles = [html.Tile(src, alt=label) for src, label in zip(self._pictures, (self.label_a, self.label_b))]
+        return tiles, (f"compare slider: {self.label_a} | {self.label_b} (a static copy, side by side: the slider "
+                       "itself needs its kernel)")
+
+    def _ipython_display_(self) -> None:
+        """The live slider, then its static copy (kept in a saved notebook; hidden while the slider is live)."""
+        self._copy.display_beside(self)
 
     @traitlets.validate("position")
     def _clamp(self, proposal) -> float:

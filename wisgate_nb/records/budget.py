@@ -14,12 +14,15 @@ def check_budget(history, n: int, *, reserved: int = 0, max_images: int = 0, max
     if not max_images and not (max_cost and prices):
         return
     used = history.totals(prices)
-    if max_images and used["images"] + reserved + n > max_images:
-        raise BudgetExceededError(
-            f"this session's image budget is used up: {used['images'] + reserved} of max_images={max_images} "
-            f"images, and this request asks for {n} more. Raise it with %config WisGate.max_images = N "
-            "(0 = no limit)."
-        )
+    taken = used["images"] + reserved
+    if max_images and taken + n > max_images:
+        if taken >= max_images:
+            raise BudgetExceededError(f"this session's image budget is used up: {taken} of max_images={max_images} "
+                                      "images. Raise it with %config WisGate.max_images = N (0 = no limit).")
+        left = max_images - taken
+        raise BudgetExceededError(f"this request asks for {n} images, but only {left} of this session's "
+                                  f"max_images={max_images} are left ({taken} used): ask for n={left} or fewer, "
+                                  "or raise it with %config WisGate.max_images = N (0 = no limit).")
     spent = used["cost"] or 0.0
     if max_cost and prices and spent >= max_cost:
         raise BudgetExceededError(

@@ -20,7 +20,10 @@ CELL_PX = 256
 
 
 def _settings(record) -> dict:
-    values = {"model": record.model, "size": record.size, "quality": record.quality, "n": record.n}
+    """What was asked. A quality left to the server is "server default", whatever the server then chose (a
+    cancelled request never learns it): a request and its re-run do not differ in it."""
+    asked = record.params.get("quality") if record.params else record.quality  # old records: no params
+    values = {"model": record.model, "size": record.size, "quality": asked or "server default", "n": record.n}
     for key, value in record.params.items():
         if key not in ("prompt", "stream", "partial_images") and key not in values:
             values[key] = value
@@ -107,7 +110,8 @@ class Comparison:
     def result(self, record, *, label: bool = True) -> html.Result:
         """One record as a result of this comparison: all its images, its caption (and its label)."""
         return record_result(self.history, record, CELL_PX, caption=self.caption(record),
-                             label=(self.label(record) or None) if label else None)
+                             label=(self.label(record) or None) if label else None,
+                             settings=self._settings_label(record) if self.keys else "")
 
     @property
     def df(self):
@@ -137,7 +141,8 @@ class Comparison:
         columns, rows = self.layout()
         table = [(label, [self.result(r, label=False) if r is not None else None for r in cells])
                  for label, cells in rows]
-        return html.matrix_html(columns, table, title=self._heading(), note=note, px=CELL_PX)
+        return html.matrix_html(columns, table, title=self._heading(), note=note, px=CELL_PX,
+                                corner=f"{', '.join(self.keys)} (rows) · prompt (columns)")
 
     def slider(self, position: float = 50.0):
         """The two results one over the other with a divider to drag (output/slider.py): two results only."""

@@ -30,6 +30,25 @@ _DTYPES = {"str": pd.StringDtype(na_value=np.nan) if _MAJOR >= 3 else np.dtype(o
            "float": np.dtype(np.float64), "bool": np.dtype(bool), "int": np.dtype(np.int64)}
 
 
+def export(frame: pd.DataFrame, path, fmt: str):
+    """Write ``History.df`` as CSV (list and dict values: paths, tags, params, grades... as JSON text, which any
+    reader parses back) or Parquet (tuples as lists). Returns the path."""
+    import json
+    from pathlib import Path
+
+    def as_json(value):
+        return json.dumps(list(value) if isinstance(value, tuple) else value, ensure_ascii=False, default=str)
+
+    frame = frame.copy()
+    for column in frame.select_dtypes(include="object").columns:
+        if fmt == "csv":
+            frame[column] = frame[column].map(lambda v: as_json(v) if isinstance(v, (tuple, list, dict)) else v)
+        else:
+            frame[column] = frame[column].map(lambda v: list(v) if isinstance(v, tuple) else v)
+    (frame.to_csv if fmt == "csv" else frame.to_parquet)(path, index=False)
+    return Path(path)
+
+
 def handed_out(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy for the user: free under copy-on-write, a real copy on older pandas."""
     return frame.copy(deep=not COPY_ON_WRITE)

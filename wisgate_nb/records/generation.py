@@ -106,8 +106,8 @@ class Generation:
             else:
                 blob = self.data[i] if i < len(self.data) else path.read_bytes()
                 shown, mime = thumbnail_bytes(blob, THUMB_PX)
-            tiles.append(html.Tile(data_uri(shown, mime), href=html.link_for(path), alt=self.prompt[:200],
-                                   size=image_size(shown)))
+            tiles.append(html.Tile(data_uri(shown, mime), href=html.link_for(path), size=image_size(shown),
+                                   alt=html.alt_text(self.prompt, i + 1, len(self.paths))))
         return tiles
 
     def _repr_html_(self) -> str:

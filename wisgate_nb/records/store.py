@@ -269,15 +269,14 @@ class History(Graded):
         return Comparison(records, self, by=by)
 
     def to_csv(self, path: str | os.PathLike) -> Path:
-        self.df.to_csv(path, index=False)
-        return Path(path)
+        from .frames import export  # list and dict columns as JSON text
+
+        return export(self.df, path, "csv")
 
     def to_parquet(self, path: str | os.PathLike) -> Path:
-        frame = self.df.copy()
-        for column in ("paths", "tags", "grades"):
-            frame[column] = frame[column].map(list)
-        frame.to_parquet(path, index=False)
-        return Path(path)
+        from .frames import export
+
+        return export(self.df, path, "parquet")
 
     def contact_sheet(self, path: str | os.PathLike, *, records: Sequence[Record] | None = None,
                       title: str = "wisgate_nb contact sheet") -> Path:

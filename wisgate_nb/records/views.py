@@ -26,20 +26,23 @@ def thumbnail(history, record, index: int, px: int = THUMB_PX) -> tuple[bytes, s
 
 
 def record_result(history, record, px: int = THUMB_PX, caption: Sequence[str] | None = None,
-                  label: str | None = None) -> html.Result:
-    """One history record as a result: every image it has (or its error), with one caption."""
+                  label: str | None = None, settings: str = "") -> html.Result:
+    """One history record as a result: every image it has (or its error), with one caption.
+
+    ``settings``: what tells it from the results beside it, for its images' alt text."""
     caption = list(caption) if caption is not None else html.record_caption(record)
     if record.status != "ok":
         return html.Result((), caption, label, error=f"{record.status}: {record.error or record.status}",
                            tone=html.STATUS_TONES.get(record.status, "error"))
     tiles, missing = [], []
-    for i, path in enumerate(history.full_paths(record)):
+    paths = history.full_paths(record)
+    for i, path in enumerate(paths):
         found = thumbnail(history, record, i, px)
         if found is None:
             missing.append(path.name)
         else:
-            tiles.append(html.Tile(data_uri(*found), href=html.link_for(path), alt=record.prompt[:200],
-                                   size=image_size(found[0])))
+            tiles.append(html.Tile(data_uri(*found), href=html.link_for(path), size=image_size(found[0]),
+                                   alt=html.alt_text(record.prompt, i + 1, len(paths), settings)))
     if missing:
         caption.append(f"image file missing: {', '.join(missing)}")
     if not tiles:
@@ -52,12 +55,12 @@ def history_table(history, records, *, total: int | None = None, px: int = 128, 
     head = ("id", "started", "prompt", "size", "quality", "status", "latency", "images")
     rows, tones = [], []
     for r in records:
-        srcs = [t.src for t in record_result(history, r, px, caption=()).images][:4]
+        tiles = record_result(history, r, px, caption=()).images[:4]
         status = r.status if r.status == "ok" else f"{r.status}: {r.error or ''}"
         cells = (r.id, r.started_at[:19].replace("T", " "), html.short(r.prompt, 120), r.size or "",
                  r.quality or "", html.short(status, 120), f"{r.latency_s:.1f} s" if r.latency_s else "",
                  str(r.images))
-        rows.append((cells, srcs))
+        rows.append((cells, tiles))
         tones.append(html.STATUS_TONES.get(r.status))
     note = f"showing the last {len(records)} of {total} records · " if total and total > len(records) else ""
     used = history.totals(prices)

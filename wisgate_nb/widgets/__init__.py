@@ -9,6 +9,7 @@
     picker.py       TemplatePicker: saved templates and their fields
     thumbs.py       one shared Image widget per thumbnail
     reload.py       ReloadNote: what the cell still says when reopened without a kernel
+    keys.py         KeyGuard: keys typed into the panel's fields stay there (Notebook 7's shortcuts)
     words.py        errors in plain words, elapsed times, totals
 """
 

@@ -25,7 +25,8 @@ class EditBox(widgets.VBox):
         self.target: tuple | None = None  # (record, image index)
         self.painter = None  # a MaskPainter over the target image, while "paint mask" is on
         self._title = widgets.HTML()
-        self._prompt = widgets.Textarea(placeholder="what to change, e.g. 'make the sky stormy'",
+        self._prompt = widgets.Textarea(placeholder="what to change, e.g. 'make the sky stormy'", description="prompt",
+                                        style={"description_width": "initial"},
                                         layout=widgets.Layout(width="100%", height="64px"))
         self._paint_button = widgets.ToggleButton(description="paint mask", icon="paint-brush", value=False,
                                                   tooltip="paint the area to change over the image")

@@ -1,9 +1,10 @@
 """The panel's option controls, one per image option of the registry (``options.OPTIONS``).
 
-A control per kind: a Combobox for the model, a size dropdown with a custom ``WxH`` box, a slider
+A control per kind: a Combobox for the model, a size dropdown with a custom ``WxH`` box, a dropdown
 for n, a dropdown for a choice ("server default" first), a text box for other numbers and texts, a
 dropdown of partial previews per image for streaming. Options marked ``panel="main"`` sit in the first rows, the others under
-"more options". Values are checked by the registry when a request is built, never here.
+"more options": a toggle button (a real <button>, reached with Tab, pressed with Enter or Space; an ipywidgets
+Accordion's header is skipped by Tab). Values are checked by the registry when a request is built, never here.
 """
 
 from __future__ import annotations
@@ -33,21 +34,32 @@ class OptionsForm:
         size = self.controls["size"]
         value = config.size or "1024x1024"
         self.custom_size = widgets.Text(value="" if value in SIZES else value, placeholder="WxH, e.g. 1280x720",
-                                        layout=widgets.Layout(width="160px"), disabled=value in SIZES)
+                                        description="custom size", style={"description_width": "initial"},
+                                        layout=widgets.Layout(width="240px"), disabled=value in SIZES)
         size.observe(lambda change: setattr(self.custom_size, "disabled", change["new"] != CUSTOM), names="value")
+        more = [self.controls[o.name] for o in registry.FRONT_DOOR if o.panel != "main"]
+        for control in more:
+            control.style.description_width = "initial"  # "compression", "input fidelity": whole, not cut off
+        self.more = widgets.HBox(more, layout=widgets.Layout(flex_flow="row wrap", display="none"))
+        self.more_button = widgets.ToggleButton(description="more options", icon="chevron-right", value=False,
+                                                tooltip="show the other image options",
+                                                layout=widgets.Layout(width="auto", align_self="flex-start"))
+        self.more_button.add_class("wisgate-more-options")
+        self.more_button.observe(self._on_more_toggle, names="value")
 
     def __getitem__(self, name: str) -> widgets.Widget:
         return self.controls[name]
 
     def rows(self) -> list[widgets.Widget]:
-        """The main rows, then an accordion with the other options."""
+        """The main rows, then the "more options" button and the other options, shown while it is pressed."""
         main = [self.controls[o.name] for o in registry.FRONT_DOOR if o.panel == "main"]
         first = [*main[:2], self.custom_size]
-        more = [self.controls[o.name] for o in registry.FRONT_DOOR if o.panel != "main"]
-        accordion = widgets.Accordion(children=[widgets.HBox(more, layout=widgets.Layout(flex_flow="row wrap"))],
-                                      titles=("more options",), selected_index=None)
         wrap = widgets.Layout(flex_flow="row wrap")
-        return [widgets.HBox(first, layout=wrap), widgets.HBox(main[2:], layout=wrap), accordion]
+        return [widgets.HBox(first, layout=wrap), widgets.HBox(main[2:], layout=wrap), self.more_button, self.more]
+
+    def _on_more_toggle(self, change) -> None:
+        self.more.layout.display = None if change["new"] else "none"
+        self.more_button.icon = "chevron-down" if change["new"] else "chevron-right"
 
     def values(self, endpoint: str = "generations") -> dict[str, Any]:
         """The options as ``plan`` takes them; unset ones are None (the session's defaults apply)."""
@@ -101,8 +113,9 @@ def _control(option: registry.Option, default: Any) -> widgets.Widget:
         value = default or "1024x1024"
         return widgets.Dropdown(options=[*SIZES, CUSTOM], value=value if value in SIZES else CUSTOM,
                                 description=label, layout=_WIDE)
-    if option.name == "n":
-        return widgets.IntSlider(value=default or 1, min=option.low, max=option.high, description=label)
+    if option.name == "n":  # a dropdown, not an IntSlider: the slider's handle has no name a screen reader can say
+        return widgets.Dropdown(options=list(range(option.low, option.high + 1)), value=default or 1,
+                                description=label, layout=_WIDE)
     if option.kind == "choice":
         choices = [(SERVER_DEFAULT, ""), *((c, c) for c in option.choices)]
         if default and default not in option.choices:

@@ -1,7 +1,9 @@
 """The history tab: the session's records with thumbnails; compare, re-run, rate and tag them.
 
-Rows and their widgets are (re)built on the main thread only: on Refresh, when the tab is opened
-and after an action here. The engine thread just flags that new results are waiting.
+Every record is reached: a page of PAGE rows, newest first, with "newer" and "older" buttons, and a search
+over the prompt and the tags. Rows and their widgets are (re)built on the main thread only: on Refresh, when
+the tab is opened, on a page or a search, and after an action here. The engine thread just flags that new
+results are waiting.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from ..output import html
 from . import thumbs
 from .words import guarded, plural
 
-LIMIT = 50
+PAGE = 50  # rows a page shows
 ROW_THUMB = "96px"
 ROW_THUMBS_WIDTH = "200px"  # room for two thumbnails a row (four wrap 2 x 2): every row's text starts here
 COMPARE_THUMB = "200px"
@@ -26,7 +28,8 @@ class _Row:
 
     def __init__(self, record, images: Sequence[widgets.Image]):
         self.record = record
-        self.checkbox = widgets.Checkbox(value=False, indent=False, layout=widgets.Layout(width="28px"))
+        self.checkbox = widgets.Checkbox(value=False, indent=False, description=record.id,  # its label: the id
+                                         layout=widgets.Layout(width="136px", min_width="136px"))
         self.info = widgets.HTML(layout=widgets.Layout(flex="1 1 auto"))
         tiles = [thumbs.tile(img, ROW_THUMB) for img in images[:4]]
         strip = widgets.HBox(tiles, layout=widgets.Layout(width=ROW_THUMBS_WIDTH, min_width=ROW_THUMBS_WIDTH,
@@ -42,7 +45,7 @@ class _Row:
         bits = [r.size or "", r.quality or "", f"{r.latency_s:.1f} s" if r.latency_s else "", plural(r.images, "image"),
                 "★" * r.rating if r.rating else "", "tags: " + ", ".join(r.tags) if r.tags else "",
                 f"grade {grade[0]:.1f}/5 for “{html.short(grade[1], 60)}”" if grade else ""]
-        self.info.value = html.text_html([(r.id, "b"), f" · {r.started_at[11:19]} · {r.source} · ",
+        self.info.value = html.text_html([r.started_at[11:19], f" · {r.source} · ",
                                           (status, html.STATUS_TONES.get(r.status, "error"))],
                                          html.short(r.prompt, 160), (" · ".join(b for b in bits if b), "muted"),
                                          cls="wisgate-history-row")
@@ -69,13 +72,23 @@ class HistoryTab(widgets.VBox):
         self._rerun_button = button("Re-run", "repeat", self._on_rerun_click,
                                     "generate again with the same prompt and options")
         self._stars = widgets.Dropdown(options=[("no stars", 0)] + [("★" * i, i) for i in range(1, 6)], value=0,
-                                       layout=widgets.Layout(width="110px"))
+                                       description="stars", style={"description_width": "initial"},
+                                       layout=widgets.Layout(width="150px"))
         self._rate_button = button("Rate", "star", self._on_rate_click, "give the selected records these stars")
-        self._tag_text = widgets.Text(placeholder="tag, another tag", layout=widgets.Layout(width="160px"))
+        self._tag_text = widgets.Text(placeholder="tag, another tag", description="tags",
+                                      style={"description_width": "initial"}, layout=widgets.Layout(width="200px"))
         self._tag_button = button("Tag", "tag", self._on_tag_click, "add these tags to the selected records")
         self._sort = widgets.Dropdown(options=[("newest first", "newest"), ("best grade first", "grade")],
-                                      value="newest", description="Sort", layout=widgets.Layout(width="210px"))
-        self._sort.observe(guarded(lambda _change: self.refresh(), report), names="value")
+                                      value="newest", description="sort", style={"description_width": "initial"},
+                                      layout=widgets.Layout(width="210px"))
+        self._sort.observe(guarded(self._on_search, report), names="value")
+        self._search = widgets.Text(placeholder="words of a prompt, or a tag", description="search",
+                                    continuous_update=False, style={"description_width": "initial"},
+                                    layout=widgets.Layout(width="300px"))
+        self._search.observe(guarded(self._on_search, report), names="value")
+        self._newer = button("newer", "chevron-left", self._on_newer_click, f"the {PAGE} newer records")
+        self._older = button("older", "chevron-right", self._on_older_click, f"the {PAGE} older records")
+        self._start = 0  # rows of the newest first list above this page
         self._note = widgets.HTML()
         self._rows = widgets.VBox()
         self._compare_view = widgets.VBox(layout=widgets.Layout(display="none", border=f"1px solid {html.BORDER}",
@@ -84,28 +97,51 @@ class HistoryTab(widgets.VBox):
         toolbar = widgets.HBox([self._refresh_button, self._compare_button, self._rerun_button, self._stars,
                                 self._rate_button, self._tag_text, self._tag_button, self._sort],
                                layout=widgets.Layout(flex_flow="row wrap"))
-        super().__init__([toolbar, self._note, self._compare_view, self._rows])
+        pager = widgets.HBox([self._search, self._newer, self._older], layout=widgets.Layout(flex_flow="row wrap"))
+        super().__init__([toolbar, pager, self._note, self._compare_view, self._rows])
         self.add_class("wisgate-history")
 
     # -- main thread ---------------------------------------------------------------------
-    def refresh(self) -> None:
-        """Rebuild the table from the session's history (newest first)."""
+    def _page(self) -> tuple[list, int]:
+        """(this page's records, newest first; how many records there are to page through)."""
         history = self._session.history
-        shown = list(reversed(history.select(last=LIMIT)))  # the newest only: not every record of a long session
-        shown = [r for r in shown if r.request_kind == "image"]  # a judge's requests are in History.df
-        total = len(history)
-        grades = _grades(history)
+        frame = history.df
+        if not len(frame):
+            return [], 0
+        keep = frame["request_kind"] == "image"  # a judge's requests are in History.df, not rows here
+        query = self._search.value.strip().lower()
+        if query:
+            keep &= (frame["prompt"].str.lower().str.contains(query, regex=False)
+                     | frame["tags"].map(lambda tags: any(query in str(t).lower() for t in tags)))
+        found = frame[keep][::-1]  # newest first
         if self._sort.value == "grade":  # best first, the ungraded last, newest first among equals
-            shown.sort(key=lambda r: -grades[r.id][0] if r.id in grades else 6.0)
+            found = found.sort_values("grade", ascending=False, na_position="last", kind="stable")
+        page = list(found["id"][self._start:self._start + PAGE])
+        by_id = {r.id: r for r in history.select(ids=page)} if page else {}  # select(ids=[]) is every record
+        return [by_id[i] for i in page], len(found)
+
+    def refresh(self) -> None:
+        """Rebuild this page of the table from the session's history (newest first, or best grade first)."""
+        history = self._session.history
+        shown, total = self._page()
+        if not shown and self._start:  # the page emptied (fewer matches now): back to the first
+            self._start = 0
+            shown, total = self._page()
+        grades = _grades(history)
         for record in shown:
             row = self.rows.get(record.id)
             if row is None:
                 self.rows[record.id] = _Row(record, self._store.images(history, record))
             self.rows[record.id].update(record, grades.get(record.id))
         self._rows.children = tuple(self.rows[r.id].box for r in shown)
-        count = f"the last {LIMIT} of {total} records" if total > LIMIT else plural(total, "record")
-        self._say(f"{count} of this session; tick two or more to compare them" if total
-                  else "no records yet: generate something first")
+        self._newer.disabled = self._start == 0
+        self._older.disabled = self._start + PAGE >= total
+        query = self._search.value.strip()
+        what = f"{plural(total, 'record')} matching {query!r}" if query else f"{plural(total, 'record')} of this session"
+        if total > len(shown):
+            what = f"records {self._start + 1}–{self._start + len(shown)} (newest first) of {what}"
+        self._say(f"{what}; tick two or more to compare them" if total else
+                  f"no record matches {query!r}" if query else "no records yet: generate something first")
 
     def selected_ids(self) -> list[str]:
         """Ids of the checked records, oldest first."""
@@ -182,6 +218,18 @@ class HistoryTab(widgets.VBox):
         return ids
 
     def _on_refresh_click(self, _button) -> None:
+        self.refresh()
+
+    def _on_search(self, _change) -> None:
+        self._start = 0
+        self.refresh()
+
+    def _on_newer_click(self, _button) -> None:
+        self._start = max(0, self._start - PAGE)
+        self.refresh()
+
+    def _on_older_click(self, _button) -> None:
+        self._start += PAGE
         self.refresh()
 
     def _on_compare_click(self, _button) -> None:

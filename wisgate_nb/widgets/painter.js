@@ -1,6 +1,8 @@
 // The mask painter's browser side (anywidget, a plain ES module: no build step).
 // Each finished stroke is appended to the synced `strokes` trait in the image's own pixel coordinates;
 // Python draws the mask at full resolution from them. Nothing is kept here that Python does not have.
+// From the keyboard: Tab to the image, the arrow keys move a rectangle (Shift + arrows: resize it), Enter
+// paints it (or erases it, with the eraser), as a "rect" stroke like Python's painter.add_rect.
 
 const COLOR = "rgb(255, 40, 90)";
 
@@ -61,14 +63,19 @@ function render({ model, el: host }) {
   bar.appendChild(sizeLabel);
   const undoButton = button("undo", "Undo", "take back the last stroke");
   const clearButton = button("clear", "Clear", "remove every stroke");
-  const status = el("span", "wisgate-painter-status");
+  const status = el("span", "wisgate-painter-status", { "aria-live": "polite" });
   bar.appendChild(status);
 
   const stage = el("div", "wisgate-painter-stage");
   const img = el("img", "wisgate-painter-image", { alt: "the image to paint on", draggable: "false" });
-  const canvas = el("canvas", "wisgate-painter-canvas");
+  const canvas = el("canvas", "wisgate-painter-canvas", {
+    tabindex: "0", role: "img",
+    "aria-label": "the image to paint on: arrow keys move a rectangle, Shift with the arrow keys resizes it, "
+      + "Enter paints it (erases it with the eraser)",
+  });
   const cursor = el("div", "wisgate-painter-cursor");
-  stage.append(img, canvas, cursor);
+  const box = el("div", "wisgate-painter-keybox");
+  stage.append(img, canvas, cursor, box);
   root.append(bar, stage);
   host.appendChild(root);
 
@@ -152,6 +159,53 @@ function render({ model, el: host }) {
     model.save_changes();
   }
 
+  // The keyboard's rectangle, in image pixels: a quarter of the image, in its middle, until moved.
+  let rect = null;
+  function showBox() {
+    if (!rect) { box.style.display = "none"; return; }
+    const w = model.get("width"), h = model.get("height");
+    Object.assign(box.style, {
+      display: "block", left: `${(rect.x / w) * 100}%`, top: `${(rect.y / h) * 100}%`,
+      width: `${(rect.w / w) * 100}%`, height: `${(rect.h / h) * 100}%`,
+    });
+  }
+  canvas.addEventListener("focus", () => {
+    const w = model.get("width"), h = model.get("height");
+    if (!rect) rect = { x: Math.round(w * 0.375), y: Math.round(h * 0.375), w: Math.round(w / 4), h: Math.round(h / 4) };
+    showBox();
+  });
+  canvas.addEventListener("blur", () => { box.style.display = "none"; });
+  // On the window, in the capture phase: a notebook's own shortcuts (Notebook 7 takes the arrow keys in the
+  // capture phase on the document; JupyterLab takes Enter) must not get the keys while the image has the focus.
+  const onKey = (event) => {
+    if (!rect || !event.composedPath().includes(canvas)) return;
+    const w = model.get("width"), h = model.get("height");
+    const step = Math.max(1, Math.round(Math.max(w, h) / 20));
+    const move = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] }[event.key];
+    if (move) {
+      if (event.shiftKey) {
+        rect.w = Math.min(w, Math.max(step, rect.w + move[0]));
+        rect.h = Math.min(h, Math.max(step, rect.h + move[1]));
+      } else {
+        rect.x += move[0];
+        rect.y += move[1];
+      }
+      rect.x = Math.min(w - rect.w, Math.max(0, rect.x));
+      rect.y = Math.min(h - rect.h, Math.max(0, rect.y));
+      showBox();
+    } else if (event.key === "Enter" || event.key === " ") {
+      const stroke = { kind: "rect", erase: model.get("tool") === "eraser", size: 0,
+                       points: [[rect.x, rect.y], [rect.x + rect.w, rect.y + rect.h]] };
+      model.set("strokes", [...model.get("strokes"), stroke]);
+      model.save_changes();
+    } else {
+      return;
+    }
+    event.preventDefault();
+    event.stopPropagation();
+  };
+  window.addEventListener("keydown", onKey, true);
+
   const setTool = (tool) => () => { model.set("tool", tool); model.save_changes(); };
   brushButton.addEventListener("click", setTool("brush"));
   eraserButton.addEventListener("click", setTool("eraser"));
@@ -178,6 +232,7 @@ function render({ model, el: host }) {
   sizeCanvas();
   showState();
   return () => {
+    window.removeEventListener("keydown", onKey, true);
     model.off("change:strokes", onStrokes);
     model.off("change:tool", showState);
     model.off("change:brush", showState);

@@ -7,6 +7,9 @@ Python too (``add_rect``, ``add_circle``, ``add_stroke``), for tutorials and tes
 
 A stroke is ``{"kind": "line" | "rect" | "ellipse", "erase": bool, "size": brush diameter in image
 pixels, "points": [[x, y], ...]}`` (a rect or an ellipse: two corners of its box).
+
+Displayed, it leaves a static copy beside it (output/static.py): the image with the painted area tinted and
+"2 strokes, 3.4% painted", updated with every stroke, which a saved notebook keeps.
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ import anywidget
 import traitlets
 
 from ..errors import ConfigurationError
+from ..output import html
 from ..output.slider import load_pil, preview_uri
+from ..output.static import PX, StaticCopy
+from ..output.thumbnails import data_uri, thumbnail_bytes
 from ..records import Generation
 
 HERE = Path(__file__).parent
@@ -47,6 +53,8 @@ class MaskPainter(anywidget.AnyWidget):
             raise ConfigurationError(f"brush is a diameter in pixels (a whole number of 1 or more); got {brush!r}")
         width, height = self.image.size
         super().__init__(preview=preview_uri(self.image), width=width, height=height, brush=brush, **kwargs)
+        self._copy = StaticCopy("wisgate-painter-copy", self._copy_state)
+        self.observe(lambda _change: self._copy.update(), names="strokes")
 
     @traitlets.validate("tool")
     def _valid_tool(self, proposal):
@@ -99,25 +107,48 @@ class MaskPainter(anywidget.AnyWidget):
     @property
     def painted(self) -> float:
         """The share of the image that is painted (0 to 1)."""
-        mask = self.mask
-        if mask is None:
-            return 0.0
-        return mask.getchannel("A").histogram()[0] / (self.width * self.height)
+        return self._share(self.mask)
 
-    def overlay(self, px: int = 384):
+    def _share(self, mask) -> float:
+        return 0.0 if mask is None else mask.getchannel("A").histogram()[0] / (self.width * self.height)
+
+    def overlay(self, px: int = 384, mask=None):
         """A small PIL picture of the image with the painted area tinted, as the browser shows it (static copy)."""
         from PIL import Image
 
         shown = self.image.convert("RGB")
         shown.thumbnail((px, px))
-        if self.strokes:
-            alpha = self.mask.getchannel("A").resize(shown.size).point(lambda a: 128 if a < 128 else 0)
+        mask = mask if mask is not None else self.mask
+        if mask is not None:
+            alpha = mask.getchannel("A").resize(shown.size).point(lambda a: 128 if a < 128 else 0)
             shown.paste(Image.new("RGB", shown.size, (255, 40, 90)), (0, 0), alpha)
         return shown
 
+    def _summary(self, mask) -> str:
+        count = len(self.strokes)
+        return f"{count} stroke{'' if count == 1 else 's'}, {self._share(mask):.1%} painted"
+
+    def _copy_state(self) -> tuple[list[html.Tile], str]:
+        """The static copy: the image with the painted area tinted, and how much is painted."""
+        mask = self.mask
+        summary = self._summary(mask)
+        tile = html.Tile(data_uri(*thumbnail_bytes(self.overlay(PX, mask), PX)),
+                         alt=f"the image to edit, the painted area tinted: {summary}")
+        return [tile], (f"mask painter, {self.width}x{self.height}: {summary} (a static copy: the painter "
+                        "itself needs its kernel)")
+
+    def _ipython_display_(self) -> None:
+        """The live painter, then its static copy (kept in a saved notebook; hidden while the painter is live)."""
+        self._copy.display_beside(self)
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is not None:  # (data, metadata); the text a front end without the widget shows stays true
+            bundle[0]["text/plain"] = f"<MaskPainter {self.width}x{self.height}: its painted area is in its static copy>"
+        return bundle
+
     def __repr__(self) -> str:
-        return (f"<MaskPainter {self.width}x{self.height}: {len(self.strokes)} stroke(s), "
-                f"{self.painted:.1%} painted>")
+        return f"<MaskPainter {self.width}x{self.height}: {self._summary(self.mask)}>"
 
 
 def render_mask(size: tuple[int, int], strokes: list[dict]):

@@ -19,6 +19,7 @@ from ..records.files import kept_inputs
 from .edit import EditBox
 from .form import OptionsForm
 from .history_tab import HistoryTab
+from .keys import KeyGuard
 from .picker import TemplatePicker
 from .reload import ReloadNote
 from .slot import ResultSlot
@@ -66,7 +67,8 @@ class Panel(widgets.VBox):
         """The option widgets, starting from the session's settings (the panel keeps its own copies)."""
         report = self._report_error
         self._template = TemplatePicker(report, on_change=self._on_template_change)
-        self._prompt = widgets.Textarea(placeholder=PROMPT_HINT, layout=widgets.Layout(width="100%", height="80px"))
+        self._prompt = widgets.Textarea(placeholder=PROMPT_HINT, description="prompt", style={"description_width": "initial"},
+                                        layout=widgets.Layout(width="100%", height="80px"))
         self._form = OptionsForm(self._session.config)
         self._generate = widgets.Button(description="Generate", icon="play", button_style="primary",
                                         tooltip="send the prompt; the notebook stays free while it works")
@@ -91,12 +93,19 @@ class Panel(widgets.VBox):
         hint = widgets.HTML(html.text_html(["Widgets are not kept in a saved notebook: run ", (".snapshot()", "code"),
                                             " on this panel in a cell for a static copy of its results."],
                                            tone="faint", size=11))
-        page = widgets.VBox([form, self._edit_box, self._gallery, hint])
-        self._tabs = widgets.Tab(children=[page, self._history_tab], titles=["Generate", "History"])
-        self._tabs.observe(guarded(self._on_tab_change, self._report_error), names="selected_index")
+        self._pages = {"Generate": widgets.VBox([form, self._edit_box, self._gallery, hint]),
+                       "History": self._history_tab}
+        self._history_tab.layout.display = "none"
+        # Two toggle buttons, not an ipywidgets Tab: a Tab drawn while its cell is off screen (JupyterLab's
+        # default windowing, a page reloaded on a running kernel) never gets its tab bar's listeners, and its
+        # tabs stop switching; buttons listen to clicks and keys wherever and whenever they are drawn.
+        self._switch = widgets.ToggleButtons(options=list(self._pages), value="Generate",
+                                             tooltips=["the form and the results", "every record of the session"])
+        self._switch.add_class("wisgate-tabs")
+        self._switch.observe(guarded(self._on_tab_change, self._report_error), names="value")
         title = widgets.HTML(html.text_html(("wisgate_nb", "b"), size=13))
         return [widgets.HBox([title, self._totals], layout=widgets.Layout(justify_content="space-between")),
-                self._tabs, self._note.hider]
+                self._switch, *self._pages.values(), self._note.hider, KeyGuard(layout=widgets.Layout(display="none"))]
 
     # -- handlers (main thread) -----------------------------------------------------------
     def _on_generate_click(self, _button) -> None:
@@ -117,7 +126,9 @@ class Panel(widgets.VBox):
         self._prompt.placeholder = PROMPT_HINT if name is None else TEMPLATE_HINT
 
     def _on_tab_change(self, change) -> None:
-        if change["new"] == 1:
+        for name, page in self._pages.items():
+            page.layout.display = None if name == change["new"] else "none"
+        if change["new"] == "History":
             self._unseen = 0
             self._history_tab.refresh()
 
@@ -148,7 +159,7 @@ class Panel(widgets.VBox):
             inputs = dict(images=images, mask=mask)
         request = self._session.prepare(record.prompt, source="panel", template=record.template, model=record.model,
                                         endpoint=record.endpoint, **inputs, **dict(record.params))
-        self._tabs.selected_index = 0
+        self._switch.value = "Generate"
         return self._start(request, title=f"re-run of {record.id}")
 
     # -- any thread: trait assignments only -----------------------------------------------

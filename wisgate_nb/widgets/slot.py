@@ -109,7 +109,8 @@ class ResultSlot(widgets.VBox):
         with self._lock:
             if self.state != "running":
                 return
-            thumbs.fill(self.images[which], data, mime.split("/")[1])
+            thumbs.fill(self.images[which], data, mime.split("/")[1],
+                        f"preview {index + 1} of " + html.alt_text(self.request.prompt, which + 1, len(self.images)))
             self._captions[which].value = f"image {which + 1}: preview {index + 1}"
             self._phase = f"{which} of {len(self.images)} images · preview {index + 1} of image {which + 1}"
         self.tick()
@@ -154,7 +155,7 @@ class ResultSlot(widgets.VBox):
             if found is None:
                 self._tiles[i].layout.display = "none"
                 continue
-            thumbs.fill(image, found[0], found[1].split("/")[1])
+            thumbs.fill(image, found[0], found[1].split("/")[1], thumbs.alt(record, i))
             shown += 1
             bits = [f"{i + 1}/{record.images}", record.size or "", f"{record.latency_s:.1f} s" if record.latency_s else ""]
             self._captions[i].value = " · ".join(b for b in bits if b)

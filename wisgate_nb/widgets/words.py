@@ -11,7 +11,7 @@ from ..output.live import elapsed  # noqa: F401  (the panel and its slots take i
 
 # Most specific first: the first matching class explains the error.
 _EXPLANATIONS: tuple[tuple[type[BaseException], str], ...] = (
-    (errors.BudgetExceededError, "Not sent: the session's budget is used up."),
+    (errors.BudgetExceededError, "Not sent: it would go over the session's budget."),
     (errors.ConfigurationError, "Not sent: please fix this first."),
     (errors.ContentPolicyError, "The safety filter refused this prompt or image. Try describing it differently."),
     (errors.AuthenticationError, ("The API key was refused. Set a valid key with %wisgate_key, "
