@@ -26,7 +26,7 @@ def test_history_tab_shows_grades_and_sorts_by_them(panel, demo_session):
     cat = wisgate_nb.generate("a cat", size="256x256")  # never graded
     wisgate_nb.grade([car, fox], "a red fox")
     tab = panel._history_tab
-    panel._tabs.selected_index = 1
+    panel._switch.value = "History"
     tab.refresh()
     assert _order(panel) == ["a cat", "a red fox", "a blue car"]  # newest first; the judge's requests are not rows
     assert "grade 5.0/5 for “a red fox”" in tab.rows[fox.id].info.value
