@@ -9,7 +9,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "wisgate_nb"
 
 # Bottom to top. A module may import its own layer's modules and any layer below, never one above.
 LAYERS = [
-    {"errors", "_secret", "_version", "options", "config", "templates"},  # the base: words, settings, the option registry
+    # the base: words, settings, the option registry, the extras of the install
+    {"errors", "_secret", "_version", "options", "config", "templates", "extras"},
     {"http", "output", "emulator"},  # HTTP only; notebook output; the demo server
     {"records"},  # the history: the record of every request, its files and views
     {"core"},  # requests, engine, session
