@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from wisgate_nb.errors import BudgetExceededError
+from wisgate_nb.errors import BudgetExceededError, ConfigurationError
 from wisgate_nb.records.budget import check_budget
 from wisgate_nb.records.reuse import cache_key
 
@@ -275,3 +275,164 @@ def test_an_unreadable_file_to_reuse_is_named_in_the_warning(history):
     with pytest.warns(ProvenanceWarning, match="the provenance of old_0.gif is damaged"):
         link_result(history, old, "new")
     assert (history.ensure_folder() / "new_0.gif").read_bytes() == b"GIF89a not what it says"
+
+
+# ---- core/plans.py: what every front door does before sending ---------------------------------------------
+
+KEY = "sk-tables-0123456789abcdef"
+
+
+@pytest.fixture
+def planner(tmp_path):
+    """A session that only plans (nothing is sent): a key for a server that is never called; templates in tmp."""
+    from wisgate_nb import templates
+    from wisgate_nb.config import WisGate
+    from wisgate_nb.core.session import Session
+
+    templates.set_file(tmp_path / "templates.toml")
+    templates.save("shot", "a photo of {subject}, {style}", style="studio light")
+    session = Session(WisGate(api_key=KEY, base_url="https://images.example/v1", demo=False, size="1024x1024",
+                              history_dir=str(tmp_path / "runs")))
+    try:
+        yield session
+    finally:
+        session.close()
+        templates.set_file(None)
+
+
+def test_a_plan_is_the_prompt_and_options_asked_for(planner):
+    from wisgate_nb.core.plans import plan
+
+    request = plan(planner, "a red fox", size="512x512", n=2)
+    assert (request.prompt, request.source, request.endpoint, request.template) == ("a red fox", "api", "generations",
+                                                                                     None)
+    assert (request.body["size"], request.body["n"], "stream" in request.body) == ("512x512", 2, False)
+    assert plan(planner, "a red fox", source="magic").source == "magic"
+
+
+def test_a_plan_fills_in_a_template_and_records_which(planner):
+    from wisgate_nb.core.plans import plan
+
+    request = plan(planner, None, template="shot", fields={"subject": "a red sneaker"})
+    assert request.prompt == "a photo of a red sneaker, studio light"
+    assert request.template == {"name": "shot", "version": 1, "fields": {"subject": "a red sneaker",
+                                                                          "style": "studio light"}}
+    extra = plan(planner, "on fresh snow", template="shot", fields={"subject": "a boot", "style": "dusk"})
+    assert extra.prompt.startswith("a photo of a boot, dusk") and extra.prompt.endswith("on fresh snow")
+
+
+@pytest.mark.parametrize(("prompt", "fields", "message"), [
+    (None, {}, "a prompt is needed: generate('a red fox in the snow')"),
+    ("a fox", {"sise": "1"}, "unknown option(s) sise (did you mean size?) (template fields need template=NAME)"),
+    ("a fox", {"subject": "x", "b": "y"}, "unknown option(s) b, subject (template fields need template=NAME)"),
+])
+def test_a_plan_without_what_it_needs_says_so(planner, prompt, fields, message):
+    from wisgate_nb.core.plans import plan
+
+    with pytest.raises(ConfigurationError) as info:
+        plan(planner, prompt, fields=fields)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(("kwargs", "expected"), [
+    ({}, (None, None)),
+    ({"stream": False}, (None, None)),
+    ({"stream": True}, (True, 2)),
+    ({"stream": 3}, (True, 3)),
+    ({"stream": True, "partial_images": 1}, (True, 1)),  # a partial_images given as well wins
+    ({"stream": 2, "partial_images": None}, (True, 2)),
+])
+def test_stream_is_a_bool_or_a_count_of_partial_images(planner, kwargs, expected):
+    from wisgate_nb.core.plans import plan
+
+    body = plan(planner, "a fox", **kwargs).body
+    assert (body.get("stream"), body.get("partial_images")) == expected
+
+
+def test_split_params_sends_a_templates_own_fields_to_it(planner):
+    from wisgate_nb.core.plans import split_params
+
+    params = {"size": "512x512", "mood": "noir", "subject": "a cat", "profile": "draft"}
+    assert split_params(params) == ({"size": "512x512", "profile": "draft"}, {"mood": "noir", "subject": "a cat"})
+    assert split_params({"n": 2, "background": "x"}, "shot") == ({"n": 2, "background": "x"}, {})
+    from wisgate_nb import templates
+
+    templates.save("backdrop", "a {background} wall", background="brick")
+    assert split_params({"background": "stone", "n": 2}, "backdrop") == ({"n": 2}, {"background": "stone"})
+
+
+def test_options_from_args_are_the_flags_given():
+    from argparse import Namespace
+
+    from wisgate_nb.core.plans import options_from_args
+    from wisgate_nb.options import FRONT_DOOR
+
+    args = Namespace(**{o.name: None for o in FRONT_DOOR}, profile=None)
+    assert options_from_args(args) == {}
+    args.size, args.n, args.profile = "512x512", 2, "draft"
+    assert options_from_args(args) == {"size": "512x512", "n": 2, "profile": "draft"}
+    cli = Namespace(size="256x256", profile=None)  # the CLI's edit parser has only its endpoint's options
+    assert options_from_args(cli) == {"size": "256x256"}
+
+
+def test_a_sweep_is_every_prompt_by_every_value_in_one_group(planner):
+    from wisgate_nb.core.plans import plan_sweep
+
+    requests = plan_sweep(planner, ["a fox", "a cat"], size=["256x256", "512x512"], n=2, tags=["t"], cache=True,
+                          source="magic")
+    assert [(r.prompt, r.body["size"], r.n) for r in requests] == [
+        ("a fox", "256x256", 2), ("a fox", "512x512", 2), ("a cat", "256x256", 2), ("a cat", "512x512", 2)]
+    assert {r.group for r in requests} == {requests[0].group} and requests[0].group.startswith("sweep-")
+    assert len(requests[0].group) == len("sweep-") + 6
+    assert all(r.tags == ("t",) and r.cache and r.source == "magic" for r in requests)
+    assert plan_sweep(planner, "one prompt", quality=("low", "high"))[1].body["quality"] == "high"
+    assert plan_sweep(planner, ["a"])[0].group != plan_sweep(planner, ["a"])[0].group
+    assert [r.source for r in plan_sweep(planner, ["a"], demo=True)] == ["api"]
+
+
+def test_a_sweep_varies_template_fields_too(planner):
+    from wisgate_nb.core.plans import plan_sweep
+
+    requests = plan_sweep(planner, template="shot", subject=["a boot", "a hat"], n=1)
+    assert [r.prompt for r in requests] == ["a photo of a boot, studio light", "a photo of a hat, studio light"]
+    assert [r.template["fields"]["subject"] for r in requests] == ["a boot", "a hat"]
+
+
+@pytest.mark.parametrize(("prompts", "params", "message"), [
+    (None, {}, "sweep needs prompts=[...] (or template=NAME)"),
+    ([], {}, "sweep needs prompts=[...] (or template=NAME)"),
+    (["a"], {"size": []}, "sweep: size=[] has no values"),
+    (["a"], {"n": 1, "size": [], "quality": []}, "sweep: size=[] has no values"),
+    ([f"p{i}" for i in range(201)], {"n": 2}, "this sweep would send 201 requests (402 images); split it (at most 200 "
+                                              "requests per sweep)"),
+])
+def test_a_sweep_that_cannot_be_sent_says_why(planner, prompts, params, message):
+    from wisgate_nb.core.plans import plan_sweep
+
+    with pytest.raises(ConfigurationError) as info:
+        plan_sweep(planner, prompts, **params)
+    assert str(info.value) == message
+
+
+def test_a_sweep_of_exactly_the_limit_is_planned(planner):
+    from wisgate_nb.core.plans import MAX_SWEEP_REQUESTS, plan_sweep
+
+    assert MAX_SWEEP_REQUESTS == 200
+    assert len(plan_sweep(planner, [f"p{i}" for i in range(100)], n=[1, 2])) == 200
+
+
+def test_a_dry_run_shows_the_request_with_the_key_masked(planner, tmp_path):
+    from wisgate_nb.core.plans import DryRun, plan
+
+    dry = DryRun.of(plan(planner, "a <red> fox", size="512x512"))
+    assert (dry.method, dry.url, dry.headers) == ("POST", "https://images.example/v1/images/generations",
+                                                  {"Authorization": "Bearer ****cdef"})
+    assert dry.prompt == "a <red> fox" and dry.files == ()
+    assert str(dry).splitlines()[:5] == ["dry run: nothing sent, nothing recorded", "prompt: a <red> fox",
+                                         "POST https://images.example/v1/images/generations",
+                                         "Authorization: Bearer ****cdef", "{"]
+    assert '  "size": "512x512",' in str(dry).splitlines() and repr(dry) == str(dry)
+    assert dry._repr_html_() == '<pre class="wisgate-nb">' + str(dry).replace("<", "&lt;").replace(">", "&gt;") \
+        .replace('"', "&quot;").replace("'", "&#x27;") + "</pre>"
+    planner.config.demo = True
+    assert DryRun.of(plan(planner, "a fox")).headers == {"Authorization": "(none: demo mode)"}

@@ -132,3 +132,31 @@ def test_info_piped_into_a_reader_that_stops_early_ends_quietly(tmp_path):
     _, err = reader.communicate(timeout=120)
     assert err.decode() == ""  # no BrokenPipeError traceback, no "Exception ignored"
     assert reader.returncode == 1
+
+
+# ---- benchmark results outside the tracked tree ------------------------------------------------------------
+
+
+def test_a_benchmark_run_writes_outside_the_tracked_tree_unless_published(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO))  # benchmarks/ is not a package of the install
+    from benchmarks.run import OUT, PUBLISHED, output_path, parse_args
+
+    assert output_path(parse_args([])) == OUT == REPO / "benchmarks" / "out" / "results.json"
+    assert output_path(parse_args(["--quick", "--only", "B1"])) == OUT
+    assert output_path(parse_args(["--out", "/tmp/x.json"])) == Path("/tmp/x.json")
+    assert output_path(parse_args(["--publish"])) == PUBLISHED == REPO / "benchmarks" / "results.json"
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(OUT)], cwd=REPO, timeout=30)
+    tracked = subprocess.run(["git", "ls-files", "--error-unmatch", str(PUBLISHED)], cwd=REPO, capture_output=True,
+                             timeout=30)
+    assert (ignored.returncode, tracked.returncode) == (0, 0)
+
+
+@pytest.mark.parametrize("argv", [["--publish", "--quick"], ["--publish", "--only", "B1"],
+                                  ["--publish", "--out", "x.json"]])
+def test_only_a_full_run_is_published(argv, capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO))
+    from benchmarks.run import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(argv)
+    assert "--publish writes the README's numbers: a full run" in capsys.readouterr().err
