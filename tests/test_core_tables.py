@@ -436,3 +436,30 @@ def test_a_dry_run_shows_the_request_with_the_key_masked(planner, tmp_path):
         .replace('"', "&quot;").replace("'", "&#x27;") + "</pre>"
     planner.config.demo = True
     assert DryRun.of(plan(planner, "a fox")).headers == {"Authorization": "(none: demo mode)"}
+
+
+def test_a_sweep_gives_a_templates_own_field_to_it_even_when_an_option_has_that_name(planner):
+    from wisgate_nb import templates
+    from wisgate_nb.core.plans import plan_sweep
+
+    templates.save("backdrop", "a {background} wall")
+    requests = plan_sweep(planner, template="backdrop", background=["stone", "brick"])
+    assert [r.prompt for r in requests] == ["a stone wall", "a brick wall"]
+    assert ["background" in r.body for r in requests] == [False, False]
+
+
+def test_a_dry_run_of_an_edit_lists_its_files_and_keeps_words_as_typed(planner, tmp_path):
+    from PIL import Image
+
+    from wisgate_nb.core.plans import DryRun, plan
+
+    Image.new("RGB", (64, 64), "red").save(tmp_path / "photo.png")
+    Image.new("RGBA", (64, 64), (0, 0, 0, 0)).save(tmp_path / "holes.png")
+    sizes = [(tmp_path / name).stat().st_size for name in ("photo.png", "holes.png")]
+    request = plan(planner, "un café ☕ la nuit", endpoint="edits", images=[tmp_path / "photo.png"],
+                   mask=tmp_path / "holes.png")
+    dry = DryRun.of(request)
+    assert dry.url == "https://images.example/v1/images/edits"
+    assert dry.files == (f"photo.png (image/png, {sizes[0]} bytes)", f"mask: holes.png (image/png, {sizes[1]} bytes)")
+    assert '  "prompt": "un café ☕ la nuit",' in str(dry).splitlines()
+    assert str(dry).splitlines()[-2:] == [f"file: {f}" for f in dry.files]
