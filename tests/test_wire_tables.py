@@ -1,0 +1,265 @@
+"""Table tests of the wire rules (http/wire.py, http/messages.py): retries, delays, error mapping and body
+parsing as pure functions of plain inputs — what mutation testing (tools/mutation.sh) asks of them.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from wisgate_nb import errors
+from wisgate_nb.http import wire
+
+KEY = "sk-wire-0123456789abcdef"
+
+
+# ---- which answers are retried, and after how long ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("status", "connection", "retried"), [
+    (None, True, True), (None, False, False), (200, True, True), (400, False, False), (404, False, False),
+    (407, False, False), (408, False, True), (409, False, True), (410, False, False), (429, False, True),
+    (499, False, False), (500, False, True), (503, False, True), (599, False, True),
+])
+def test_should_retry_like_the_official_client(status, connection, retried):
+    assert wire.should_retry(status, is_connection_error=connection) is retried
+
+
+@pytest.mark.parametrize(("attempt", "expected"), [(0, 0.5), (1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (5, 8.0),
+                                                   (500, 8.0), (-3, 0.5)])
+def test_backoff_doubles_from_half_a_second_up_to_eight(attempt, expected):
+    assert wire.retry_delay(attempt, {}, rng=lambda: 0.0) == expected
+    assert wire.retry_delay(attempt, None, rng=lambda: 1.0) == expected * 0.75  # jitter takes off up to a quarter
+
+
+@pytest.mark.parametrize(("headers", "message", "expected"), [
+    ({"retry-after-ms": "1500"}, None, 1.5),
+    ({"Retry-After-Ms": "250", "retry-after": "9"}, None, 0.25),  # the milliseconds win
+    ({"retry-after": "3"}, None, 3.0),
+    ({"retry-after": "60"}, None, 60.0),
+    ({"retry-after": "61"}, None, 0.5),  # longer than a cell should wait: backoff
+    ({"retry-after": "0"}, None, 0.5),
+    ({"retry-after": "-2"}, None, 0.5),
+    ({"retry-after": "nan"}, None, 0.5),
+    ({"retry-after-ms": "inf", "retry-after": "2"}, None, 2.0),
+    ({"retry-after": "soon"}, None, 0.5),
+    ({"retry-after": "Wed, 21 Oct 2015 07:28:10 GMT"}, None, 10.0),  # an HTTP date, 10 s after "now"
+    ({}, "Rate limit reached. Please try again in 5 seconds.", 5.0),
+    ({}, "try again in 1.5s", 1.5),
+    ({}, "Retry again in 250ms", 0.25),
+    ({}, "try again in 20 milliseconds", 0.02),
+    ({}, "try again in 2 minutes", 60.0),  # capped: not worth waiting longer in a cell
+    ({}, "try again in 1 min", 60.0),
+    ({}, "try again in 0 seconds", 0.5),
+    ({"retry-after": "2"}, "try again in 5 seconds", 2.0),  # the header first
+    ({}, "try again later", 0.5),
+])
+def test_the_server_says_how_long_to_wait(headers, message, expected):
+    now = 1445412480.0  # 2015-10-21 07:28:00 GMT
+    assert wire.retry_delay(0, headers, now=now, rng=lambda: 0.0, message=message) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("headers", "expected"), [
+    ({"x-request-id": " req_1 "}, "req_1"),
+    ({"X-Request-Id": "req_2", "cf-ray": "ray"}, "req_2"),
+    ({"request-id": "r3"}, "r3"),
+    ({"x-litellm-call-id": "lite"}, "lite"),
+    ({"x-request-id": "  ", "apim-request-id": "apim"}, "apim"),
+    ({"cf-ray": "ray", "x-amzn-requestid": "amzn"}, "ray"),
+    ({"x-amzn-requestid": "amzn"}, "amzn"),
+    ({}, None), (None, None),
+])
+def test_the_request_id_comes_from_the_first_id_header(headers, expected):
+    assert wire.request_id_of(headers) == expected
+
+
+# ---- an error answer, mapped once ---------------------------------------------------------------------------
+
+
+def _error(status: int, body, headers=None, **kwargs) -> errors.APIStatusError:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return wire.error_from_response(status, data, headers or {}, **kwargs)
+
+
+def test_the_error_envelope_gives_class_message_code_and_request_id():
+    exc = _error(429, {"error": {"message": "Slow down", "type": "requests", "code": "rate_limit_exceeded"}},
+                 {"x-request-id": "req_9", "retry-after": "2", "x-should-retry": "true"})
+    assert type(exc) is errors.RateLimitError
+    assert (exc.status_code, exc.message, exc.code, exc.request_id, exc.request_id_header, exc.retry_after,
+            exc.should_retry) == (429, "Slow down", "rate_limit_exceeded", "req_9", "x-request-id", 2.0, True)
+
+
+@pytest.mark.parametrize(("body", "message", "code"), [
+    ({"error": {"message": "bad size", "code": None}}, "bad size", None),
+    ({"error": {"message": "bad size", "code": ""}}, "bad size", None),
+    ({"error": {"message": "bad size", "code": 400}}, "bad size", "400"),
+    ({"error": {"message": "bad size", "code": True}}, "bad size", None),
+    ({"error": {"message": "no", "type": "moderation_blocked"}}, "no", "moderation_blocked"),
+    ({"error": {"message": "no", "type": "content_policy_violation", "code": ""}}, "no", "content_policy_violation"),
+    ({"error": {"message": "no", "type": "invalid_request_error"}}, "no", None),
+    ({"error": {"message": "   ", "code": "x"}}, "no message", "x"),
+    ({"error": {"message": 42}}, "no message", None),
+    ({"error": {"code": "c" * 150}}, "no message", "c" * 100 + "…"),
+    ({"error": "a plain string"}, "a plain string", None),
+    ({"message": "top level"}, "top level", None),
+    ({"detail": "FastAPI style"}, "FastAPI style", None),
+    ({"error": "  ", "message": "the next one"}, "the next one", None),
+    ({"error": {"message": "line one\n  line two"}}, "line one line two", None),
+])
+def test_every_shape_of_error_body_gives_a_message(body, message, code):
+    exc = _error(400, body)
+    assert (exc.message, exc.code) == (message, code)
+
+
+@pytest.mark.parametrize(("body", "headers", "message"), [
+    (b"", {}, "the server sent an empty body"),
+    (b"  \n", {}, "the server sent an empty body"),
+    (b"<html><body><h1>502 Bad Gateway</h1></body></html>", {}, "the server sent an HTML page instead of JSON "
+     "(502 Bad Gateway)"),
+    (b"Bad Gateway", {"Content-Type": "text/html"}, "the server sent an HTML page instead of JSON (Bad Gateway)"),
+    (b"upstream timed out", {}, "the server sent a body that is not JSON (upstream timed out)"),
+    (b"[1, 2]", {}, "the server sent a body that is not JSON ([1, 2])"),
+    (f"refused {KEY}".encode(), {}, "the server sent a body that is not JSON (refused ***)"),
+    (json.dumps({"error": f"refused {KEY}"}).encode(), {}, "refused ***"),
+    (json.dumps({"error": {"message": f"bad key {KEY}"}}).encode(), {}, "bad key ***"),
+])
+def test_a_body_that_is_not_the_envelope_is_described_and_the_key_masked(body, headers, message):
+    assert _error(502, body, headers, redact=KEY).message == message
+
+
+def test_an_error_body_cut_short_is_salvaged_and_its_id_may_come_from_the_body():
+    cut = b'{"error": {"message": "too big \\u2014 ' + b"x" * 50 + b'", "code": "big", "request_id": "r'
+    exc = _error(500, cut)
+    assert (exc.message, exc.code) == ("too big — " + "x" * 50, "big")
+    exc = _error(500, {"error": {"message": "m", "request_id": "body_id"}})
+    assert (exc.request_id, exc.request_id_header) == ("body_id", "body")
+    exc = _error(500, {"error": {"message": "m", "request_id": "body_id"}}, {"x-request-id": "hdr"})
+    assert (exc.request_id, exc.request_id_header) == ("hdr", "x-request-id")
+    exc = _error(500, {"message": "m", "requestId": "top"})
+    assert (exc.request_id, exc.request_id_header) == ("top", "body")
+    exc = _error(500, b"<html>no id</html>", {"x-should-retry": "false", "retry-after": "0"})
+    assert (exc.request_id, exc.should_retry, exc.retry_after) == (None, False, None)
+
+
+@pytest.mark.parametrize(("status", "body", "cls"), [
+    (400, {"error": {"message": "x"}}, errors.BadRequestError),
+    (422, {"error": {"message": "x"}}, errors.BadRequestError),
+    (400, {"error": {"message": "x", "code": "moderation_blocked"}}, errors.ContentPolicyError),
+    (401, {"error": {"message": "x"}}, errors.AuthenticationError),
+    (403, {"error": {"message": "x"}}, errors.PermissionDeniedError),
+    (404, {"error": {"message": "x"}}, errors.NotFoundError),
+    (429, {"error": {"message": "x", "code": "insufficient_quota"}}, errors.QuotaExceededError),
+    (418, {"error": {"message": "x"}}, errors.APIStatusError),
+    (503, {"error": {"message": "x"}}, errors.InternalServerError),
+])
+def test_the_status_picks_the_class(status, body, cls):
+    assert type(_error(status, body)) is cls
+
+
+# ---- a 200 answer -------------------------------------------------------------------------------------------
+
+
+def test_a_200_body_gives_its_images_and_the_rest():
+    body = json.dumps({"created": 1, "data": [{"b64_json": "aGk="}, {"url": "https://x/y.png"}],
+                       "usage": {"total_tokens": 3}}).encode()
+    items, top = wire.parse_images_body(body, {})
+    assert items == [{"b64_json": "aGk="}, {"url": "https://x/y.png"}]
+    assert top == {"created": 1, "usage": {"total_tokens": 3}}
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (b"<html>Sign in</html>", "the server answered 200 with an HTML page instead of JSON (Sign in)"),
+    (f"key {KEY}".encode(), "the server answered 200 with a body that is not JSON (key ***)"),
+    (b"[]", "the response is JSON but not an object"),
+    (json.dumps({"error": {"message": f"quota {KEY}"}}).encode(), "the server answered 200 with an error: quota ***"),
+    (b'{"data": []}', "the response holds no images"),
+    (b'{"data": {}}', "the response holds no images"),
+    (b'{"created": 1}', "the response holds no images"),
+    (b'{"data": [{"b64_json": "aGk="}, {"b64_json": ""}]}', "image 2 has neither b64_json nor url"),
+    (b'{"data": [{"url": 5}]}', "image 1 has neither b64_json nor url"),
+    (b'{"data": ["aGk="]}', "image 1 has neither b64_json nor url"),
+])
+def test_a_200_that_holds_no_images_says_what_it_held(body, message):
+    with pytest.raises(errors.ResponseFormatError) as info:
+        wire.parse_images_body(body, {"x-request-id": "req_5"}, redact=KEY)
+    assert info.value.args[0] == message or str(info.value).startswith(message)
+    assert info.value.request_id == "req_5"
+
+
+# ---- what is retried, and what falls back to no streaming ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("exc", "retried"), [
+    (errors.RateLimitError("x", status_code=429), True),
+    (errors.RateLimitError("x", status_code=429, should_retry=False), False),
+    (errors.BadRequestError("x", status_code=400, should_retry=True), True),
+    (errors.BadRequestError("x", status_code=400), False),
+    (errors.InternalServerError("x", status_code=500), True),
+    (errors.QuotaExceededError("x", status_code=429, should_retry=True), False),
+    (errors.APIConnectionError("down"), True),
+    (errors.APITimeoutError("slow"), True),
+    (errors.ResponseFormatError("odd"), False),
+])
+def test_what_is_retried(exc, retried):
+    assert wire.is_retryable(exc) is retried
+
+
+@pytest.mark.parametrize(("exc", "events", "reason"), [
+    (errors.InternalServerError("x", status_code=500), 0, "HTTP 500 to a streamed request"),
+    (errors.InternalServerError("x", status_code=503), 1, None),
+    (errors.BadRequestError("streaming is not supported", status_code=400), 0, "the server said it does not stream"),
+    (errors.BadRequestError("this model does not support stream", status_code=400), 1,
+     "the server said it does not stream"),
+    (errors.BadRequestError("bad size", status_code=400), 0, None),
+    (errors.RateLimitError("streaming is not supported", status_code=429), 0, None),
+    (errors.BadRequestError("Stream mode unavailable", status_code=400), 0, "the server said it does not stream"),
+    (errors.ResponseFormatError("not an event stream"), 0, "the answer to a streamed request was not an event stream"),
+    (errors.ResponseFormatError("not an event stream"), 2, None),
+    (errors.APIConnectionError("down"), 0, None),
+])
+def test_when_a_stream_is_asked_again_without_streaming(exc, events, reason):
+    assert wire.stream_fallback_reason(exc, events=events) == reason
+
+
+@pytest.mark.parametrize(("exc", "delay", "words"), [
+    (errors.RateLimitError("x", status_code=429), 0.5, "HTTP 429 (rate limit): waiting 0.5 s, retry 1 of 2"),
+    (errors.APIStatusError("x", status_code=408), 2.0, "HTTP 408 (request timeout): waiting 2 s, retry 1 of 2"),
+    (errors.APIStatusError("x", status_code=409), 1.25, "HTTP 409 (conflict): waiting 1.2 s, retry 1 of 2"),
+    (errors.InternalServerError("x", status_code=502), 0.123, "HTTP 502 (server error): waiting 0.12 s, retry 1 of 2"),
+    (errors.APIStatusError("x", status_code=418), 8.0, "HTTP 418 (error): waiting 8 s, retry 1 of 2"),
+    (errors.APITimeoutError("slow"), 1.5, "timed out: retry 1 of 2 in 1.5 s"),
+    (errors.APIConnectionError("down"), 0.75, "connection failed: retry 1 of 2 in 0.75 s"),
+])
+def test_retry_words(exc, delay, words):
+    assert wire.retry_words(exc, delay, 1, 2) == words
+
+
+# ---- stream events ------------------------------------------------------------------------------------------
+
+
+def test_stream_events_are_json_objects():
+    assert wire.event_json(' {"type": "x"} ') == {"type": "x"}
+    assert wire.event_json("") is None and wire.event_json(" [DONE] ") is None
+    for bad in ("[1]", "not json", '"text"'):
+        with pytest.raises(errors.ResponseFormatError, match="a stream event is not a JSON object"):
+            wire.event_json(bad)
+
+
+@pytest.mark.parametrize(("event", "cls", "status", "message"), [
+    ({"type": "error", "error": {"message": "m", "code": "rate_limit_exceeded"}}, errors.RateLimitError, 429, "m"),
+    ({"type": "error", "error": {"message": "m", "type": "invalid_request_error"}}, errors.BadRequestError, 400, "m"),
+    ({"type": "error", "error": {"message": "m", "code": "insufficient_quota"}}, errors.QuotaExceededError, 429, "m"),
+    ({"type": "error", "error": {"message": "m", "code": "invalid_api_key"}}, errors.AuthenticationError, 401, "m"),
+    ({"type": "error", "error": {"message": "m", "status": 403}}, errors.PermissionDeniedError, 403, "m"),
+    ({"type": "error", "status": 404, "error": {"message": "m"}}, errors.NotFoundError, 404, "m"),
+    ({"type": "error", "error": {"message": "m", "status": 200}}, errors.InternalServerError, 500, "m"),
+    ({"type": "error", "error": {"message": "m", "status": True}}, errors.InternalServerError, 500, "m"),
+    ({"type": "error", "error": {"message": "m", "code": "unheard_of"}}, errors.InternalServerError, 500, "m"),
+    ({"type": "error", "message": f"no key {KEY}", "code": "permission_error"}, errors.PermissionDeniedError, 403,
+     "no key ***"),
+    ({"type": "error", "error": f"plain {KEY}"}, errors.InternalServerError, 500, "plain ***"),
+])
+def test_a_stream_error_event_maps_like_an_error_body(event, cls, status, message):
+    exc = wire.stream_error(event, {"x-request-id": "req_s"}, KEY)
+    assert (type(exc), exc.status_code, exc.message, exc.request_id) == (cls, status, message, "req_s")
