@@ -95,6 +95,10 @@ def test_every_problem_is_reported_together_once():
     assert str(info.value) == "3 problems, nothing was sent:\n" + "\n".join(f"  - {p}" for p in problems)
     assert info.value.problems == problems == problems_of(info.value)
     assert raise_problems([]) is None and raise_problems(iter(())) is None
+    with pytest.raises(ConfigurationError) as both:
+        validate_options("generations", input_fidelity="high", n=0)  # the wrong endpoint does not hide the rest
+    assert both.value.problems == ["input_fidelity applies to edits only, not to generations",
+                                   "n must be a whole number from 1 to 10; got 0"]
     with pytest.raises(ConfigurationError) as once:
         raise_problems(["the same", "the same"])
     assert str(once.value) == "the same" and once.value.problems == ["the same"]
@@ -145,6 +149,8 @@ def test_a_stream_that_is_neither_a_bool_nor_a_count_is_refused(stream, message)
     (17, True, "an edit takes at most 16 images; got 17"),
 ])
 def test_an_edit_takes_one_to_sixteen_images(count, mask, message):
+    with pytest.raises(ConfigurationError, match="^an edit needs at least one image"):
+        check_edit_images(0)  # without a mask unless told
     check_edit_images(1)
     check_edit_images(16, has_mask=True)
     with pytest.raises(ConfigurationError) as info:

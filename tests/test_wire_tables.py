@@ -263,3 +263,124 @@ def test_stream_events_are_json_objects():
 def test_a_stream_error_event_maps_like_an_error_body(event, cls, status, message):
     exc = wire.stream_error(event, {"x-request-id": "req_s"}, KEY)
     assert (type(exc), exc.status_code, exc.message, exc.request_id) == (cls, status, message, "req_s")
+
+
+# ---- http/messages.py: server text as a message may quote it ------------------------------------------------
+
+B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk" + "Aa1" * 10
+
+
+@pytest.mark.parametrize(("text", "limit", "quoted"), [
+    ("short", 300, "short"),
+    ("  many\n\tspaces   here ", 300, "many spaces here"),
+    ("x" * 10, 10, "x" * 10),
+    ("x" * 11, 10, "x" * 10 + "…"),
+    ("word " * 5, 12, "word word wo…"),
+    ("abc  " + "d" * 20, 4, "abc…"),
+    (f"data {B64} end", 300, "data [base64 data] end"),
+    ("a" * 80, 300, "a" * 80),  # a long plain word is not image data
+    ("-" * 70, 300, "-" * 70),
+    ("ABCDEFGH" * 10, 300, "ABCDEFGH" * 10),  # no lower case, no digits
+    ("abcdefg1" * 10, 300, "abcdefg1" * 10),  # no upper case
+    ("ABCDefgh" * 10, 300, "ABCDefgh" * 10),  # no digits
+    (f"key {KEY} in a long line " + "z" * 300, 30, "key *** in a long line zzzzzzz…"),
+    (12345, 300, "12345"),
+])
+def test_quote_keeps_server_text_short_one_line_and_without_images(text, limit, quoted):
+    from wisgate_nb.http.messages import quote
+
+    assert quote(text, limit, redact=KEY) == quoted
+
+
+def test_snippet_reads_the_words_of_a_page():
+    from wisgate_nb.http.messages import snippet
+
+    page = ("<html><head><style>p {color: red}</style><script>var k = 1;</script></head>"
+            "<body><h1>Sign&nbsp;in</h1><p>to &amp; continue</p></body></html>")
+    assert snippet(page) == "Sign in to & continue"
+    assert snippet("<SCRIPT type='x'>hidden</SCRIPT >shown") == "shown"
+    assert snippet("w " * 150) == ("w " * 100).strip() + "…"
+    assert snippet(f"<p>{KEY}</p>", redact=KEY) == "***"
+
+
+@pytest.mark.parametrize(("body", "found"), [
+    (b'{"error": {"message": "cut \\"short\\"', {"message": 'cut "short"'}),
+    (b'  {"error": {"code": "c1", "message": "m"', {"message": "m", "code": "c1"}),
+    (b'{"error": {"message": "bad \\x escape"', {"message": "bad \\x escape"}),
+    (b'{"error": {"code": "only a code"', None),
+    (b'not json at all "message": "x"', None),
+])
+def test_salvage_reads_a_cut_error_body(body, found):
+    from wisgate_nb.http.messages import salvage
+
+    assert salvage(body) == found
+
+
+@pytest.mark.parametrize(("headers", "value"), [
+    ({"x-should-retry": "true"}, True), ({"X-Should-Retry": " FALSE "}, False), ({"x-should-retry": "maybe"}, None),
+    ({}, None), (None, None), ({b"x-should-retry": "true"}, None),
+])
+def test_the_servers_should_retry_header(headers, value):
+    from wisgate_nb.http.messages import should_retry_header
+
+    assert should_retry_header(headers) is value
+
+
+def test_loads_and_body_request_ids():
+    from wisgate_nb.http.messages import body_request_id, loads
+
+    assert loads(b'{"a": 1}') == {"a": 1} and loads(b"{") is None and loads("[" * 100_000) is None
+    assert body_request_id({"error": {"requestId": " r1 "}}) == "r1"
+    assert body_request_id({"x-request-id": "r2", "error": "text"}) == "r2"
+    assert body_request_id({"error": {"request_id": "  "}, "request_id": "r3"}) == "r3"
+    assert body_request_id({"request_id": 5}) is None and body_request_id(["r"]) is None
+    assert body_request_id({"request_id": "r" * 150}) == "r" * 100 + "…"
+
+
+# ---- http/checks.py: the client's settings --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("base_url", "key", "timeout", "retries", "message"), [
+    ("ftp://x", None, 1, 0, "base_url must be an http(s) URL such as https://api.wisgate.ai/v1; got 'ftp://x'"),
+    (None, None, 1, 0, "base_url must be an http(s) URL such as https://api.wisgate.ai/v1; got None"),
+    ("https://", None, 1, 0, "base_url must be an http(s) URL such as https://api.wisgate.ai/v1; got 'https://'"),
+    ("https://x", None, 0, 0, "timeout must be a positive number of seconds; got 0"),
+    ("https://x", None, -1.5, 0, "timeout must be a positive number of seconds; got -1.5"),
+    ("https://x", None, True, 0, "timeout must be a positive number of seconds; got True"),
+    ("https://x", None, "5", 0, "timeout must be a positive number of seconds; got '5'"),
+    ("https://x", None, 1, -1, "max_retries must be a whole number >= 0; got -1"),
+    ("https://x", None, 1, 1.0, "max_retries must be a whole number >= 0; got 1.0"),
+    ("https://x", None, 1, False, "max_retries must be a whole number >= 0; got False"),
+    ("https://x", "sk two words", 1, 0, "the API key must be printable ASCII text without spaces"),
+    ("https://x", "sk-é", 1, 0, "the API key must be printable ASCII text without spaces"),
+    ("https://x", 12345, 1, 0, "the API key must be printable ASCII text without spaces"),
+])
+def test_client_settings_are_checked_before_anything_is_sent(base_url, key, timeout, retries, message):
+    from wisgate_nb.http.checks import check_settings
+
+    with pytest.raises(errors.ConfigurationError) as info:
+        check_settings(base_url, key, timeout, retries)
+    assert str(info.value) == message
+
+
+def test_good_client_settings_come_back_clean():
+    from wisgate_nb.http.checks import check_settings
+
+    url, key = check_settings("  HTTPS://api.example/v1/ ", f" {KEY} ", 0.1, 0)
+    assert (url, key.get()) == ("HTTPS://api.example/v1", KEY)
+    assert check_settings("http://127.0.0.1:8000/v1", None, 5, 3) == ("http://127.0.0.1:8000/v1", None)
+    assert check_settings("http://h", "", 5, 3)[1] is None
+
+
+@pytest.mark.parametrize(("url", "safe"), [
+    ("https://user:pw@api.example:8443/v1/images?sig=abc#frag", "https://api.example:8443/v1/images"),
+    ("http://[::1]:8000/v1", "http://[::1]:8000/v1"),
+    ("http://host/v1", "http://host/v1"),
+    ("no scheme", "<invalid URL>"),
+    ("http://host:99999/", "<invalid URL>"),
+    ("https:///path", "<invalid URL>"),
+])
+def test_safe_url_leaves_out_credentials_and_queries(url, safe):
+    from wisgate_nb.http.checks import safe_url
+
+    assert safe_url(url) == safe
