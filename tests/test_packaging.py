@@ -95,6 +95,15 @@ def test_a_command_whose_extra_is_missing_says_which_in_one_line(tmp_path, modul
     assert run.stdout == ""  # not the server's address first
 
 
+def test_the_gateway_as_a_hub_service_without_jupyterhub_says_which_extra(tmp_path, monkeypatch):
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_NAME", "wisgate")
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "hub-token-for-the-test")
+    run = _cli_without("jupyterhub", "gateway", cwd=tmp_path)
+    assert (run.returncode, run.stdout) == (2, "")
+    assert run.stderr == ("error: wisgate-nb gateway as a JupyterHub service needs jupyterhub, which is not installed: "
+                          'pip install "wisgate-nb[hub]"\n')
+
+
 # ---- the README's commands are CI's ----------------------------------------------------------------------
 
 
