@@ -45,6 +45,9 @@ def test_backoff_doubles_from_half_a_second_up_to_eight(attempt, expected):
     ({"retry-after-ms": "inf", "retry-after": "2"}, None, 2.0),
     ({"retry-after": "soon"}, None, 0.5),
     ({"retry-after": "Wed, 21 Oct 2015 07:28:10 GMT"}, None, 10.0),  # an HTTP date, 10 s after "now"
+    ({"retry-after": "Wed, 21 Oct 2015 07:28:10 -0000"}, None, 0.5),  # a date without a time zone: unknown
+    ({"retry-after": "Wed, 21 Oct 99999 07:28:10 GMT"}, None, 0.5),
+    ({"retry-after": "Wed, 21 Oct 9999999999999999999 07:28:10 GMT"}, None, 0.5),  # OverflowError, not a crash
     ({}, "Rate limit reached. Please try again in 5 seconds.", 5.0),
     ({}, "try again in 1.5s", 1.5),
     ({}, "Retry again in 250ms", 0.25),
@@ -142,6 +145,18 @@ def test_an_error_body_cut_short_is_salvaged_and_its_id_may_come_from_the_body()
     assert (exc.request_id, exc.should_retry, exc.retry_after) == (None, False, None)
 
 
+@pytest.mark.parametrize(("headers", "retry_after"), [
+    ({"retry-after-ms": "500"}, 0.5), ({"retry-after": "inf"}, None), ({"retry-after": "-1"}, None), ({}, None),
+])
+def test_an_error_carries_the_wait_the_server_named(headers, retry_after):
+    assert _error(429, {"error": {"message": "wait"}}, headers).retry_after == retry_after
+
+
+def test_an_http_date_is_read_against_the_clock():
+    exc = _error(503, {"error": {"message": "down"}}, {"retry-after": "Wed, 21 Oct 2099 07:28:00 GMT"})
+    assert exc.retry_after > 60 * 60 * 24 * 365 * 50  # decades from now: read against today, not a fixed "now"
+
+
 @pytest.mark.parametrize(("status", "body", "cls"), [
     (400, {"error": {"message": "x"}}, errors.BadRequestError),
     (422, {"error": {"message": "x"}}, errors.BadRequestError),
@@ -171,6 +186,8 @@ def test_a_200_body_gives_its_images_and_the_rest():
 @pytest.mark.parametrize(("body", "message"), [
     (b"<html>Sign in</html>", "the server answered 200 with an HTML page instead of JSON (Sign in)"),
     (f"key {KEY}".encode(), "the server answered 200 with a body that is not JSON (key ***)"),
+    (f"  \n<html><p>Sign in, {KEY}</p></html>".encode(), "the server answered 200 with an HTML page instead of JSON "
+                                                       "(Sign in, ***)"),
     (b"[]", "the response is JSON but not an object"),
     (json.dumps({"error": {"message": f"quota {KEY}"}}).encode(), "the server answered 200 with an error: quota ***"),
     (b'{"data": []}', "the response holds no images"),
@@ -185,6 +202,18 @@ def test_a_200_that_holds_no_images_says_what_it_held(body, message):
         wire.parse_images_body(body, {"x-request-id": "req_5"}, redact=KEY)
     assert info.value.args[0] == message or str(info.value).startswith(message)
     assert info.value.request_id == "req_5"
+    if not message.startswith(("the response holds", "image ")):  # the image checks name the id only
+        assert info.value.request_id_header == "x-request-id"
+
+
+def test_a_200_is_described_by_its_content_type_too():
+    from wisgate_nb.errors import ResponseFormatError
+
+    headers = {"content-type": "text/html; charset=utf-8"}
+    with pytest.raises(ResponseFormatError, match=r"200 with an HTML page instead of JSON \(Sign in\)"):
+        wire.parse_images_body(b"Sign in", headers)
+    with pytest.raises(ResponseFormatError, match=r"200 with an error: the server sent an HTML page"):
+        wire.parse_images_body(b'{"error": 5}', headers)
 
 
 # ---- what is retried, and what falls back to no streaming ---------------------------------------------------
@@ -230,6 +259,7 @@ def test_when_a_stream_is_asked_again_without_streaming(exc, events, reason):
     (errors.APIStatusError("x", status_code=418), 8.0, "HTTP 418 (error): waiting 8 s, retry 1 of 2"),
     (errors.APITimeoutError("slow"), 1.5, "timed out: retry 1 of 2 in 1.5 s"),
     (errors.APIConnectionError("down"), 0.75, "connection failed: retry 1 of 2 in 0.75 s"),
+    (errors.APIConnectionError("down"), 12.5, "connection failed: retry 1 of 2 in 12.5 s"),
 ])
 def test_retry_words(exc, delay, words):
     assert wire.retry_words(exc, delay, 1, 2) == words
@@ -242,8 +272,9 @@ def test_stream_events_are_json_objects():
     assert wire.event_json(' {"type": "x"} ') == {"type": "x"}
     assert wire.event_json("") is None and wire.event_json(" [DONE] ") is None
     for bad in ("[1]", "not json", '"text"'):
-        with pytest.raises(errors.ResponseFormatError, match="a stream event is not a JSON object"):
+        with pytest.raises(errors.ResponseFormatError) as info:
             wire.event_json(bad)
+        assert str(info.value) == "a stream event is not a JSON object"
 
 
 @pytest.mark.parametrize(("event", "cls", "status", "message"), [
@@ -254,6 +285,9 @@ def test_stream_events_are_json_objects():
     ({"type": "error", "error": {"message": "m", "status": 403}}, errors.PermissionDeniedError, 403, "m"),
     ({"type": "error", "status": 404, "error": {"message": "m"}}, errors.NotFoundError, 404, "m"),
     ({"type": "error", "error": {"message": "m", "status": 200}}, errors.InternalServerError, 500, "m"),
+    ({"type": "error", "error": {"message": "m", "status": 400}}, errors.BadRequestError, 400, "m"),
+    ({"type": "error", "error": {"message": "m", "status": 599}}, errors.InternalServerError, 599, "m"),
+    ({"type": "error", "error": {"message": "m", "status": 600}}, errors.InternalServerError, 500, "m"),
     ({"type": "error", "error": {"message": "m", "status": True}}, errors.InternalServerError, 500, "m"),
     ({"type": "error", "error": {"message": "m", "code": "unheard_of"}}, errors.InternalServerError, 500, "m"),
     ({"type": "error", "message": f"no key {KEY}", "code": "permission_error"}, errors.PermissionDeniedError, 403,
