@@ -54,6 +54,7 @@ def test_backoff_doubles_from_half_a_second_up_to_eight(attempt, expected):
     ({}, "try again in 20 milliseconds", 0.02),
     ({}, "try again in 2 minutes", 60.0),  # capped: not worth waiting longer in a cell
     ({}, "try again in 1 min", 60.0),
+    ({}, "try again in 0.5 minutes", 30.0),
     ({}, "try again in 0 seconds", 0.5),
     ({"retry-after": "2"}, "try again in 5 seconds", 2.0),  # the header first
     ({}, "try again later", 0.5),
@@ -249,6 +250,8 @@ def test_what_is_retried(exc, retried):
 ])
 def test_when_a_stream_is_asked_again_without_streaming(exc, events, reason):
     assert wire.stream_fallback_reason(exc, events=events) == reason
+    if events == 0:
+        assert wire.stream_fallback_reason(exc) == reason  # no event yet, unless told
 
 
 @pytest.mark.parametrize(("exc", "delay", "words"), [
@@ -404,6 +407,7 @@ def test_good_client_settings_come_back_clean():
     assert (url, key.get()) == ("HTTPS://api.example/v1", KEY)
     assert check_settings("http://127.0.0.1:8000/v1", None, 5, 3) == ("http://127.0.0.1:8000/v1", None)
     assert check_settings("http://h", "", 5, 3)[1] is None
+    assert check_settings("http://h/X/", None, 5, 3)[0] == "http://h/X"  # only the slash is trimmed
 
 
 @pytest.mark.parametrize(("url", "safe"), [
