@@ -422,3 +422,56 @@ def test_safe_url_leaves_out_credentials_and_queries(url, safe):
     from wisgate_nb.http.checks import safe_url
 
     assert safe_url(url) == safe
+
+
+# ---- http/bodies.py: bodies read under caps -------------------------------------------------------------------
+
+
+def _streamed(chunks: list[bytes], pulled: list[int], headers: dict | None = None):
+    import httpx
+
+    async def body():
+        for chunk in chunks:
+            pulled.append(len(chunk))
+            yield chunk
+
+    return httpx.Response(200, headers=headers or {}, content=body())
+
+
+def _run(coro):
+    import asyncio
+
+    return asyncio.run(coro)
+
+
+@pytest.mark.parametrize(("chunks", "declared", "limit", "result"), [
+    ([b"ab", b"cd"], None, 4, b"abcd"),  # exactly the cap
+    ([b"ab", b"cd", b"e"], None, 4, "the response is over the 4-byte cap"),
+    ([b"abcd"], "4", 4, b"abcd"),
+    ([b"abcd"], "5", 4, "the response is 5 bytes, over the 4-byte cap"),
+    ([b"a" * 1500], "1500", 1000, "the response is 1,500 bytes, over the 1,000-byte cap"),
+])
+def test_a_body_is_read_up_to_its_cap(chunks, declared, limit, result):
+    from wisgate_nb.http.bodies import read_body
+
+    pulled: list[int] = []
+    response = _streamed(chunks, pulled, {"content-length": declared} if declared else None)
+    if isinstance(result, bytes):
+        assert _run(read_body(response, limit)) == result
+        return
+    with pytest.raises(errors.ResponseFormatError) as info:
+        _run(read_body(response, limit))
+    assert str(info.value) == result
+    assert pulled == ([] if declared else [len(c) for c in chunks])  # a declared size: nothing read
+
+
+def test_an_error_body_is_read_only_as_far_as_its_limit():
+    from wisgate_nb.http.bodies import ERROR_BODY_LIMIT, read_error_body
+
+    pulled: list[int] = []
+    chunks = [b"a" * (ERROR_BODY_LIMIT - 1), b"bc", b"never read"]
+    data = _run(read_error_body(_streamed(chunks, pulled)))
+    assert pulled == [ERROR_BODY_LIMIT - 1, 2]  # stopped at the limit: the third chunk is never pulled
+    assert data == b"a" * (ERROR_BODY_LIMIT - 1) + b"b"
+    pulled.clear()
+    assert _run(read_error_body(_streamed([b"{", b'"x"', b"}"], pulled))) == b'{"x"}' and pulled == [1, 3, 1]
