@@ -474,4 +474,7 @@ def test_an_error_body_is_read_only_as_far_as_its_limit():
     assert pulled == [ERROR_BODY_LIMIT - 1, 2]  # stopped at the limit: the third chunk is never pulled
     assert data == b"a" * (ERROR_BODY_LIMIT - 1) + b"b"
     pulled.clear()
+    _run(read_error_body(_streamed([b"a" * (ERROR_BODY_LIMIT - 1), b"b", b"never read"], pulled)))
+    assert pulled == [ERROR_BODY_LIMIT - 1, 1]  # exactly at the limit: done
+    pulled.clear()
     assert _run(read_error_body(_streamed([b"{", b'"x"', b"}"], pulled))) == b'{"x"}' and pulled == [1, 3, 1]
