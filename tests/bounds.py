@@ -24,6 +24,7 @@ LIVE_LINE_S = 1.0  # a blocking cell shows its "generating" line within this, lo
 FIRST_PARTIAL_BY = 0.6  # the first partial image comes before this fraction of the whole request
 SECOND_PARTIAL_BY = 0.85  # the second one before this fraction
 HEADERS_BY = 1 / 3  # a body sent slowly: its headers come before this fraction of the whole answer
+LATENCY_FLOOR = 0.95  # a lower bound: a request to a server of latency L takes at least this fraction of L
 
 
 def concurrent(count: int, latency: float) -> float:
