@@ -9,13 +9,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -gt 0 ] || { echo "usage: tools/mutation.sh wisgate_nb/MODULE.py [...]" >&2; exit 2; }
 unset PYTHONPATH  # mutmut puts its mutated copy first on sys.path; a worktree on PYTHONPATH would shadow it
+mkdir -p mutants  # mutmut's work; the log of the last run goes there too
 status=0
 for module in "$@"; do
   [ -f "$module" ] || { echo "no such module: $module" >&2; exit 2; }
   grep -q "\"$module\"" pyproject.toml || { echo "$module is not in [tool.mutmut] only_mutate" >&2; exit 2; }
   name=${module%.py}; name=${name//\//.}
-  mutmut run --max-children "${MUTATION_JOBS:-1}" "$name.*" >mutants/last-run.log 2>&1 || true
-  python - "$name" <<'PY' || status=1
+  if ! mutmut run --max-children "${MUTATION_JOBS:-1}" "$name.*" >mutants/last-run.log 2>&1; then
+    echo "mutmut failed on $module (survivors do not fail it; mutants/last-run.log says why):" >&2
+    tail -n 20 mutants/last-run.log >&2
+    status=1
+    continue
+  fi
+  python - "$name" <<'PY'
 import subprocess, sys
 name = sys.argv[1]
 out = subprocess.run(["mutmut", "results", "--all", "true"], capture_output=True, text=True).stdout
