@@ -1,9 +1,10 @@
-"""Run the benchmarks: ``python -m benchmarks [--quick] [--out FILE] [--only B1,B5]``.
+"""Run the benchmarks: ``python -m benchmarks [--quick] [--out FILE] [--only B1,B5] [--publish]``.
 
 Starts the demo server on 127.0.0.1 (in its own process), runs B1..B12 against it and against the
-baselines in the same run, prints a table of medians and ratios and writes the numbers as JSON
-(``benchmarks/results.json`` for a full run). Exit status 1 if a benchmark failed to run; a
-missed target is a finding, not a failure.
+baselines in the same run, prints a table of medians and ratios and writes the numbers as JSON to
+``benchmarks/out/results.json`` (git-ignored), or ``--out FILE``; only ``--publish`` (a full run)
+rewrites the tracked ``benchmarks/results.json`` that the README quotes. Exit status 1 if a benchmark
+failed to run; a missed target is a finding, not a failure.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ SUITE = (
     ("b12_experiments", ("B12",)),
     ("b5_b8_kernel", ("B5", "B8")),
 )
-DEFAULT_OUT = REPO / "benchmarks" / "results.json"
+OUT = REPO / "benchmarks" / "out" / "results.json"  # git-ignored: any run's numbers
+PUBLISHED = REPO / "benchmarks" / "results.json"  # tracked: the README's numbers, written only with --publish
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -47,17 +49,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="one or two repetitions and shorter latencies: checks that everything runs "
                              "(the numbers are not the published ones)")
     parser.add_argument("--out", type=Path, default=None,
-                        help=f"JSON file to write (default: {DEFAULT_OUT.relative_to(REPO)} for a full run; "
-                             "a quick or partial run writes only when given --out)")
+                        help=f"JSON file to write (default: {OUT.relative_to(REPO)}, which git ignores)")
     parser.add_argument("--only", default="", help="comma-separated ids to run, e.g. B1,B5 (default: all)")
-    return parser.parse_args(argv)
+    parser.add_argument("--publish", action="store_true",
+                        help=f"write the tracked {PUBLISHED.relative_to(REPO)} (the README's numbers; a full run only)")
+    args = parser.parse_args(argv)
+    if args.publish and (args.quick or args.only or args.out is not None):
+        parser.error("--publish writes the README's numbers: a full run, without --quick, --only or --out")
+    return args
+
+
+def output_path(args: argparse.Namespace) -> Path:
+    """Where a run writes its JSON: never the tracked file unless asked to publish."""
+    return PUBLISHED if args.publish else (args.out or OUT)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     mode = Mode(quick=args.quick)
     only = {x.strip().upper() for x in args.only.split(",") if x.strip()}
-    out = args.out if args.out is not None else (None if mode.quick or only else DEFAULT_OUT)
+    out = output_path(args)
     from benchmarks.server import DemoServer
 
     started, t_start = datetime.now(timezone.utc), time.perf_counter()
@@ -99,20 +110,20 @@ def main(argv: list[str] | None = None) -> int:
         print("\n" + "\n".join(f"- {n}" for n in notes))
     print(f"\n{duration:.0f} s; load average before/after: {info['load_average_before']} / "
           f"{info['load_average_after']}")
-    if out is not None:
-        result = {
-            "command": "python -m benchmarks" + (" --quick" if mode.quick else ""),
-            "mode": "quick" if mode.quick else "full",
-            "started_at": started.isoformat(timespec="seconds"),
-            "duration_s": round(duration, 1),
-            "machine": info,
-            "rows": [r.to_json() for r in rows],
-            "table": text,
-        }
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=_json_default) + "\n",
-                       encoding="utf-8")
-        print(f"written: {out}")
+    # every run keeps its numbers (outside the tracked tree unless --publish)
+    result = {
+        "command": "python -m benchmarks" + (" --quick" if mode.quick else ""),
+        "mode": "quick" if mode.quick else "full",
+        "started_at": started.isoformat(timespec="seconds"),
+        "duration_s": round(duration, 1),
+        "machine": info,
+        "rows": [r.to_json() for r in rows],
+        "table": text,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=_json_default) + "\n",
+                   encoding="utf-8")
+    print(f"written: {out}")
     return 1 if failed else 0
 
 

@@ -1,10 +1,11 @@
-"""The time bounds that are themselves the behaviour under test. Every other wait in the suite waits on an
-event (a request reaching the demo server, a history row, a widget state), never on a clock.
+"""Every wall-clock bound in the test suite: the time bounds that are themselves the behaviour under test.
+No test compares a time with a number of its own; every other wait waits on an event (a request reaching
+the demo server, a history row, a widget state), never on a clock.
 
 Each bound is generous — many times what this 2-core machine measures — so that a loaded machine does not
 fail it, and each still fails when the behaviour breaks: an interrupt that waits for the request, a cancel
-that waits for the server, a kernel blocked by a background generation, requests sent one after another.
-README, "Reliability and security", lists them.
+that waits for the server, a kernel blocked by a background generation, requests sent one after another,
+a stream held back until its end. README, "Time bounds in the tests", lists them.
 """
 
 INTERRUPT_S = 0.5  # a kernel interrupt ends a blocking cell and cancels its request (measured 7-10 ms)
@@ -18,6 +19,14 @@ LEASE_RELEASE_S = 60.0  # the contract: a killed gateway's reservations are rele
 QUOTA_LEFT_S = 5.0  # quota_left() gives up on a gateway that does not answer (its own timeout)
 PROXY_COOLDOWN_S = 2.0  # a lower bound: behind a proxy that names its wait only in the message ("Try again in
 # 2 seconds"), the retry comes after it; two default backoffs (0.5 s + 1 s) would land inside it
+SLOW_ANSWER_S = 3.0  # a server that takes this long to answer: a request with a shorter timeout ends sooner
+LIVE_LINE_S = 1.0  # a blocking cell shows its "generating" line within this, long before the result
+# Streams, as fractions of a whole streamed request: the demo server plans 2 partial images at 1/3 and 2/3 of
+# its latency (measured 0.37-0.41 and 0.68-0.70); a stream held back to its end would bring them at ~1.0.
+FIRST_PARTIAL_BY = 0.6  # the first partial image comes before this fraction of the whole request
+SECOND_PARTIAL_BY = 0.85  # the second one before this fraction
+HEADERS_BY = 1 / 3  # a body sent slowly: its headers come before this fraction of the whole answer
+LATENCY_FLOOR = 0.95  # a lower bound: a request to a server of latency L takes at least this fraction of L
 
 
 def concurrent(count: int, latency: float) -> float:

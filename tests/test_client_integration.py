@@ -11,7 +11,7 @@ import re
 import time
 
 import pytest
-from bounds import CANCEL_S, NO_HANG_S
+from bounds import CANCEL_S, FIRST_PARTIAL_BY, NO_HANG_S, SLOW_ANSWER_S
 from conftest import TEST_KEY
 from PIL import Image
 
@@ -131,7 +131,7 @@ def test_stream_partials_arrive_before_the_result(srv, method):
         result = run(srv, "edit", fields, [load_image_input(picture())], on_partial=on_partial)
     finished = time.monotonic() - started
     assert [index for index, _ in arrivals] == [0, 1]
-    assert arrivals[0][1] < finished - 0.3  # the first partial came while the stream still had ~2/3 to go
+    assert arrivals[0][1] < FIRST_PARTIAL_BY * finished  # the first partial came while the stream still had ~2/3 to go
     assert result.streamed and len(result.images) == 1
 
 
@@ -187,23 +187,21 @@ def test_dropped_connections_exhaust_into_a_connection_error(srv):
     assert len(srv.emulator.image_requests) == 3
 
 
-SLOW_S = 3.0  # a slow answer's delay: a test that ends sooner proves the timeout cut the wait short
-
 
 def test_read_timeout_is_retried(srv):
-    srv.emulator.schedule(Fault("slow", delay=SLOW_S))
+    srv.emulator.schedule(Fault("slow", delay=SLOW_ANSWER_S))
     started = time.monotonic()
     result, sleeps = run(srv, "generate", payload(), timeout=0.5, fast_sleep=True)
-    assert time.monotonic() - started < SLOW_S  # the timeout ended the first attempt
+    assert time.monotonic() - started < SLOW_ANSWER_S  # the timeout ended the first attempt
     assert result.attempts == 2 and len(sleeps) == 1
 
 
 def test_timeouts_exhaust_into_api_timeout_error(srv):
-    srv.emulator.schedule(Fault("slow", delay=SLOW_S), Fault("slow", delay=SLOW_S))
+    srv.emulator.schedule(Fault("slow", delay=SLOW_ANSWER_S), Fault("slow", delay=SLOW_ANSWER_S))
     started = time.monotonic()
     with pytest.raises(errors.APITimeoutError, match=r"no answer within 0\.4 s"):
         run(srv, "generate", payload(), timeout=0.4, max_retries=1, fast_sleep=True)
-    assert time.monotonic() - started < SLOW_S and len(srv.emulator.image_requests) == 2  # neither answer awaited
+    assert time.monotonic() - started < SLOW_ANSWER_S and len(srv.emulator.image_requests) == 2  # neither answer awaited
 
 
 # ---- errors that are never retried ------------------------------------------------------------

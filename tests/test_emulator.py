@@ -17,7 +17,7 @@ import time
 import httpx
 import openai
 import pytest
-from bounds import concurrent
+from bounds import FIRST_PARTIAL_BY, HEADERS_BY, SECOND_PARTIAL_BY, concurrent
 from PIL import Image, ImageChops, ImageStat
 
 from wisgate_nb.emulator import FAULT_KINDS, Emulator, EmulatorConfig, Fault, create_app, run, serve
@@ -549,7 +549,7 @@ def test_slow_body_sends_headers_first(http, srv):
         body = r.read()
         done_at = time.perf_counter() - start
     assert r.status_code == 200 and json.loads(body)["data"]
-    assert headers_at < done_at / 3
+    assert headers_at < HEADERS_BY * done_at
 
 
 def test_html_fault(http, srv):
@@ -678,8 +678,8 @@ def test_stream_events_arrive_spread_over_the_latency(http, srv):
                 arrivals.append((line.split(": ", 1)[1], time.perf_counter() - start))
     assert [name for name, _ in arrivals][-1] == "image_generation.completed"
     first_partial, completed = arrivals[0][1], arrivals[-1][1]
-    assert first_partial / completed < 0.6  # planned at 1/3 of the way
-    assert arrivals[1][1] / completed < 0.85  # planned at 2/3
+    assert first_partial / completed < FIRST_PARTIAL_BY  # planned at 1/3 of the way
+    assert arrivals[1][1] / completed < SECOND_PARTIAL_BY  # planned at 2/3
 
 
 async def _generate_in_process(config: EmulatorConfig | None = None, **body) -> dict:

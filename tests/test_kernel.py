@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from bounds import INTERRUPT_S, KERNEL_FREE_S
+from bounds import INTERRUPT_S, KERNEL_FREE_S, LIVE_LINE_S
 from jupyter_client import KernelManager
 from reliability_helpers import run_in_demo_kernel, wait_until
 
@@ -198,18 +198,19 @@ def _timed_messages(kc, msg_id, timeout=30.0) -> tuple[list[tuple[float, dict]],
 
 def test_the_blocking_magic_shows_a_live_line_that_the_result_replaces(kernel):
     km, kc = kernel
-    setup = kc.execute("%load_ext wisgate_nb\nimport wisgate_nb as wg; wg.configure(demo_latency=3)")
+    latency = 3  # seconds the demo server takes: the cell replies after it, the line ticks meanwhile
+    setup = kc.execute(f"%load_ext wisgate_nb\nimport wisgate_nb as wg; wg.configure(demo_latency={latency})")
     assert _collect(kc, [setup])[setup]["reply"]["content"]["status"] == "ok"
     cell = kc.execute("%%wisgate_image -s 128x128 -n 2\na slow lighthouse")
     messages, reply_at = _timed_messages(kc, cell)
-    assert reply_at is not None and reply_at > 3
+    assert reply_at is not None and reply_at > latency
     shown = [(t, m) for t, m in messages if m["msg_type"] in ("display_data", "update_display_data")]
     waiting = [(t, m["content"]["data"].get("text/plain", "")) for t, m in shown
                if "generating" in m["content"]["data"].get("text/html", "")]
     # the line is there at once and moves on while the kernel waits, long before the cell's reply
-    assert waiting and waiting[0][0] < 1.0, waiting[:1]
+    assert waiting and waiting[0][0] < LIVE_LINE_S, waiting[:1]
     assert "a slow lighthouse" in waiting[0][1] and "128x128" in waiting[0][1] and "n=2" in waiting[0][1]
-    early = [text for t, text in waiting if t < reply_at - 1.0]
+    early = [text for t, text in waiting if t < reply_at - LIVE_LINE_S]
     assert len(early) >= 3 and len(set(early)) == len(early)  # 0.0 s, 1.0 s, 2.0 s: the seconds move on
     # the result replaces the line in the same output (its display id), and nothing comes after it
     ids = {m["content"].get("transient", {}).get("display_id") for _, m in shown} - {None}

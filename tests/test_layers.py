@@ -9,7 +9,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "wisgate_nb"
 
 # Bottom to top. A module may import its own layer's modules and any layer below, never one above.
 LAYERS = [
-    {"errors", "_secret", "_version", "values", "options", "config", "templates"},  # the base: words, settings, the options
+    # the base: words, settings, the option registry and its value checks, the extras of the install
+    {"errors", "_secret", "_version", "values", "options", "config", "templates", "extras"},
     {"http", "output", "emulator"},  # HTTP only; notebook output; the demo server
     {"records"},  # the history: the record of every request, its files and views
     {"core", "grading"},  # requests, engine, session; grading images and experiments
@@ -111,3 +112,12 @@ def test_no_name_is_both_a_module_and_something_else():
     shadowed = [m.name for m in pkgutil.iter_modules(wisgate_nb.__path__)
                 if getattr(wisgate_nb, m.name, None) not in (None, importlib.import_module(f"wisgate_nb.{m.name}"))]
     assert shadowed == []
+
+
+def test_the_map_names_every_subpackage_and_every_layer():
+    """docs/architecture.md is the project's map: a subpackage it does not name is a place no newcomer finds."""
+    text = (PACKAGE.parent / "docs" / "architecture.md").read_text()
+    subpackages = sorted(p.parent.name for p in PACKAGE.glob("*/__init__.py"))
+    assert subpackages and [name for name in subpackages if f"`{name}/`" not in text] == []
+    top_modules = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem not in ("__init__", "_version"))
+    assert [name for name in top_modules if f"`{name}.py`" not in text] == []

@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from bounds import CANCEL_S, INTERRUPT_S
+from bounds import CANCEL_S, FIRST_PARTIAL_BY, INTERRUPT_S
 from conftest import TEST_KEY
 from reliability_helpers import wait_until
 
@@ -265,7 +265,7 @@ def test_demo_mode_streams_partials_before_the_final_image(demo_session):
                             on_partial=lambda i, blob: arrivals.append(time.perf_counter() - started))
     total = time.perf_counter() - started
     assert len(arrivals) == 2 and g.images[0].size == (128, 128)
-    assert arrivals[0] < 0.7 * total  # the first preview comes well before the final image
+    assert arrivals[0] < FIRST_PARTIAL_BY * total  # the first preview comes well before the final image
 
 
 def test_demo_transport_reports_a_dropped_body(demo_session):

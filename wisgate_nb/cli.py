@@ -4,9 +4,11 @@ server or the classroom gateway."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .errors import WisGateError
+from .extras import missing
 from .options import FRONT_DOOR, argparse_spec
 
 
@@ -94,7 +96,26 @@ def emulator_config(args):
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        status = _main(argv)
+        sys.stdout.flush()  # inside the try: a reader that went away is met here, not at exit
+        return status
+    except BrokenPipeError:  # `wisgate-nb info ... | head`: the reader has what it wanted; stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own last flush finds no pipe
+        return 1
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in ("gateway", "emulator"):  # an extra of the install: a line saying which, not a traceback
+        problem = missing(args.command, f"wisgate-nb {args.command}")
+        if not problem and args.command == "gateway":
+            from .config import hub_service_env
+
+            problem = missing("hub", "wisgate-nb gateway as a JupyterHub service") if hub_service_env() else None
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
     if args.command == "gateway":
         from .gateway.cli import main as gateway_main
 

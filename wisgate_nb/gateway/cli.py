@@ -7,6 +7,8 @@ import sys
 import time
 from urllib.parse import urlsplit
 
+from ..extras import hint
+
 __all__ = ["add_parser", "main"]
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8765
@@ -64,8 +66,8 @@ def main(args) -> int:
         if args.gateway_command in ("reset", "block", "unblock", "remove"):
             return _manage(args)
         return _serve(args)
-    except ImportError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except ImportError as exc:  # an extra not installed (postgres, hub): its pip line
+        print(f"error: {hint(exc, 'wisgate-nb gateway') or exc}", file=sys.stderr)
         return 2
     except (ValueError, RuntimeError) as exc:  # ConfigError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
