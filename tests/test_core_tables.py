@@ -46,9 +46,15 @@ def test_max_images_counts_made_in_flight_and_asked(made, reserved, n, max_image
         return
     with pytest.raises(BudgetExceededError) as info:
         check_budget(history, n, reserved=reserved, max_images=max_images)
-    assert str(info.value) == (
-        f"this session's image budget is used up: {made + reserved} of max_images={max_images} images, and this "
-        f"request asks for {n} more. Raise it with %config WisGate.max_images = N (0 = no limit).")
+    taken, left = made + reserved, max_images - made - reserved
+    if left <= 0:  # nothing left: "used up" only then
+        assert str(info.value) == (f"this session's image budget is used up: {taken} of max_images={max_images} "
+                                   "images. Raise it with %config WisGate.max_images = N (0 = no limit).")
+    else:  # some left: how many, and what to ask for instead
+        assert str(info.value) == (
+            f"this request asks for {n} images, but only {left} of this session's max_images={max_images} are left "
+            f"({taken} used): ask for n={left} or fewer, or raise it with %config WisGate.max_images = N "
+            "(0 = no limit).")
 
 
 def test_with_no_limit_the_history_is_not_read():

@@ -80,7 +80,7 @@ def slow_session(session, server):
 def test_images_in_flight_count_against_max_images(slow_session):
     slow_session.config.max_images = 3
     job = slow_session.submit(slow_session.prepare("in flight", size="64x64", n=2))
-    with pytest.raises(BudgetExceededError, match=r"2 of max_images=3 images, and this request asks for 2 more"):
+    with pytest.raises(BudgetExceededError, match=r"asks for 2 images, but only 1 of this session.s max_images=3 are left"):
         slow_session.prepare("one too many", size="64x64", n=2)
     slow_session.prepare("exactly at the limit", size="64x64", n=1)  # 2 in flight + 1 = 3: allowed
     job.result(30)
@@ -90,7 +90,7 @@ def test_a_finished_request_gives_back_its_reservation(slow_session):
     slow_session.config.max_images = 3
     slow_session.run(slow_session.prepare("two images", size="64x64", n=2))
     slow_session.prepare("the third", size="64x64", n=1)  # 2 made + 0 in flight + 1 = 3
-    with pytest.raises(BudgetExceededError, match="2 of max_images=3"):
+    with pytest.raises(BudgetExceededError, match=r"only 1 of this session's max_images=3 are left \(2 used\)"):
         slow_session.prepare("a fourth and fifth", size="64x64", n=2)
 
 
