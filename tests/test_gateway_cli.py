@@ -5,10 +5,13 @@ killed with SIGKILL in the middle of a request, then restarted on the same datab
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
+import subprocess
 import threading
 import time
+from pathlib import Path
 
 import httpx
 from gateway_helpers import bearer, cli, gateway_env, gateway_process, wait_http
@@ -161,3 +164,17 @@ def _quietly(base_url: str, token: str) -> None:
         httpx.post(base_url + GENERATE, json={"prompt": "a fox", "size": "256x256"}, headers=bearer(token), timeout=90)
     except httpx.HTTPError:
         pass  # the gateway was killed under it
+
+
+def test_the_readmes_tokens_file_is_for_the_teacher_alone(tmp_path):
+    """The README's line that hands out tokens, run as written: three tokens in a file of mode 0600."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    [line] = [x for x in readme.splitlines() if x.rstrip().endswith("> tokens.txt)")]
+    assert shutil.which("wisgate-nb"), "the README's commands need the installed wisgate-nb command"
+    env = gateway_env("http://127.0.0.1:9/v1")
+    done = subprocess.run(["bash", "-c", line], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    tokens = tmp_path / "tokens.txt"
+    assert oct(tokens.stat().st_mode & 0o777) == "0o600"
+    rows = [row.split() for row in tokens.read_text().splitlines()]
+    assert [r[0] for r in rows] == ["alice", "bob", "carol"] and all(r[1].startswith("wgs_") for r in rows)
