@@ -293,16 +293,41 @@ def test_the_sweep_releases_a_stopped_gateways_reservations_when_its_lease_runs_
     clock.t = NOW + 30.0  # both leases end exactly now: still live
     assert alive.sweep() == 0
     clock.t = NOW + 31.0  # the stopped gateway's lease ran out; ours too, but we are alive and renew it
-    assert alive.sweep() == 1
+    assert own.tick() == 1
     assert [request_row(alive, rid).outcome for rid in (mine, theirs, unleased)] == ["reserved", "expired", "reserved"]
     assert request_row(alive, theirs).error == "released: the gateway holding it stopped"
     assert counts(alive)["in_flight"] == {"a": 1, "b": 0, "c": 1}
-    own.renew()
     assert Ledger(engine, clock).sweep() == 0  # a third, unleased ledger sees our renewed lease as live
+    clock.t = NOW + 100.0  # our lease ran out (the database was away): our own sweep still keeps ours
+    assert alive.sweep() == 0
     clock.t = NOW + 3601  # everything expired: released as expired, with its words
     assert alive.sweep() == 2
     assert request_row(alive, mine).error == "the reservation expired (the gateway stopped or hung)"
     engine.dispose()
+
+
+def test_settling_without_an_assignment_leaves_an_assignment_named_none_alone(ledger):
+    named_none = Assignment("None", LAB.start, LAB.end, 5)
+    reserve(ledger, assignment=named_none)
+    ledger.settle(reserve(ledger, n=2), outcome="error")
+    assert counts(ledger)["periods"][("s", "assignment:None")] == 1
+
+
+# (the limit, what the refusal names as used) — other students and other days and weeks hold counts too
+@pytest.mark.parametrize(("limits", "name", "used"), [
+    (Limits(images_per_day=2), "images_per_day", 2),
+    (Limits(images_per_week=2), "images_per_week", 2),
+    (Limits(images_total=3), "images_total", 3),
+])
+def test_a_refusal_names_what_this_student_used_in_this_period(ledger, limits, name, used):
+    ledger.clock.t = NOW - 7 * 86400  # last week: one image each
+    reserve(ledger, "a")
+    reserve(ledger, "s")
+    ledger.clock.t = NOW
+    reserve(ledger, "a")
+    reserve(ledger, "s", n=2)
+    refusal = reserve(ledger, "s", limits=limits)
+    assert (refusal.limit, refusal.used) == (name, used)
 
 
 # ---- text made storable, records without a reservation -------------------------------------------------------------
