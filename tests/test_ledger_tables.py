@@ -197,6 +197,7 @@ def test_a_blocked_student_is_refused_whatever_their_limits(ledger):
 # ---- settling: keep what came back, give back the rest, once ------------------------------------------------------
 
 @pytest.mark.parametrize(("outcome", "images", "kept"), [
+    ("ok", 5, 3),  # more than asked (an upstream that over-delivers): the counts keep the reservation, no more
     ("ok", 3, 3),  # all came back
     ("ok", 1, 1),  # fewer: the other two are given back
     ("error", 0, 0),  # an error: all given back

@@ -156,7 +156,9 @@ class Ledger:
                 "p_latency": latency_ms, "p_request_id": storable(request_id, 200),
                 "p_error_code": storable(error_code, 64), "p_error": _short(error)}).one_or_none()
             if row is not None:
-                self._give_back(conn, row, row.reserved - images, in_flight=True)
+                # never more than was reserved: an upstream that sends extra images cannot push a count past its
+                # limit (the record keeps what came); the student's client refuses more than n images anyway
+                self._give_back(conn, row, max(0, row.reserved - images), in_flight=True)
                 return True
             r = db.requests.c
             late = conn.execute(select(r.student, r.day, r.week, r.assignment, r.outcome)
