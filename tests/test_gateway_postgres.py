@@ -87,8 +87,9 @@ def test_two_gateway_processes_on_one_postgres_never_overspend(postgres, server,
             assert conn.execute(select(func.sum(db.state.c.in_flight))).scalar() == 0
             outcomes = Counter(conn.execute(select(db.requests.c.outcome)).scalars())
         assert outcomes == {"ok": 20, "refused": 28}
-        for log in ("a.log", "b.log"):  # both processes served students
-            assert " -> 200 ok" in (tmp_path / log).read_text()
+        for log in ("a.log", "b.log"):  # both processes answered students (the quota may all go to one of them:
+            text = (tmp_path / log).read_text()  # a slow start of a's workers leaves it only refusals to give)
+            assert " -> 200 ok" in text or " refused: " in text, text[-2000:]
     finally:
         engine.dispose()
 
