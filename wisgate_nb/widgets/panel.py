@@ -12,7 +12,7 @@ import time
 
 import ipywidgets as widgets
 
-from ..core.plans import plan
+from ..core import runner
 from ..core.session import current
 from ..output import html
 from ..records.files import kept_inputs
@@ -134,14 +134,16 @@ class Panel(widgets.VBox):
 
     def _request(self):
         """A validated request from the form (ConfigurationError, shown in the status, if not valid)."""
-        return plan(self._session, self._prompt.value, template=self._template.name, fields=self._template.fields(),
-                    source="panel", **self._form.values())
+        ask = runner.Ask((self._prompt.value,), template=self._template.name, fields=self._template.fields(),
+                         options=self._form.values(), source="panel")
+        request, = runner.plan(self._session, ask)
+        return request
 
     def _start(self, request, title: str | None = None) -> ResultSlot:
         """Submit a request and give it its own place at the top of the gallery."""
         slot = ResultSlot(request, title=title, on_done=guarded(self._slot_done, self._report_error),
                           on_edit=self._edit_box.show_for, report=self._report_error)
-        slot.attach(self._session.submit(request, on_partial=slot.on_partial, on_status=slot.on_status))
+        slot.attach(runner.submit(self._session, [request], slot.show))
         with self._lock:
             self._slots.append(slot)
         self._gallery.children = (slot, *self._gallery.children[: MAX_SLOTS - 1])
