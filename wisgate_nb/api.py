@@ -64,8 +64,8 @@ def generate(prompt: str | None = None, *, template: str | None = None, stream: 
     previews as they arrive. ``dry_run=True`` shows the request that would be sent and sends nothing.
     """
     options, fields = split_params(params, template)
-    ask = runner.Ask(_prompts(prompt), template=template, fields=fields, options=_with_stream(options, stream),
-                     tags=tuple(tags), demo=demo, cache=cache, full=full)
+    ask = runner.Ask(() if prompt is None else (prompt,), template=template, fields=fields,
+                     options=_with_stream(options, stream), tags=tags, demo=demo, cache=cache, full=full)
     return _run(ask, dry_run, on_partial)
 
 
@@ -75,8 +75,8 @@ async def agenerate(prompt: str | None = None, *, template: str | None = None, s
     """``await agenerate(...)``: the same as generate, without blocking the caller's event loop."""
     session = current()
     options, fields = split_params(params, template)
-    ask = runner.Ask(_prompts(prompt), template=template, fields=fields, options=_with_stream(options, stream),
-                     tags=tuple(tags), demo=demo, cache=cache)
+    ask = runner.Ask(() if prompt is None else (prompt,), template=template, fields=fields,
+                     options=_with_stream(options, stream), tags=tags, demo=demo, cache=cache)
     job = runner.submit(session, runner.plan(session, ask), Previews(on_partial, live=False))
     return await asyncio.wrap_future(job)
 
@@ -90,7 +90,7 @@ def edit(image: Any, prompt: str, mask: Any = None, *, stream: bool | int | None
     if fields:
         raise ConfigurationError(f"unknown option(s) for edit: {', '.join(sorted(fields))}")
     ask = runner.Ask((prompt,), endpoint="edits", images=images, mask=mask, options=_with_stream(options, stream),
-                     tags=tuple(tags), demo=demo, cache=cache, full=full)
+                     tags=tags, demo=demo, cache=cache, full=full)
     return _run(ask, dry_run, on_partial)
 
 
@@ -103,7 +103,8 @@ def sweep(prompts: Sequence[str] | str | None = None, *, template: str | None = 
     template fields vary too.
     """
     session = current()
-    ask = runner.Ask(_prompts(prompts), template=template, vary=param_lists, tags=tuple(tags), demo=demo, cache=cache,
+    prompts = (prompts,) if isinstance(prompts, str) else tuple(prompts or ())
+    ask = runner.Ask(prompts, template=template, vary=param_lists, tags=tags, demo=demo, cache=cache,
                      sweep=True)
     return runner.run(session, runner.plan(session, ask), Progress(enabled=show_progress), batch=True).comparison
 
@@ -173,13 +174,6 @@ def provenance(path) -> dict:
     from .records.provenance import read
 
     return read(path)
-
-
-def _prompts(prompts: Sequence[str] | str | None) -> tuple[str, ...]:
-    """A door's prompt or prompts as the runner's tuple (None: none, a template's own)."""
-    if prompts is None:
-        return ()
-    return (prompts,) if isinstance(prompts, str) else tuple(prompts)
 
 
 def _with_stream(options: dict, stream: bool | int | None) -> dict:

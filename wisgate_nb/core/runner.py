@@ -36,7 +36,7 @@ class Ask:
     fields: Mapping[str, Any] = field(default_factory=dict)
     vary: Mapping[str, Any] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
-    tags: tuple[str, ...] = ()
+    tags: Any = ()  # passed as given: the request checks them
     demo: bool | None = None
     cache: bool | None = None
     full: bool = False
@@ -50,7 +50,7 @@ class Ask:
 
 def plan(session, ask: Ask) -> list[Request]:
     """The checked requests of an ask, in the order asked; ConfigurationError before anything is sent."""
-    common = dict(tags=list(ask.tags), demo=ask.demo, cache=ask.cache, source=ask.source)
+    common = dict(tags=ask.tags, demo=ask.demo, cache=ask.cache, source=ask.source)
     if ask.endpoint == "edits":
         if len(ask.prompts) != 1 or ask.vary or ask.sweep:
             raise ConfigurationError("--edit takes exactly one prompt and no --vary")

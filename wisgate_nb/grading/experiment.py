@@ -151,7 +151,7 @@ def run_experiment(session, prompts=None, *, template: str | None = None, rubric
     if not (judge or session.config.judge).strip():
         raise ConfigurationError("no judge model: %config WisGate.judge = 'gpt-4.1-mini'")
     prompts = (prompts,) if isinstance(prompts, str) else tuple(prompts or ())
-    ask = runner.Ask(prompts, template=template, vary={"n": n, **param_lists}, tags=tuple(tags), demo=demo,
+    ask = runner.Ask(prompts, template=template, vary={"n": n, **param_lists}, tags=tags, demo=demo,
                      cache=True, sweep=True)
     batch = runner.run(session, runner.plan(session, ask), Progress(enabled=show_progress), batch=True)
     history = session.history
