@@ -231,3 +231,13 @@ def test_the_panel_goes_through_the_runner(demo_session, ran):
     finally:
         panel.close()
     assert ran == [("submit", "panel")] and panel.slots[0].state == "ok"
+
+
+def test_the_magic_binds_several_results_in_the_order_typed_and_raises_the_first_error(shell, session, server):
+    server.emulator.schedule(Fault("slow", delay=0.4))  # whichever arrives first finishes last
+    shell.run("%%wisgate_image --size 128x128 --no-display --out both\na fox\n---\na cat")
+    assert [g.prompt for g in shell.ns["both"]] == ["a fox", "a cat"]
+    server.emulator.schedule(Fault("status", status=400, message="not this one"))
+    with pytest.raises(WisGateError, match="not this one"):
+        shell.run("%%wisgate_image --size 128x128 --no-display --out some\nan owl\n---\na hen")
+    assert sum(isinstance(r, WisGateError) for r in shell.ns["some"]) == 1  # bound before the error is raised
