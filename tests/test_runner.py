@@ -220,17 +220,22 @@ def test_the_cli_goes_through_the_runner(session, ran, tmp_path, capsys):
     assert TEST_KEY not in capsys.readouterr().err
 
 
-def test_the_panel_goes_through_the_runner(demo_session, ran):
+def test_the_panel_and_its_edit_box_go_through_the_runner(demo_session, ran):
     from wisgate_nb.widgets import Panel
 
     panel = Panel(demo_session)
     try:
-        panel._prompt.value = "a fox"
+        panel._prompt.value = "a plain room"
         panel._generate.click()
+        panel.wait(20)
+        panel.slots[0]._edit_buttons[0].click()
+        panel._edit_box._prompt.value = "add a red sofa"
+        panel._edit_box._send_button.click()
         panel.wait(20)
     finally:
         panel.close()
-    assert ran == [("submit", "panel")] and panel.slots[0].state == "ok"
+    assert ran == [("submit", "panel"), ("submit", "panel")]
+    assert [(s.state, s.record.endpoint) for s in panel.slots] == [("ok", "generations"), ("ok", "edits")]
 
 
 def test_the_magic_binds_several_results_in_the_order_typed_and_raises_the_first_error(shell, session, server):
