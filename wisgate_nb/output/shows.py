@@ -49,17 +49,18 @@ class Show:
 
 
 class _Counts:
-    """'3 done, 1 failed' of several requests, from any thread."""
+    """Several requests' count of done and failed, from any thread."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self.done = self.failed = 0
 
-    def add(self, result) -> str:
+    def add(self, result) -> tuple[int, str]:
+        """(done so far, ", 2 failed" or "")."""
         with self._lock:
             self.done += 1
             self.failed += isinstance(result, Exception)
-            return f"{self.done} done" + (f", {self.failed} failed" if self.failed else "")
+            return self.done, f", {self.failed} failed" if self.failed else ""
 
 
 class Previews(Show):
@@ -104,8 +105,9 @@ class Progress(Show):
                           enabled=self._enabled and self._total > 1)
 
     def on_done(self, index: int, result) -> None:
-        done = self._counts.add(result).replace(" done", f" of {self._total} requests done", 1)
-        self._live.update(html.status_html(f"{done} · {elapsed(time.monotonic() - self._started)}"))
+        done, failed = self._counts.add(result)
+        self._live.update(html.status_html(f"{done} of {self._total} requests done{failed} · "
+                                           f"{elapsed(time.monotonic() - self._started)}"))
 
 
 class Cell(Show):
@@ -133,7 +135,8 @@ class Cell(Show):
 
     def on_done(self, index: int, result) -> None:
         if self._total > 1:
-            self._waiting.set_what(f"{self._total} requests at once · {self._counts.add(result)}")
+            done, failed = self._counts.add(result)
+            self._waiting.set_what(f"{self._total} requests at once · {done} done{failed}")
 
     def finished(self, outcome, error: BaseException | None) -> None:
         if error is not None:
