@@ -246,3 +246,14 @@ def test_the_magic_binds_several_results_in_the_order_typed_and_raises_the_first
     with pytest.raises(WisGateError, match="not this one"):
         shell.run("%%wisgate_image --size 128x128 --no-display --out some\nan owl\n---\na hen")
     assert sum(isinstance(r, WisGateError) for r in shell.ns["some"]) == 1  # bound before the error is raised
+
+
+def test_plan_again_makes_a_records_request_anew_with_its_kept_inputs(demo_session):
+    made = wisgate_nb.generate("a plain room", size="256x256", quality="low")
+    edited = wisgate_nb.edit(made, "add a red sofa", size="256x256")
+    again = runner.plan_again(demo_session, edited.record, source="panel")
+    assert (again.endpoint, again.prompt, again.source, again.body["size"]) == ("edits", "add a red sofa", "panel",
+                                                                               "256x256")
+    assert len(again.images) == 1 and again.mask is None
+    first = runner.plan_again(demo_session, made.record, source="panel")
+    assert (first.endpoint, first.body["quality"], first.images) == ("generations", "low", ())

@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import ConfigurationError
 from ..output.shows import Show
 from ..records.compare import Comparison, ids_in_order
+from ..records.files import kept_inputs
 from .plans import plan as plan_one
 from .plans import plan_sweep
 from .requests import Request
@@ -65,6 +66,17 @@ def plan(session, ask: Ask) -> list[Request]:
                           **{**ask.options, **ask.fields, **ask.vary})
     return [plan_one(session, ask.prompts[0] if ask.prompts else None, template=ask.template, fields=dict(ask.fields),
                      full=ask.full, **common, **ask.options)]
+
+
+def plan_again(session, record, *, source: str) -> Request:
+    """A record's request made again, checked anew: its prompt (as the template filled it), model, options and,
+    for an edit, the input images and mask the history kept."""
+    inputs = {}
+    if record.endpoint == "edits":
+        images, mask = kept_inputs(session.history, record)
+        inputs = dict(images=images, mask=mask)
+    return session.prepare(record.prompt, source=source, template=record.template, model=record.model,
+                           endpoint=record.endpoint, **inputs, **dict(record.params))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ import ipywidgets as widgets
 from ..core import runner
 from ..core.session import current
 from ..output import html
-from ..records.files import kept_inputs
 from .edit import EditBox
 from .form import OptionsForm
 from .history_tab import HistoryTab
@@ -155,12 +154,7 @@ class Panel(widgets.VBox):
 
     def _rerun(self, record) -> ResultSlot:
         """Generate (or edit) again with a record's prompt, options and input images."""
-        inputs = {}
-        if record.endpoint == "edits":
-            images, mask = kept_inputs(self._session.history, record)
-            inputs = dict(images=images, mask=mask)
-        request = self._session.prepare(record.prompt, source="panel", template=record.template, model=record.model,
-                                        endpoint=record.endpoint, **inputs, **dict(record.params))
+        request = runner.plan_again(self._session, record, source="panel")
         self._switch.value = "Generate"
         return self._start(request, title=f"re-run of {record.id}")
 
