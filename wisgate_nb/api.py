@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from .config import apply_settings
-from .core.plans import DryRun, plan, plan_sweep, split_params
+from .core import runner
+from .core.plans import DryRun, split_params
 from .core.session import current
 from .errors import ConfigurationError
 from .options import FRONT_DOOR
-from .output import live
+from .output.shows import Previews, Progress
 from .records import Generation
-from .records.compare import ids_in_order
 
 
 def configure(**settings: Any):
@@ -63,14 +63,10 @@ def generate(prompt: str | None = None, *, template: str | None = None, stream: 
     ``template=NAME``, the template's fields. ``stream=True`` (or a number of partial images) shows
     previews as they arrive. ``dry_run=True`` shows the request that would be sent and sends nothing.
     """
-    session = current()
     options, fields = split_params(params, template)
-    request = plan(session, prompt, template=template, fields=fields, stream=stream, tags=tags, demo=demo, cache=cache,
-                   full=full, **options)
-    if dry_run:
-        return DryRun.of(request)
-    with live.previews(request, on_partial) as preview:
-        return session.run(request, on_partial=preview)
+    ask = runner.Ask(() if prompt is None else (prompt,), template=template, fields=fields,
+                     options=_with_stream(options, stream), tags=tags, demo=demo, cache=cache, full=full)
+    return _run(ask, dry_run, on_partial)
 
 
 async def agenerate(prompt: str | None = None, *, template: str | None = None, stream: bool | int | None = None,
@@ -79,26 +75,23 @@ async def agenerate(prompt: str | None = None, *, template: str | None = None, s
     """``await agenerate(...)``: the same as generate, without blocking the caller's event loop."""
     session = current()
     options, fields = split_params(params, template)
-    request = plan(session, prompt, template=template, fields=fields, stream=stream, tags=tags, demo=demo, cache=cache,
-                   **options)
-    return await asyncio.wrap_future(session.submit(request, on_partial=on_partial))
+    ask = runner.Ask(() if prompt is None else (prompt,), template=template, fields=fields,
+                     options=_with_stream(options, stream), tags=tags, demo=demo, cache=cache)
+    job = runner.submit(session, runner.plan(session, ask), Previews(on_partial, live=False))
+    return await asyncio.wrap_future(job)
 
 
 def edit(image: Any, prompt: str, mask: Any = None, *, stream: bool | int | None = None, tags: Sequence[str] = (),
          demo: bool | None = None, cache: bool | None = None, dry_run: bool = False, full: bool = False,
          on_partial: Callable | None = None, **params: Any):
     """Edit an image (a path, bytes, a PIL image, a Generation, or a list of them) with a prompt and optional mask."""
-    session = current()
-    images = list(image) if isinstance(image, (list, tuple)) else [image]
+    images = tuple(image) if isinstance(image, (list, tuple)) else (image,)
     options, fields = split_params(params)
     if fields:
         raise ConfigurationError(f"unknown option(s) for edit: {', '.join(sorted(fields))}")
-    request = plan(session, prompt, endpoint="edits", images=images, mask=mask, stream=stream, tags=tags, demo=demo,
-                   cache=cache, full=full, **options)
-    if dry_run:
-        return DryRun.of(request)
-    with live.previews(request, on_partial) as preview:
-        return session.run(request, on_partial=preview)
+    ask = runner.Ask((prompt,), endpoint="edits", images=images, mask=mask, options=_with_stream(options, stream),
+                     tags=tags, demo=demo, cache=cache, full=full)
+    return _run(ask, dry_run, on_partial)
 
 
 def sweep(prompts: Sequence[str] | str | None = None, *, template: str | None = None, tags: Sequence[str] = (),
@@ -110,10 +103,10 @@ def sweep(prompts: Sequence[str] | str | None = None, *, template: str | None = 
     template fields vary too.
     """
     session = current()
-    requests = plan_sweep(session, prompts, template=template, tags=tags, demo=demo, cache=cache, **param_lists)
-    with live.progress(len(requests), enabled=show_progress) as on_done:
-        results = session.run_many(requests, on_done=on_done)
-    return session.history.compare(ids_in_order(results))  # the order asked for, not the order finished
+    prompts = (prompts,) if isinstance(prompts, str) else tuple(prompts or ())
+    ask = runner.Ask(prompts, template=template, vary=param_lists, tags=tags, demo=demo, cache=cache,
+                     sweep=True)
+    return runner.run(session, runner.plan(session, ask), Progress(enabled=show_progress), batch=True).comparison
 
 
 def grade(target: Any, rubric: str, *, judge: str | None = None, demo: bool | None = None):
@@ -181,6 +174,19 @@ def provenance(path) -> dict:
     from .records.provenance import read
 
     return read(path)
+
+
+def _with_stream(options: dict, stream: bool | int | None) -> dict:
+    return options if stream is None else {**options, "stream": stream}
+
+
+def _run(ask, dry_run: bool, on_partial: Callable | None):
+    """generate's and edit's: the DryRun, or the Generation (previews of a stream in place, or to on_partial)."""
+    session = current()
+    request, = runner.plan(session, ask)
+    if dry_run:
+        return DryRun.of(request)
+    return runner.run(session, [request], Previews(on_partial))
 
 
 def _options_help(endpoint: str) -> str:

@@ -165,21 +165,24 @@ def _info(files: list[str], *, as_json: bool) -> int:
 
 
 def _send(args) -> int:
-    from .core.plans import DryRun, options_from_args, plan
+    from .core import runner
+    from .core.plans import DryRun, options_from_args
     from .core.session import current
+    from .output.shows import Lines
     from .records.files import copy_out
 
     session = current()
-    endpoint = "edits" if args.command == "edit" else "generations"
-    options = options_from_args(args)
-    inputs = dict(images=args.image, mask=args.mask) if endpoint == "edits" else {}
+    edits = args.command == "edit"
+    ask = runner.Ask((args.prompt,), endpoint="edits" if edits else "generations",
+                     images=tuple(args.image) if edits else (), mask=args.mask if edits else None,
+                     options=options_from_args(args), tags=tuple(args.tag), demo=True if args.demo else None,
+                     source="cli")
     try:
-        request = plan(session, args.prompt, endpoint=endpoint, source="cli", tags=args.tag,
-                       demo=True if args.demo else None, **inputs, **options)
+        request, = runner.plan(session, ask)
         if args.dry_run:
             print(DryRun.of(request))
             return 0
-        generation = session.run(request, on_partial=_say_preview if request.streamed else None)
+        generation = runner.run(session, [request], Lines())
     except WisGateError as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
@@ -195,10 +198,6 @@ def _send(args) -> int:
     if generation.notice:
         print(f"({generation.notice})", file=sys.stderr)
     return 0
-
-
-def _say_preview(index: int, blob) -> None:
-    print(f"preview {index + 1} arrived ({blob.width}x{blob.height})", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,6 +1,6 @@
 """IPython magics: %%wisgate_image, %wisgate_panel, %wisgate_history, %wisgate_key, %wisgate_doctor,
 %%wisgate_template; %wisgate_grade is in grade_magics.py. A thin front door: parse, fill in {names}, hand over to the
-session, display."""
+runner (core/runner.py), which plans, runs and shows."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from IPython.display import HTML, display
 
 from . import api
 from .cell import interpolate, parse_fields, parse_line, parse_vary, split_prompts
-from .core.plans import DryRun, options_from_args, plan, plan_sweep
+from .core import runner
+from .core.plans import DryRun, options_from_args
 from .core.session import current
 from .errors import ConfigurationError, WisGateError
 from .grade_magics import GradeMagics, grade_cell
 from .grading.judge import check_rubric
 from .options import FRONT_DOOR, argparse_spec
-from .output import html, live
-from .records.compare import ids_in_order
+from .output import html, shows
 from .records.views import history_table
 
 
@@ -87,116 +87,41 @@ class WisGateMagics(Magics):
             check_rubric(args.grade)  # before anything is sent
             if args.bg:
                 raise ConfigurationError("--grade waits for the images: it does not go with --bg")
-        options = options_from_args(args)
-        common = dict(tags=args.tag, demo=True if args.demo else None, cache=True if args.cache else None)
-        varied = parse_vary(args.vary)
+        images = tuple(self._resolve_image(name, "--edit") for name in args.edit or ())
+        mask = self._resolve_image(args.mask, "--mask") if args.mask and args.edit is not None else args.mask
+        ask = runner.Ask(tuple(prompts), endpoint="generations" if args.edit is None else "edits", images=images,
+                         mask=mask, template=args.template, fields=fields, vary=parse_vary(args.vary),
+                         options=options_from_args(args), tags=tuple(args.tag), demo=True if args.demo else None,
+                         cache=True if args.cache else None, full=args.full, source="magic")
         session = current()
-        if args.edit is not None:
-            if len(prompts) != 1 or varied:
-                raise ConfigurationError("--edit takes exactly one prompt and no --vary")
-            images = [self._resolve_image(name, "--edit") for name in args.edit]
-            mask = self._resolve_image(args.mask, "--mask") if args.mask else None
-            requests = [plan(session, prompts[0], endpoint="edits", images=images, mask=mask, source="magic",
-                             full=args.full, **common, **options)]
-        elif args.mask:
-            raise ConfigurationError("--mask goes with --edit IMAGE")
-        elif len(prompts) > 1 or varied:
-            if args.template and len(prompts) > 1:
-                raise ConfigurationError("--template takes at most one block of extra detail, not several prompts")
-            requests = plan_sweep(session, prompts or None, template=args.template, source="magic", **common,
-                                  **{**options, **fields, **varied})
-        else:
-            requests = [plan(session, prompts[0] if prompts else None, template=args.template, fields=fields,
-                             source="magic", full=args.full, **common, **options)]
+        requests = runner.plan(session, ask)
         if args.dry_run:
             for request in requests:
                 display(DryRun.of(request))
             return None
+        show = not args.no_display
         notice = session.announce_demo() if requests[0].target.demo else None
-        if notice and not args.no_display:
+        if notice and show:
             display(HTML(html.status_html(notice)))
-        if len(requests) == 1:
-            return self._run_one(requests[0], args)
-        return self._run_many(requests, args)
-
-    def _run_one(self, request, args):
-        session = current()
-        show = not args.no_display
         if args.bg:
-            area = live.Live(html.status_html(f"generating in the background: {request.prompt[:100]}"), enabled=show)
-            on_partial = live.preview_callback(area, request.prompt) if request.streamed else None
-            future = session.submit(request, on_partial=on_partial)
-            future.add_done_callback(lambda f: self._fill_in(f, area, args.out))
+            runner.submit(session, requests, shows.Background(enabled=show, keep=self._keeper(args.out)))
             return None
-        # a live line (prompt, size, n, seconds, retries) until the result takes its place
-        waiting = live.Waiting(live.describe(request), enabled=show)
-        on_partial = (waiting.on_partial if waiting.active else lambda i, b: None) if request.streamed else None
-        try:
-            generation = session.run(request, on_partial=on_partial, on_status=waiting.on_status)
-        except BaseException:
-            waiting.finish()
-            raise
-        if args.out:
-            self.shell.user_ns[args.out] = generation
-        if waiting.active:
-            waiting.finish(generation)
-        elif show:
-            display(generation)
-        if args.grade is not None:
-            grade_cell(generation, args.grade, show=show)
+        outcome = runner.run(session, requests, shows.Cell(enabled=show))
+        self._keeper(args.out)(outcome)
+        failed = outcome.errors if len(requests) > 1 else []
+        if args.grade is not None and len(failed) < len(requests):
+            grade_cell(shows.shown(outcome), args.grade, show=show)
+        if failed:
+            raise failed[0]
         return None
 
-    def _fill_in(self, future, area, out: str | None, shown=lambda result: result) -> None:
-        """A --bg cell's output when its job ends (on the engine thread: display-handle updates only)."""
-        if future.cancelled():
-            area.update(html.error_card_html("Cancelled", "cancelled before it finished (recorded in the history)",
-                                             tone="warn"))
-            return
-        exc = future.exception()
-        if exc is not None:
-            area.update(html.error_card_html(type(exc).__name__, str(exc)))
-            return
-        if out:
-            self.shell.user_ns[out] = future.result()
-        area.update_obj(shown(future.result()))
+    def _keeper(self, out: str | None):
+        """What --out NAME binds: the Generation, or several requests' results in the order typed."""
+        def keep(outcome) -> None:
+            if out:
+                self.shell.user_ns[out] = getattr(outcome, "results", outcome)
 
-    def _run_many(self, requests, args):
-        session = current()
-        show = not args.no_display
-        if args.bg:
-            area = live.Live(html.status_html(f"{len(requests)} requests running in the background"), enabled=show)
-            future = session.submit_many(requests)
-            future.add_done_callback(lambda f: self._fill_in(f, area, args.out,
-                                                             lambda results: session.history.compare(ids_in_order(results))))
-            return None
-        total = len(requests)
-        waiting = live.Waiting(f"{total} requests at once · 0 done", enabled=show)
-        counts = {"done": 0, "failed": 0}
-
-        def on_done(index: int, result) -> None:  # on the engine thread: the live line only
-            counts["done"] += 1
-            counts["failed"] += isinstance(result, Exception)
-            failed = f", {counts['failed']} failed" if counts["failed"] else ""
-            waiting.set_what(f"{total} requests at once · {counts['done']} done{failed}")
-
-        try:
-            results = session.run_many(requests, on_done=on_done)
-        except BaseException:
-            waiting.finish()
-            raise
-        if args.out:
-            self.shell.user_ns[args.out] = results
-        comparison = session.history.compare(ids_in_order(results))  # the order typed, not the order finished
-        if waiting.active:
-            waiting.finish(comparison)
-        elif show:
-            display(comparison)
-        if args.grade is not None and any(not isinstance(r, Exception) for r in results):
-            grade_cell(comparison, args.grade, show=show)
-        errors = [r for r in results if isinstance(r, Exception)]
-        if errors:
-            raise errors[0]
-        return None
+        return keep
 
     def _resolve_image(self, name: str, option: str) -> Any:
         if name == "_":

@@ -1,7 +1,7 @@
 """What every front door does before sending: fill a template, turn ``stream`` into partial images,
 separate image options from template fields, plan a sweep, or show a dry run instead.
 
-The Python API, the magic, the CLI and the panel all call these; none builds a request its own way.
+The front doors reach these through ``core/runner.plan``; none builds a request its own way.
 """
 
 from __future__ import annotations

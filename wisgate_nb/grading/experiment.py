@@ -140,9 +140,9 @@ def run_experiment(session, prompts=None, *, template: str | None = None, rubric
                    judge: str | None = None, demo: bool | None = None, tags=(), show_progress: bool = True,
                    **param_lists) -> Experiment:
     """Check everything (rubric, judge, the sweep's requests), run the sweep with the cache on, grade every image."""
-    from ..core.plans import plan_sweep
+    from ..core import runner
     from ..errors import ConfigurationError
-    from ..output import live
+    from ..output.shows import Progress
     from ..records.compare import ids_in_order
     from .judge import check_rubric
     from .run import grade
@@ -150,11 +150,12 @@ def run_experiment(session, prompts=None, *, template: str | None = None, rubric
     rubric = check_rubric(rubric)
     if not (judge or session.config.judge).strip():
         raise ConfigurationError("no judge model: %config WisGate.judge = 'gpt-4.1-mini'")
-    requests = plan_sweep(session, prompts, template=template, tags=tags, demo=demo, cache=True, n=n, **param_lists)
-    with live.progress(len(requests), enabled=show_progress) as on_done:
-        results = session.run_many(requests, on_done=on_done)
+    prompts = (prompts,) if isinstance(prompts, str) else tuple(prompts or ())
+    ask = runner.Ask(prompts, template=template, vary={"n": n, **param_lists}, tags=tags, demo=demo,
+                     cache=True, sweep=True)
+    batch = runner.run(session, runner.plan(session, ask), Progress(enabled=show_progress), batch=True)
     history = session.history
-    records = [history[i] for i in ids_in_order(results)]
+    records = [history[i] for i in ids_in_order(batch.results)]
     made = [r for r in records if r.status == "ok" and r.paths]
     grades = (grade(session, made, rubric, judge=judge, demo=demo, show_progress=show_progress) if made
               else Grades([], history, rubric=rubric, judge=judge or session.config.judge))

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 from . import html
 from .thumbnails import THUMB_PX, data_uri, image_size, thumbnail_bytes
@@ -147,38 +146,3 @@ def preview_callback(live: Live, prompt: str, px: int = THUMB_PX) -> Callable:
         live.update(html.grid_html([result]))
 
     return on_partial
-
-
-@contextmanager
-def previews(request, on_partial: Callable | None) -> Iterator[Callable | None]:
-    """Partial previews for a streamed request: the caller's callback, or an in-place display."""
-    if on_partial is not None or not request.body.get("stream"):
-        yield on_partial
-        return
-    live = Live(html.status_html(f"waiting for the first preview of: {request.prompt[:80]}"))
-    if not live.active:
-        yield None
-        return
-    try:
-        yield preview_callback(live, request.prompt)
-    finally:
-        live.update("")  # the final result is shown by the caller; the previews disappear
-
-
-@contextmanager
-def progress(total: int, *, enabled: bool = True) -> Iterator[Callable]:
-    """on_done(index, result) that counts finished requests in a live line."""
-    live = Live(html.status_html(f"0 of {total} requests done"), enabled=enabled and total > 1)
-    lock = threading.Lock()
-    counts = {"done": 0, "failed": 0}
-    started = time.monotonic()
-
-    def on_done(index: int, result) -> None:
-        with lock:
-            counts["done"] += 1
-            counts["failed"] += isinstance(result, Exception)
-            failed = f", {counts['failed']} failed" if counts["failed"] else ""
-            live.update(html.status_html(f"{counts['done']} of {total} requests done{failed} · "
-                                         f"{elapsed(time.monotonic() - started)}"))
-
-    yield on_done

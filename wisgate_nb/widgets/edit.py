@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import ipywidgets as widgets
 
-from ..core.plans import plan
+from ..core import runner
 from ..errors import ConfigurationError
 from ..output import html
 from .words import guarded
@@ -65,8 +65,10 @@ class EditBox(widgets.VBox):
         """The validated edits request (raises ConfigurationError with the reason; nothing is sent)."""
         image = self._target_path()
         images = [image, *(bytes(item["content"]) for item in self._references.value)]
-        return plan(self._session, self._prompt.value, endpoint="edits", images=images, mask=self._mask(),
-                    source="panel", **self._options())
+        ask = runner.Ask((self._prompt.value,), endpoint="edits", images=tuple(images), mask=self._mask(),
+                         options=self._options(), source="panel")
+        request, = runner.plan(self._session, ask)
+        return request
 
     def _target_path(self):
         if self.target is None:

@@ -12,10 +12,9 @@ import time
 
 import ipywidgets as widgets
 
-from ..core.plans import plan
+from ..core import runner
 from ..core.session import current
 from ..output import html
-from ..records.files import kept_inputs
 from .edit import EditBox
 from .form import OptionsForm
 from .history_tab import HistoryTab
@@ -134,14 +133,16 @@ class Panel(widgets.VBox):
 
     def _request(self):
         """A validated request from the form (ConfigurationError, shown in the status, if not valid)."""
-        return plan(self._session, self._prompt.value, template=self._template.name, fields=self._template.fields(),
-                    source="panel", **self._form.values())
+        ask = runner.Ask((self._prompt.value,), template=self._template.name, fields=self._template.fields(),
+                         options=self._form.values(), source="panel")
+        request, = runner.plan(self._session, ask)
+        return request
 
     def _start(self, request, title: str | None = None) -> ResultSlot:
         """Submit a request and give it its own place at the top of the gallery."""
         slot = ResultSlot(request, title=title, on_done=guarded(self._slot_done, self._report_error),
                           on_edit=self._edit_box.show_for, report=self._report_error)
-        slot.attach(self._session.submit(request, on_partial=slot.on_partial, on_status=slot.on_status))
+        slot.attach(runner.submit(self._session, [request], slot.show))
         with self._lock:
             self._slots.append(slot)
         self._gallery.children = (slot, *self._gallery.children[: MAX_SLOTS - 1])
@@ -153,12 +154,7 @@ class Panel(widgets.VBox):
 
     def _rerun(self, record) -> ResultSlot:
         """Generate (or edit) again with a record's prompt, options and input images."""
-        inputs = {}
-        if record.endpoint == "edits":
-            images, mask = kept_inputs(self._session.history, record)
-            inputs = dict(images=images, mask=mask)
-        request = self._session.prepare(record.prompt, source="panel", template=record.template, model=record.model,
-                                        endpoint=record.endpoint, **inputs, **dict(record.params))
+        request = runner.plan_again(self._session, record, source="panel")
         self._switch.value = "Generate"
         return self._start(request, title=f"re-run of {record.id}")
 

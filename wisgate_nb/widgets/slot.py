@@ -11,10 +11,12 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import CancelledError
 
 import ipywidgets as widgets
 
 from ..output import html
+from ..output.shows import Show
 from ..output.thumbnails import thumbnail_bytes
 from . import thumbs
 from .words import elapsed, explain, guarded, plural
@@ -89,10 +91,14 @@ class ResultSlot(widgets.VBox):
         return html.text_html(text, tone=html.STATUS_TONES.get(self.state), cls="wisgate-slot-status")
 
     # -- engine thread: trait assignments only --------------------------------------------
+    @property
+    def show(self) -> Show:
+        """This slot as the runner's Show: previews, retry words and the end come to it."""
+        return _Told(self)
+
     def attach(self, future) -> None:
-        """Follow a submitted request's future."""
+        """Keep the submitted request's Job (Cancel cancels it); the runner tells ``finished`` when it ends."""
         self.future = future
-        future.add_done_callback(guarded(self._finished, self._fail))
 
     def on_partial(self, index: int, blob) -> None:
         """A partial image: it replaces the previous preview of the same image in place."""
@@ -126,16 +132,20 @@ class ResultSlot(widgets.VBox):
             if self.state == "running":
                 self._status.value = self._status_html()
 
-    def _finished(self, future) -> None:
+    def finished(self, outcome, error: BaseException | None) -> None:
+        """The request ended (the runner's Show): its result, its error or its cancel takes the slot."""
+        guarded(self._finished, self._fail)(outcome, error)
+
+    def _finished(self, generation, error: BaseException | None) -> None:
         self.ended = time.monotonic()
         try:
             with self._lock:
-                if future.cancelled():
+                if isinstance(error, CancelledError):
                     self._show_cancelled()
-                elif future.exception() is not None:
-                    self._show_error(future.exception())
+                elif error is not None:
+                    self._show_error(error)
                 else:
-                    self._show_result(future.result())
+                    self._show_result(generation)
         finally:
             try:
                 self._cancel.layout.display = "none"
@@ -216,3 +226,19 @@ class ResultSlot(widgets.VBox):
     def _on_edit_click(self, index: int) -> None:
         if self._on_edit is not None and self.record is not None:
             self._on_edit(self.record, index)
+
+
+class _Told(Show):
+    """What the runner tells a slot (``ResultSlot.show``)."""
+
+    def __init__(self, slot: ResultSlot):
+        self._slot = slot
+
+    def on_partial(self, index: int, blob) -> None:
+        self._slot.on_partial(index, blob)
+
+    def on_status(self, text: str) -> None:
+        self._slot.on_status(text)
+
+    def finished(self, outcome, error: BaseException | None) -> None:
+        self._slot.finished(outcome, error)
