@@ -1,0 +1,70 @@
+"""Names and settings: who reads the environment, which 'retry' is which, the option registry as the one list."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "wisgate_nb"
+
+
+def _environ_uses(path: Path) -> tuple[bool, bool]:
+    """(reads, writes) of ``os.environ`` / ``os.getenv`` / ``os.putenv`` in a module's code."""
+    reads = writes = False
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Attribute) and node.attr in {"environ", "getenv", "putenv", "unsetenv"}:
+            reads = True
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.Delete)):
+            targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+            writes |= any(isinstance(t, ast.Subscript) and isinstance(t.value, ast.Attribute)
+                          and t.value.attr == "environ" for t in targets)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and (
+                node.func.attr in {"putenv", "unsetenv"} or node.func.attr in {"update", "pop", "setdefault", "clear"}
+                and isinstance(node.func.value, ast.Attribute) and node.func.value.attr == "environ"):
+            writes = True
+        if isinstance(node, ast.ImportFrom) and node.module == "os" and any(
+                a.name in {"environ", "getenv", "putenv"} for a in node.names):
+            reads = True
+    return reads, writes
+
+
+def _modules_that(which: int) -> list[str]:
+    return sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if _environ_uses(p)[which])
+
+
+def test_only_config_and_the_gateway_env_read_the_environment():
+    """The notebook user's settings come from config.py, the gateway's own variables from gateway/env.py."""
+    assert _modules_that(0) == ["config.py", "gateway/env.py"]
+
+
+def test_only_the_gateway_env_writes_the_environment():
+    """config.py, the base layer, never writes os.environ; the gateway hands paths to its workers in one place."""
+    assert _modules_that(1) == ["gateway/env.py"]
+
+
+def test_the_gateway_reads_its_hub_service_environment(monkeypatch):
+    from wisgate_nb.gateway import env
+
+    for name in ("JUPYTERHUB_SERVICE_PREFIX", "JUPYTERHUB_API_URL", "JUPYTERHUB_SERVICE_URL", "JUPYTERHUB_CLIENT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_NAME", "wisgate")
+    monkeypatch.delenv("JUPYTERHUB_API_TOKEN", raising=False)
+    assert env.hub_service_env() is None  # a service name without the hub's token is no hub service
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "hub-token-0123456789")
+    assert env.hub_service_env() == {"name": "wisgate", "api_url": "http://127.0.0.1:8081/hub/api",
+                                     "prefix": "/services/wisgate/", "url": ""}
+    assert env.hub_client_id("wisgate") == "service-wisgate"
+    monkeypatch.setenv("JUPYTERHUB_CLIENT_ID", "custom-client")
+    assert env.hub_client_id("wisgate") == "custom-client"
+
+
+def test_gateway_paths_go_to_the_workers_and_come_back(monkeypatch):
+    from wisgate_nb.gateway import env
+    from wisgate_nb.gateway.settings import settings_from_environment
+
+    monkeypatch.setenv("WISGATE_GATEWAY_CONFIG", "")  # monkeypatch puts back what was there before the test
+    monkeypatch.setenv("WISGATE_GATEWAY_DB", "")
+    assert env.gateway_paths() == (None, None)
+    env.export_gateway_paths("/srv/gateway.toml", "sqlite:////srv/gateway.db")
+    settings = settings_from_environment()
+    assert (str(settings.config_path), settings.db_url) == ("/srv/gateway.toml", "sqlite:////srv/gateway.db")
