@@ -32,7 +32,7 @@ from wisgate_nb.http.client import (
     load_image_input,
     parse_images_body,
     retry_delay,
-    should_retry,
+    retryable_status,
 )
 
 KEY = "sk-test-0123456789abcdef"
@@ -136,8 +136,8 @@ def event_stream(body: bytes, status: int = 200) -> httpx.Response:
         (401, False, False), (403, False, False), (404, False, False), (422, False, False), (200, False, False),
     ],
 )
-def test_should_retry(status, connection, expected):
-    assert should_retry(status, is_connection_error=connection) is expected
+def test_retryable_status(status, connection, expected):
+    assert retryable_status(status, is_connection_error=connection) is expected
 
 
 NOW = 1445412475.0  # five seconds before Wed, 21 Oct 2015 07:28:00 GMT

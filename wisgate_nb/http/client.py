@@ -29,11 +29,11 @@ from .checks import check_settings, safe_url
 from .images import DEFAULT_MAX_PIXELS, ImageBlob, ImageInput, b64decode, decode_image, load_image_input
 from .messages import mask_secret, request_id_from, scrub
 from .pacer import Pacer, cost_of, images_asked, limit_kind, over_wait, wait_words
-from .wire import error_from_response, parse_images_body, request_id_of, retry_delay, should_retry
+from .wire import error_from_response, parse_images_body, request_id_of, retry_delay, retryable_status
 
 __all__ = ["ImageBlob", "ImageInput", "ImagesClient", "ImagesResponse", "check_settings", "decode_image",
            "error_from_response", "load_image_input", "parse_images_body", "request_id_of", "retry_delay",
-           "should_retry"]
+           "retryable_status"]
 
 logger = logging.getLogger(__name__)
 
