@@ -15,7 +15,7 @@ from wisgate_nb.errors import ConfigurationError
 from wisgate_nb.records import History, Record, chunks, loading, rows
 from wisgate_nb.records.columns import COLUMNS, FIELDS, LEADING, NOT_COLUMNS, kind_of
 from wisgate_nb.records.grades import FRAME_COLUMNS
-from wisgate_nb.records.usage import totals
+from wisgate_nb.records.spending import totals
 
 PRICES = {"gpt-image-2": {"per_image": 0.04, "per_1k_tokens": 0.01}, "*": {"per_image": 0.02}}
 
