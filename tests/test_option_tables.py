@@ -10,9 +10,9 @@ from wisgate_nb.errors import ConfigurationError
 from wisgate_nb.options import (
     BY_NAME,
     argparse_spec,
-    build_edit_fields,
     build_generation_payload,
     check_edit_images,
+    form_fields,
     problems_of,
     raise_problems,
     stream_options,
@@ -167,12 +167,12 @@ def test_the_payload_is_model_prompt_and_the_options_set():
 
 
 def test_edit_fields_are_text():
-    fields = build_edit_fields("a fox", model="gpt-image-2", n=2, stream=True, input_fidelity="high",
-                               extra={"b": [1, Unprintable.__name__]})
+    fields = form_fields(build_generation_payload("a fox", model="gpt-image-2", endpoint="edits", n=2, stream=True,
+                                                  input_fidelity="high", extra={"b": [1, Unprintable.__name__]}))
     assert fields == {"model": "gpt-image-2", "prompt": "a fox", "n": "2", "stream": "true", "input_fidelity": "high",
                       "extra": '{"b":[1,"Unprintable"]}'}
-    assert build_edit_fields("a fox", model="m", stream=False, odd=(1, object))["stream"] == "false"
-    assert build_edit_fields("a fox", model="m", odd=(1, int))["odd"] == "[1,\"<class 'int'>\"]"
+    assert form_fields({"model": "m", "stream": False, "odd": (1, object)})["stream"] == "false"
+    assert form_fields({"model": "m", "odd": (1, int)})["odd"] == "[1,\"<class 'int'>\"]"
 
 
 def test_suggest_names_a_near_miss_only():

@@ -246,10 +246,10 @@ def build_generation_payload(prompt: str, *, model: str, endpoint: str | None = 
     return {"model": model.strip(), "prompt": prompt, **clean}
 
 
-def build_edit_fields(prompt: str, *, model: str, **options: Any) -> dict[str, str]:
-    """The text fields of the multipart ``POST /images/edits`` (bools as ``"true"``/``"false"``)."""
-    body = build_generation_payload(prompt, model=model, endpoint="edits", **options)
-    return {name: _form_value(value) for name, value in body.items()}
+def form_fields(body: dict) -> dict[str, str]:
+    """An edit's multipart text fields from its body (``build_generation_payload(..., endpoint="edits")``):
+    unset (None) left out, bools as ``"true"``/``"false"``, lists and dicts as JSON, the rest as text."""
+    return {name: _form_value(value) for name, value in body.items() if value is not None}
 
 
 def _form_value(value: Any) -> str:
