@@ -68,3 +68,41 @@ def test_gateway_paths_go_to_the_workers_and_come_back(monkeypatch):
     env.export_gateway_paths("/srv/gateway.toml", "sqlite:////srv/gateway.db")
     settings = settings_from_environment()
     assert (str(settings.config_path), settings.db_url) == ("/srv/gateway.toml", "sqlite:////srv/gateway.db")
+
+
+# ---- the option registry, the one list of options ------------------------------------------------------
+
+
+def _record(quality: str, **params):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(model="gpt-image-2", size="1024x1024", quality=quality, n=1, template={"version": "v1"},
+                           params={"quality": quality, **params})
+
+
+def test_a_new_option_is_compared_in_the_registrys_order_without_editing_compare(monkeypatch):
+    from wisgate_nb import options
+    from wisgate_nb.records.compare import differing_keys
+
+    monkeypatch.setattr(options, "OPTIONS", (*options.OPTIONS, options.Option("seed", "int", "a seed", high=99)))
+    records = [_record("low", seed=1, aaa=1, stream=True), _record("high", seed=2, aaa=2, partial_images=2)]
+    # a registered option before the template's version and before unknown keys; streaming is no difference
+    assert differing_keys(records) == ["quality", "seed", "aaa"]
+    records[1].template = {"version": "v2"}
+    assert differing_keys(records) == ["quality", "seed", "template_version", "aaa"]
+
+
+def test_a_new_option_is_labelled_in_image_files_without_editing_provenance(monkeypatch):
+    from wisgate_nb import options
+    from wisgate_nb.records import provenance
+
+    monkeypatch.setattr(options, "OPTIONS", (*options.OPTIONS, options.Option("seed", "int", "a seed", high=99)))
+    record = {"prompt": "a fox", "model": "gpt-image-2", "size": "1024x1024", "n": 2, "quality": "low",
+              "params": {"seed": 7, "output_format": "webp", "stream": True, "partial_images": 2}}
+    info = provenance.facts(record, request_id="req_1")
+    assert "stream" not in info["params"] and "partial_images" not in info["params"]
+    text = provenance.parameters_text(info)
+    assert text == ("a fox\nModel: gpt-image-2, Size: 1024x1024, Quality: low, Format: webp, Seed: 7, "
+                    f"Batch size: 2, Request id: req_1, Version: wisgate_nb {info['version']}")
+    assert provenance.parse_parameters(text)["params"] == {"size": "1024x1024", "n": "2", "quality": "low",
+                                                           "output_format": "webp", "seed": "7"}
