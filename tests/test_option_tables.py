@@ -13,6 +13,7 @@ from wisgate_nb.options import (
     build_generation_payload,
     check_edit_images,
     form_fields,
+    image_options,
     problems_of,
     raise_problems,
     stream_options,
@@ -173,6 +174,17 @@ def test_edit_fields_are_text():
                       "extra": '{"b":[1,"Unprintable"]}'}
     assert form_fields({"model": "m", "stream": False, "odd": (1, object)})["stream"] == "false"
     assert form_fields({"model": "m", "odd": (1, int)})["odd"] == "[1,\"<class 'int'>\"]"
+
+
+def test_image_options_are_what_is_drawn_with_how_many_last():
+    """Comparisons and provenance show these: not how the answer came (streaming); ``n`` after the rest."""
+    options = image_options()
+    assert [o.name for o in options] == ["model", "size", "quality", "output_format", "background",
+                                         "output_compression", "moderation", "safety_identifier", "input_fidelity",
+                                         "user", "style", "response_format", "n"]
+    assert [o.label for o in options] == ["Model", "Size", "Quality", "Format", "Background", "Compression",
+                                          "Moderation", "Safety identifier", "Input fidelity", "User", "Style",
+                                          "Response format", "Batch size"]
 
 
 def test_suggest_names_a_near_miss_only():
