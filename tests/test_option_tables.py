@@ -9,6 +9,7 @@ import pytest
 from wisgate_nb.errors import ConfigurationError
 from wisgate_nb.options import (
     BY_NAME,
+    Option,
     argparse_spec,
     build_generation_payload,
     check_edit_images,
@@ -185,6 +186,8 @@ def test_image_options_are_what_is_drawn_with_how_many_last():
     assert [o.label for o in options] == ["Model", "Size", "Quality", "Format", "Background", "Compression",
                                           "Moderation", "Safety identifier", "Input fidelity", "User", "Style",
                                           "Response format", "Batch size"]
+    assert Option("output_compression", "int", "h").label == "Output compression"
+    assert Option("output_compression", "int", "h", file_label="Compression").label == "Compression"
 
 
 def test_suggest_names_a_near_miss_only():

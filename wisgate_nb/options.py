@@ -51,11 +51,12 @@ class Option:
     front_door: bool = True  # False: the Python API accepts it, the magic, CLI and panel do not show it
     open: bool = False  # a choice that takes values not listed too (new models bring them), with a warning
     delivery: bool = False  # how the answer comes (streaming), not what is drawn: no comparison, no provenance
-    label: str = ""  # its name in an image file's "parameters" text; default: "Output compression" from the name
+    file_label: str = ""  # its name in an image file's "parameters" text (default: see ``label``)
 
-    def __post_init__(self) -> None:
-        if not self.label:
-            object.__setattr__(self, "label", self.name.replace("_", " ").capitalize())
+    @property
+    def label(self) -> str:
+        """Its name in an image file's "parameters" text: ``file_label``, else "Output compression" from the name."""
+        return self.file_label or self.name.replace("_", " ").capitalize()
 
     @property
     def cli_flags(self) -> tuple[str, ...]:
@@ -72,16 +73,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("size", "size", f"WIDTHxHEIGHT, each side {MIN_SIDE}-{MAX_SIDE} px (1024x1024, 1536x1024, 1024x1536) "
            "or auto", flags=("-s", "--size"), metavar="WxH", panel="main", column=True),
     Option("n", "int", "number of images, 1-10", low=1, high=10, flags=("-n", "--n"), metavar="N", panel="main",
-           column=True, label="Batch size"),
+           column=True, file_label="Batch size"),
     Option("quality", "choice", "low, medium, high, xhigh, max or auto (unset: the server's default)",
            choices=("low", "medium", "high", "xhigh", "max", "auto"), also=("standard", "hd"),
            flags=("-q", "--quality"), metavar="Q", panel="main", column=True, open=True),
     Option("output_format", "choice", "png, jpeg or webp", choices=("png", "jpeg", "webp"), aliases={"jpg": "jpeg"},
-           flags=("--format",), metavar="F", panel="main", label="Format"),
+           flags=("--format",), metavar="F", panel="main", file_label="Format"),
     Option("background", "choice", "transparent, opaque or auto", choices=("transparent", "opaque", "auto"),
            metavar="B", open=True),
     Option("output_compression", "int", "compression of jpeg and webp output, 0-100 (%)", low=0, high=100,
-           metavar="PCT", label="Compression"),
+           metavar="PCT", file_label="Compression"),
     Option("moderation", "choice", "content moderation strictness: low or auto", choices=("low", "auto"),
            metavar="M", open=True),
     Option("safety_identifier", "text", "a stable id of your end user (e.g. a hash of their login) for the "
