@@ -122,7 +122,7 @@ def test_loaded_records_are_the_written_ones_with_their_updates(tmp_path):
     assert loaded.select(group="g3") == history.select(group="g3")
     assert loaded.select(status="error") == history.select(status="error")
     assert loaded.totals(PRICES) == history.totals(PRICES) == totals(history.records, PRICES)
-    assert [r.id for r in loaded.by_cache_key("key1")] == [r.id for r in reversed(history.records)
+    assert [r.id for r in loaded._by_cache_key("key1")] == [r.id for r in reversed(history.records)
                                                            if r.cache_key == "key1"]
 
 

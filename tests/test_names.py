@@ -106,3 +106,20 @@ def test_a_new_option_is_labelled_in_image_files_without_editing_provenance(monk
                     f"Batch size: 2, Request id: req_1, Version: wisgate_nb {info['version']}")
     assert provenance.parse_parameters(text)["params"] == {"size": "1024x1024", "n": "2", "quality": "low",
                                                            "output_format": "webp", "seed": "7"}
+
+
+# ---- History's public face ----------------------------------------------------------------------------
+
+# What a notebook user reaches for (DESIGN.md, the README, the notebooks); ``folder`` and ``session`` are attributes.
+HISTORY_FOR_USERS = {"load", "df", "images_df", "grades_df", "records", "select", "results", "usage", "totals",
+                     "compare", "to_csv", "to_parquet", "contact_sheet", "rate", "tag", "annotate"}
+# The package's own, public still because core/ (recording, session), grading/ and widgets/ call them.
+HISTORY_FOR_THE_PACKAGE = {"create", "append", "update", "ensure_folder", "folder_of", "full_paths", "thumb_paths",
+                           "grade_book"}
+
+
+def test_history_shows_what_users_need_and_names_the_rest():
+    """A new public member of History is a decision: add it to one of the sets above, or give it a ``_``."""
+    from wisgate_nb.records.store import History
+
+    assert {name for name in dir(History) if not name.startswith("_")} == HISTORY_FOR_USERS | HISTORY_FOR_THE_PACKAGE

@@ -172,7 +172,7 @@ class History(Graded):
         row = range(len(self))[key] if isinstance(key, int) else self._rows.row_of(key)
         return self._rows.records_at([row])[0]
 
-    def by_cache_key(self, key: str) -> Iterator[Record]:
+    def _by_cache_key(self, key: str) -> Iterator[Record]:
         """Records made with this cache key, newest first (read one at a time)."""
         for row in self._rows.with_cache_key(key):
             yield self._rows.records_at([row])[0]
