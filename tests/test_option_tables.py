@@ -4,8 +4,11 @@ words as they are, so mutation testing (tools/mutation.sh) should find no change
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
+from wisgate_nb import values
 from wisgate_nb.errors import ConfigurationError
 from wisgate_nb.options import (
     BY_NAME,
@@ -188,6 +191,55 @@ def test_image_options_are_what_is_drawn_with_how_many_last():
                                           "Response format", "Batch size"]
     assert Option("output_compression", "int", "h").label == "Output compression"
     assert Option("output_compression", "int", "h", file_label="Compression").label == "Compression"
+
+
+KNOWN = "gpt-image-2, gpt-image-1.5, gpt-image-1, gpt-image-1-mini, dall-e-3, dall-e-2"
+
+
+@pytest.mark.parametrize("model", ["gpt-image-2", "gpt-image-2-2026-04-21", "dall-e-3", " gpt-image-1-mini "])
+def test_known_models_and_their_dated_snapshots_go_without_a_warning(model, monkeypatch):
+    monkeypatch.setattr(values, "_warned", set())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert build_generation_payload("p", model=model)["model"] == model.strip()
+
+
+@pytest.mark.parametrize("model", ["my-model", "gpt-image-20", "gpt-image", "dall-e-3x"])
+def test_another_model_is_sent_with_a_warning_naming_it_and_the_known_ones(model, monkeypatch):
+    monkeypatch.setattr(values, "_warned", set())
+    with pytest.warns(values.UnknownValueWarning) as seen:
+        assert build_generation_payload("p", model=model)["model"] == model
+    assert [str(w.message) for w in seen] == [
+        f"model={model!r} is not one of the known values ({KNOWN}): sent as given, for a model that takes it"]
+
+
+@pytest.mark.parametrize(("option", "value", "sent"), [("quality", " Ultra ", "ultra"), ("moderation", "strict", "strict")])
+def test_an_open_choice_sends_a_new_value_with_a_warning_naming_the_option(option, value, sent, monkeypatch):
+    monkeypatch.setattr(values, "_warned", set())
+    with pytest.warns(values.UnknownValueWarning) as seen:
+        assert validate_options(**{option: value}) == {option: sent}
+    choices = ", ".join(BY_NAME[option].choices)
+    assert [str(w.message) for w in seen] == [
+        f"{option}={sent!r} is not one of the known values ({choices}): sent as given, for a model that takes it"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert validate_options(**{option: "auto"}) == {option: "auto"}  # a listed value: no warning
+
+
+def test_a_closed_choice_names_the_value_it_refuses():
+    with pytest.raises(ConfigurationError) as info:
+        validate_options(output_format="gif")
+    assert str(info.value) == "output_format must be one of png, jpeg, webp; got 'gif'"
+
+
+@pytest.mark.parametrize(("option", "value"), [("model", "gpt-image-2\udcff"), ("user", "alice\udcff")])
+def test_text_with_a_lone_surrogate_is_refused_naming_the_option(option, value):
+    with pytest.raises(ConfigurationError) as info:
+        if option == "model":
+            build_generation_payload("p", model=value)
+        else:
+            validate_options(**{option: value})
+    assert str(info.value).startswith(f"{option} holds a lone surrogate ('\\udcff' at character ")
 
 
 def test_suggest_names_a_near_miss_only():
