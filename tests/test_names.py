@@ -1,4 +1,4 @@
-"""Names and settings: who reads the environment, which 'retry' is which, the option registry as the one list."""
+"""Names and settings: who reads the environment, the option registry as the one list, History's public face."""
 
 from __future__ import annotations
 
