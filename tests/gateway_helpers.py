@@ -158,8 +158,8 @@ def check_expiry(engine) -> None:
     """A reservation expires once, gives its images back, and a late answer still counts what it made."""
     from wisgate_nb.gateway.auth import add_student
     from wisgate_nb.gateway.ledger import Ledger, Refusal
+    from wisgate_nb.gateway.quotas import quota_view
     from wisgate_nb.gateway.settings import Limits
-    from wisgate_nb.gateway.usage import quota_view
 
     clock = Clock()
     ledger = Ledger(engine, clock)

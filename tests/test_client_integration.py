@@ -92,7 +92,7 @@ def picture(size=(256, 256), fmt="PNG", mode="RGB") -> bytes:
 
 
 def test_edit_with_one_image_and_a_mask_is_accepted(srv):
-    fields = params.build_edit_fields("add a boat", model="gpt-image-2", size="256x256")
+    fields = params.build_generation_payload("add a boat", endpoint="edits", model="gpt-image-2", size="256x256")
     image = load_image_input(picture(fmt="JPEG"))
     mask = load_image_input(Image.new("RGBA", (256, 256)), default_name="mask.png")
     result = run(srv, "edit", fields, [image], mask)
@@ -126,8 +126,8 @@ def test_stream_partials_arrive_before_the_result(srv, method):
     if method == "generate":
         result = run(srv, "generate", payload(stream=True, partial_images=2), on_partial=on_partial)
     else:
-        fields = params.build_edit_fields("add snow", model="gpt-image-2", size="256x256", stream=True,
-                                          partial_images=2)
+        fields = params.build_generation_payload("add snow", endpoint="edits", model="gpt-image-2", size="256x256",
+                                                 stream=True, partial_images=2)
         result = run(srv, "edit", fields, [load_image_input(picture())], on_partial=on_partial)
     finished = time.monotonic() - started
     assert [index for index, _ in arrivals] == [0, 1]

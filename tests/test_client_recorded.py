@@ -171,7 +171,7 @@ def test_recorded_multi_image_edit_is_sent_as_image_array_and_the_truncated_imag
     assert [(name, filename) for name, filename, _ in uploads] == [("image[0]", "image.png"),
                                                                    ("image[1]", "mask.png")]
     images = [load_image_input(data, default_name=filename) for _, filename, data in uploads]
-    fields = params.build_edit_fields("Create a collage from these images", model="gpt-image-1")
+    fields = params.build_generation_payload("Create a collage from these images", endpoint="edits", model="gpt-image-1")
     result, seen = replay(recording, lambda client: client.edit(fields, images))
     sent = email.message_from_bytes(
         f"Content-Type: {seen[0].headers['content-type']}\r\n\r\n".encode() + seen[0].content,

@@ -32,7 +32,7 @@ from wisgate_nb.http.client import (
     load_image_input,
     parse_images_body,
     retry_delay,
-    should_retry,
+    retryable_status,
 )
 
 KEY = "sk-test-0123456789abcdef"
@@ -136,8 +136,8 @@ def event_stream(body: bytes, status: int = 200) -> httpx.Response:
         (401, False, False), (403, False, False), (404, False, False), (422, False, False), (200, False, False),
     ],
 )
-def test_should_retry(status, connection, expected):
-    assert should_retry(status, is_connection_error=connection) is expected
+def test_retryable_status(status, connection, expected):
+    assert retryable_status(status, is_connection_error=connection) is expected
 
 
 NOW = 1445412475.0  # five seconds before Wed, 21 Oct 2015 07:28:00 GMT
@@ -547,7 +547,8 @@ def test_no_key_means_no_authorization_header_and_short_timeouts_apply():
 def test_edit_with_one_image_and_a_mask_is_multipart():
     server = Server(httpx.Response(200, json=ok_body()))
     client, _ = make_client(server)
-    fields = params.build_edit_fields("add a hat", model="gpt-image-1", n=2, quality=None)
+    fields = params.build_generation_payload("add a hat", endpoint="edits", model="gpt-image-1", n=2,
+                                             quality=None)
     image = load_image_input(image_bytes(fmt="JPEG"))
     mask = load_image_input(Image.new("RGBA", (8, 8)), default_name="mask.png")
     run(client.edit(fields, [image], mask))
@@ -599,11 +600,13 @@ def test_options_json_cannot_carry_send_nothing(extra):
 
 
 def test_edit_fields_given_as_python_values_are_sent_as_form_text():
+    """The registry's encoding (``options.form_fields``) is what goes out: lists and dicts as JSON, not Python."""
     server = Server(httpx.Response(200, json=ok_body()))
     client, _ = make_client(server)
-    run(client.edit({"model": "m", "prompt": "p", "n": 2, "stream": False, "user": None}, [("a.png", PNG, "image/png")]))
-    assert [(name, payload) for name, _, _, payload in multipart_parts(server.requests[0])][:4] == [
-        ("model", b"m"), ("prompt", b"p"), ("n", b"2"), ("stream", b"false")]
+    run(client.edit({"model": "m", "prompt": "p", "n": 2, "stream": False, "user": None,
+                     "extra": {"a": [1, True, None]}}, [("a.png", PNG, "image/png")]))
+    assert [(name, payload) for name, _, _, payload in multipart_parts(server.requests[0])][:5] == [
+        ("model", b"m"), ("prompt", b"p"), ("n", b"2"), ("stream", b"false"), ("extra", b'{"a":[1,true,null]}')]
 
 
 @pytest.mark.parametrize(
@@ -941,7 +944,7 @@ def test_edit_streams_use_the_image_edit_events():
     async def on_partial(index, blob):  # async callbacks are awaited
         seen.append(index)
 
-    fields = params.build_edit_fields("p", model="m", stream=True, partial_images=2)
+    fields = params.build_generation_payload("p", endpoint="edits", model="m", stream=True, partial_images=2)
     result = run(client.edit(fields, [("a.png", PNG, "image/png")], on_partial=on_partial))
     assert seen == [0, 1] and result.streamed
     assert ("stream", None, "text/plain", b"true") in multipart_parts(server.requests[0])
@@ -1060,7 +1063,7 @@ def test_the_fallback_happens_once_then_the_usual_retries():
 def test_an_edit_stream_falls_back_without_its_stream_fields():
     server = Server(httpx.Response(500, json={}), httpx.Response(200, json=ok_body()))
     client, _ = make_client(server)
-    fields = params.build_edit_fields("p", model="m", stream=True, partial_images=2)
+    fields = params.build_generation_payload("p", endpoint="edits", model="m", stream=True, partial_images=2)
     result = run(client.edit(fields, [("a.png", PNG, "image/png")]))
     names = [[name for name, *_ in multipart_parts(r)] for r in server.requests]
     assert "stream" in names[0] and "partial_images" in names[0]

@@ -15,7 +15,7 @@ from wisgate_nb.errors import ConfigurationError
 from wisgate_nb.records import History, Record, chunks, loading, rows
 from wisgate_nb.records.columns import COLUMNS, FIELDS, LEADING, NOT_COLUMNS, kind_of
 from wisgate_nb.records.grades import FRAME_COLUMNS
-from wisgate_nb.records.usage import totals
+from wisgate_nb.records.spending import totals
 
 PRICES = {"gpt-image-2": {"per_image": 0.04, "per_1k_tokens": 0.01}, "*": {"per_image": 0.02}}
 
@@ -122,7 +122,7 @@ def test_loaded_records_are_the_written_ones_with_their_updates(tmp_path):
     assert loaded.select(group="g3") == history.select(group="g3")
     assert loaded.select(status="error") == history.select(status="error")
     assert loaded.totals(PRICES) == history.totals(PRICES) == totals(history.records, PRICES)
-    assert [r.id for r in loaded.by_cache_key("key1")] == [r.id for r in reversed(history.records)
+    assert [r.id for r in loaded._by_cache_key("key1")] == [r.id for r in reversed(history.records)
                                                            if r.cache_key == "key1"]
 
 

@@ -4,15 +4,20 @@ words as they are, so mutation testing (tools/mutation.sh) should find no change
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
+from wisgate_nb import values
 from wisgate_nb.errors import ConfigurationError
 from wisgate_nb.options import (
     BY_NAME,
+    Option,
     argparse_spec,
-    build_edit_fields,
     build_generation_payload,
     check_edit_images,
+    form_fields,
+    image_options,
     problems_of,
     raise_problems,
     stream_options,
@@ -167,12 +172,74 @@ def test_the_payload_is_model_prompt_and_the_options_set():
 
 
 def test_edit_fields_are_text():
-    fields = build_edit_fields("a fox", model="gpt-image-2", n=2, stream=True, input_fidelity="high",
-                               extra={"b": [1, Unprintable.__name__]})
+    fields = form_fields(build_generation_payload("a fox", model="gpt-image-2", endpoint="edits", n=2, stream=True,
+                                                  input_fidelity="high", extra={"b": [1, Unprintable.__name__]}))
     assert fields == {"model": "gpt-image-2", "prompt": "a fox", "n": "2", "stream": "true", "input_fidelity": "high",
                       "extra": '{"b":[1,"Unprintable"]}'}
-    assert build_edit_fields("a fox", model="m", stream=False, odd=(1, object))["stream"] == "false"
-    assert build_edit_fields("a fox", model="m", odd=(1, int))["odd"] == "[1,\"<class 'int'>\"]"
+    assert form_fields({"model": "m", "stream": False, "odd": (1, object)})["stream"] == "false"
+    assert form_fields({"model": "m", "odd": (1, int)})["odd"] == "[1,\"<class 'int'>\"]"
+
+
+def test_image_options_are_what_is_drawn_with_how_many_last():
+    """Comparisons and provenance show these: not how the answer came (streaming); ``n`` after the rest."""
+    options = image_options()
+    assert [o.name for o in options] == ["model", "size", "quality", "output_format", "background",
+                                         "output_compression", "moderation", "safety_identifier", "input_fidelity",
+                                         "user", "style", "response_format", "n"]
+    assert [o.label for o in options] == ["Model", "Size", "Quality", "Format", "Background", "Compression",
+                                          "Moderation", "Safety identifier", "Input fidelity", "User", "Style",
+                                          "Response format", "Batch size"]
+    assert Option("output_compression", "int", "h").label == "Output compression"
+    assert Option("output_compression", "int", "h", file_label="Compression").label == "Compression"
+
+
+KNOWN = "gpt-image-2, gpt-image-1.5, gpt-image-1, gpt-image-1-mini, dall-e-3, dall-e-2"
+
+
+@pytest.mark.parametrize("model", ["gpt-image-2", "gpt-image-2-2026-04-21", "dall-e-3", " gpt-image-1-mini "])
+def test_known_models_and_their_dated_snapshots_go_without_a_warning(model, monkeypatch):
+    monkeypatch.setattr(values, "_warned", set())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert build_generation_payload("p", model=model)["model"] == model.strip()
+
+
+@pytest.mark.parametrize("model", ["my-model", "gpt-image-20", "gpt-image", "dall-e-3x"])
+def test_another_model_is_sent_with_a_warning_naming_it_and_the_known_ones(model, monkeypatch):
+    monkeypatch.setattr(values, "_warned", set())
+    with pytest.warns(values.UnknownValueWarning) as seen:
+        assert build_generation_payload("p", model=model)["model"] == model
+    assert [str(w.message) for w in seen] == [
+        f"model={model!r} is not one of the known values ({KNOWN}): sent as given, for a model that takes it"]
+
+
+@pytest.mark.parametrize(("option", "value", "sent"), [("quality", " Ultra ", "ultra"), ("moderation", "strict", "strict")])
+def test_an_open_choice_sends_a_new_value_with_a_warning_naming_the_option(option, value, sent, monkeypatch):
+    monkeypatch.setattr(values, "_warned", set())
+    with pytest.warns(values.UnknownValueWarning) as seen:
+        assert validate_options(**{option: value}) == {option: sent}
+    choices = ", ".join(BY_NAME[option].choices)
+    assert [str(w.message) for w in seen] == [
+        f"{option}={sent!r} is not one of the known values ({choices}): sent as given, for a model that takes it"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert validate_options(**{option: "auto"}) == {option: "auto"}  # a listed value: no warning
+
+
+def test_a_closed_choice_names_the_value_it_refuses():
+    with pytest.raises(ConfigurationError) as info:
+        validate_options(output_format="gif")
+    assert str(info.value) == "output_format must be one of png, jpeg, webp; got 'gif'"
+
+
+@pytest.mark.parametrize(("option", "value"), [("model", "gpt-image-2\udcff"), ("user", "alice\udcff")])
+def test_text_with_a_lone_surrogate_is_refused_naming_the_option(option, value):
+    with pytest.raises(ConfigurationError) as info:
+        if option == "model":
+            build_generation_payload("p", model=value)
+        else:
+            validate_options(**{option: value})
+    assert str(info.value).startswith(f"{option} holds a lone surrogate ('\\udcff' at character ")
 
 
 def test_suggest_names_a_near_miss_only():

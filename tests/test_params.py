@@ -152,19 +152,20 @@ def test_bad_model_is_refused(model):
         params.build_generation_payload("p", model=model)
 
 
-def test_build_edit_fields_are_strings():
-    fields = params.build_edit_fields("add a hat", model="gpt-image-1", n="2", stream=True, partial_images=1,
-                                      size="1024x1024", quality=None, background="transparent",
-                                      extra={"a": 1})
+def test_form_fields_are_strings():
+    fields = params.form_fields(params.build_generation_payload(
+        "add a hat", model="gpt-image-1", endpoint="edits", n="2", stream=True, partial_images=1, size="1024x1024",
+        quality=None, background="transparent", extra={"a": 1}))
     assert fields == {"model": "gpt-image-1", "prompt": "add a hat", "n": "2", "stream": "true",
                       "partial_images": "1", "size": "1024x1024", "background": "transparent",
                       "extra": '{"a":1}'}
-    assert params.build_edit_fields("p", model="m", stream=False)["stream"] == "false"
+    assert params.form_fields({"model": "m", "prompt": "p", "stream": False, "user": None}) == {
+        "model": "m", "prompt": "p", "stream": "false"}
 
 
-def test_build_edit_fields_validates_like_generation():
+def test_an_edit_body_is_checked_like_generation():
     with pytest.raises(ConfigurationError, match="1 to 10"):
-        params.build_edit_fields("p", model="m", n=20)
+        params.build_generation_payload("p", model="m", endpoint="edits", n=20)
 
 
 @pytest.mark.parametrize(
@@ -232,7 +233,7 @@ def test_parse_size_only_raises_configuration_errors(size):
 def test_build_payloads_only_raise_configuration_errors(prompt, options):
     try:
         body = params.build_generation_payload(prompt, model="m", **options)
-        fields = params.build_edit_fields(prompt, model="m", **options)
+        fields = params.form_fields(params.build_generation_payload(prompt, model="m", endpoint="edits", **options))
     except ConfigurationError:
         return
     assert body["prompt"] == prompt

@@ -403,7 +403,7 @@ def test_a_used_up_quota_is_never_retried(mode, session, proxy, input_png):
     send(mode, input_png)
     with pytest.raises(QuotaExceededError) as info:
         send(mode, input_png)
-    assert info.value.code == "insufficient_quota" and info.value.should_retry is False
+    assert info.value.code == "insufficient_quota" and info.value.server_says_retry is False
     assert len(server.emulator.image_requests) == 2 and server.emulator.image_requests[-1].fault == "quota"
     record = session.history.records[-1]
     assert (record.error_type, record.attempts, record.attempt_statuses) == ("QuotaExceededError", 1, "429")

@@ -22,8 +22,8 @@ KEY = "sk-wire-0123456789abcdef"
     (407, False, False), (408, False, True), (409, False, True), (410, False, False), (429, False, True),
     (499, False, False), (500, False, True), (503, False, True), (599, False, True),
 ])
-def test_should_retry_like_the_official_client(status, connection, retried):
-    assert wire.should_retry(status, is_connection_error=connection) is retried
+def test_retryable_status_like_the_official_client(status, connection, retried):
+    assert wire.retryable_status(status, is_connection_error=connection) is retried
 
 
 @pytest.mark.parametrize(("attempt", "expected"), [(0, 0.5), (1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (5, 8.0),
@@ -91,7 +91,7 @@ def test_the_error_envelope_gives_class_message_code_and_request_id():
                  {"x-request-id": "req_9", "retry-after": "2", "x-should-retry": "true"})
     assert type(exc) is errors.RateLimitError
     assert (exc.status_code, exc.message, exc.code, exc.request_id, exc.request_id_header, exc.retry_after,
-            exc.should_retry) == (429, "Slow down", "rate_limit_exceeded", "req_9", "x-request-id", 2.0, True)
+            exc.server_says_retry) == (429, "Slow down", "rate_limit_exceeded", "req_9", "x-request-id", 2.0, True)
 
 
 @pytest.mark.parametrize(("body", "message", "code"), [
@@ -143,7 +143,7 @@ def test_an_error_body_cut_short_is_salvaged_and_its_id_may_come_from_the_body()
     exc = _error(500, {"message": "m", "requestId": "top"})
     assert (exc.request_id, exc.request_id_header) == ("top", "body")
     exc = _error(500, b"<html>no id</html>", {"x-should-retry": "false", "retry-after": "0"})
-    assert (exc.request_id, exc.should_retry, exc.retry_after) == (None, False, None)
+    assert (exc.request_id, exc.server_says_retry, exc.retry_after) == (None, False, None)
 
 
 @pytest.mark.parametrize(("headers", "retry_after"), [
@@ -222,11 +222,11 @@ def test_a_200_is_described_by_its_content_type_too():
 
 @pytest.mark.parametrize(("exc", "retried"), [
     (errors.RateLimitError("x", status_code=429), True),
-    (errors.RateLimitError("x", status_code=429, should_retry=False), False),
-    (errors.BadRequestError("x", status_code=400, should_retry=True), True),
+    (errors.RateLimitError("x", status_code=429, server_says_retry=False), False),
+    (errors.BadRequestError("x", status_code=400, server_says_retry=True), True),
     (errors.BadRequestError("x", status_code=400), False),
     (errors.InternalServerError("x", status_code=500), True),
-    (errors.QuotaExceededError("x", status_code=429, should_retry=True), False),
+    (errors.QuotaExceededError("x", status_code=429, server_says_retry=True), False),
     (errors.APIConnectionError("down"), True),
     (errors.APITimeoutError("slow"), True),
     (errors.ResponseFormatError("odd"), False),
@@ -357,10 +357,10 @@ def test_salvage_reads_a_cut_error_body(body, found):
     ({"x-should-retry": "true"}, True), ({"X-Should-Retry": " FALSE "}, False), ({"x-should-retry": "maybe"}, None),
     ({}, None), (None, None), ({b"x-should-retry": "true"}, None),
 ])
-def test_the_servers_should_retry_header(headers, value):
-    from wisgate_nb.http.messages import should_retry_header
+def test_the_servers_x_should_retry(headers, value):
+    from wisgate_nb.http.messages import x_should_retry
 
-    assert should_retry_header(headers) is value
+    assert x_should_retry(headers) is value
 
 
 def test_loads_and_body_request_ids():

@@ -110,7 +110,7 @@ def _main(argv: list[str] | None) -> int:
     if args.command in ("gateway", "emulator"):  # an extra of the install: a line saying which, not a traceback
         problem = missing(args.command, f"wisgate-nb {args.command}")
         if not problem and args.command == "gateway":
-            from .config import hub_service_env
+            from .gateway.env import hub_service_env
 
             problem = missing("hub", "wisgate-nb gateway as a JupyterHub service") if hub_service_env() else None
         if problem:

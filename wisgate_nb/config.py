@@ -1,7 +1,8 @@
 """Settings: one traitlets Configurable, ``WisGate``, filled from the environment.
 
 Precedence: explicit argument > ``%config WisGate.x`` / ``configure()`` > environment > default.
-This is the only module that reads ``os.environ``.
+This module reads the notebook user's environment; the gateway's own variables are read in ``gateway/env.py``.
+No other module reads ``os.environ``, and this one never writes it.
 """
 
 from __future__ import annotations
@@ -73,46 +74,11 @@ def env_demo() -> bool:
     return _env_flag("WISGATE_DEMO")
 
 
-def _env_secret(name: str) -> Secret | None:
-    value = os.environ.get(name, "").strip()
-    return Secret(value) if value else None
-
-
 def hub_api_token() -> Secret | None:
-    """$JUPYTERHUB_API_TOKEN: a JupyterHub server's (or a hub service's) own token."""
-    return _env_secret("JUPYTERHUB_API_TOKEN")
-
-
-def gateway_admin_token() -> Secret | None:
-    """$WISGATE_GATEWAY_ADMIN_TOKEN: the teacher's token for the gateway's /admin pages."""
-    return _env_secret("WISGATE_GATEWAY_ADMIN_TOKEN")
-
-
-def hub_service_env() -> dict[str, str] | None:
-    """The JupyterHub service environment (name, api_url, prefix, url), or None outside a hub service."""
-    name = os.environ.get("JUPYTERHUB_SERVICE_NAME", "").strip()
-    if not name or hub_api_token() is None:
-        return None
-    return {
-        "name": name,
-        "api_url": os.environ.get("JUPYTERHUB_API_URL", "").strip() or "http://127.0.0.1:8081/hub/api",
-        "prefix": os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "").strip() or f"/services/{name}/",
-        "url": os.environ.get("JUPYTERHUB_SERVICE_URL", "").strip(),
-    }
-
-
-_GATEWAY_PATHS = ("WISGATE_GATEWAY_CONFIG", "WISGATE_GATEWAY_DB")
-
-
-def gateway_paths() -> tuple[str | None, str | None]:
-    """The config file and database URL handed to gateway worker processes (see export_gateway_paths)."""
-    return tuple(os.environ.get(name, "").strip() or None for name in _GATEWAY_PATHS)  # type: ignore[return-value]
-
-
-def export_gateway_paths(config: str, db: str) -> None:
-    """Hand the config file and database URL to the worker processes that uvicorn starts."""
-    for name, value in zip(_GATEWAY_PATHS, (config, db)):
-        os.environ[name] = value
+    """$JUPYTERHUB_API_TOKEN: this server's token from JupyterHub (sent as the key with ``hub_auth``; a hub
+    service such as the gateway has one too)."""
+    value = os.environ.get("JUPYTERHUB_API_TOKEN", "").strip()
+    return Secret(value) if value else None
 
 
 class WisGate(Configurable):

@@ -121,7 +121,7 @@ class APIStatusError(WisGateError):
         retry_after: float | None = None,
         hint: str | None = None,
         request_id_header: str | None = None,
-        should_retry: bool | None = None,
+        server_says_retry: bool | None = None,
     ):
         self.status_code = status_code
         self.message = message
@@ -129,8 +129,8 @@ class APIStatusError(WisGateError):
         self.request_id = request_id
         self.request_id_header = request_id_header
         self.retry_after = retry_after
-        self.should_retry = should_retry  # the server's x-should-retry header, if it sent one
-        self.hint = hint if hint is not None else _hint_for(status_code, retry_after, message, should_retry)
+        self.server_says_retry = server_says_retry  # the server's x-should-retry header, if it sent one
+        self.hint = hint if hint is not None else _hint_for(status_code, retry_after, message, server_says_retry)
         super().__init__(self._text())
 
     def _text(self) -> str:
@@ -146,12 +146,12 @@ class APIStatusError(WisGateError):
 
 
 def _hint_for(status_code: int, retry_after: float | None, message: str = "",
-              should_retry: bool | None = None) -> str | None:
+              server_says_retry: bool | None = None) -> str | None:
     if status_code in (400, 403) and _AUTH_WORDS.search(message or ""):
         return KEY_HINT  # proxies answer a bad key with 400 or 403 as often as with 401
     if status_code == 429 and retry_after:
         return f"slow down: wait {retry_after:g} s and try again"
-    if status_code >= 500 and should_retry is False:  # the server says waiting will not help: its message says why
+    if status_code >= 500 and server_says_retry is False:  # the server says waiting will not help: its message says why
         return None
     if status_code >= 500:
         return "the server failed; try again in a moment"

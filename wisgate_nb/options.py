@@ -3,7 +3,8 @@
 An :class:`Option` says what a request option is called, what values it takes, its magic and CLI
 flag, its help line, where the panel shows it, whether profiles may set it and whether it has its own
 history column. From ``OPTIONS`` derive: the validation below (the Python API), the magic's and the
-CLI's arguments and help, the panel's form, profiles' allowed keys and the comparison's columns.
+CLI's arguments and help, the panel's form, profiles' allowed keys, the comparison's labels and the
+"parameters" text of image files' provenance (``image_options``).
 Adding an option to every front door is one entry here.
 
 Pure functions, no I/O; this module imports neither Pillow nor httpx. Numbers may be given as ints
@@ -49,6 +50,13 @@ class Option:
     column: bool = False  # its own History.df column (the others are in ``params``)
     front_door: bool = True  # False: the Python API accepts it, the magic, CLI and panel do not show it
     open: bool = False  # a choice that takes values not listed too (new models bring them), with a warning
+    delivery: bool = False  # how the answer comes (streaming), not what is drawn: no comparison, no provenance
+    file_label: str = ""  # its name in an image file's "parameters" text (default: see ``label``)
+
+    @property
+    def label(self) -> str:
+        """Its name in an image file's "parameters" text: ``file_label``, else "Output compression" from the name."""
+        return self.file_label or self.name.replace("_", " ").capitalize()
 
     @property
     def cli_flags(self) -> tuple[str, ...]:
@@ -65,16 +73,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("size", "size", f"WIDTHxHEIGHT, each side {MIN_SIDE}-{MAX_SIDE} px (1024x1024, 1536x1024, 1024x1536) "
            "or auto", flags=("-s", "--size"), metavar="WxH", panel="main", column=True),
     Option("n", "int", "number of images, 1-10", low=1, high=10, flags=("-n", "--n"), metavar="N", panel="main",
-           column=True),
+           column=True, file_label="Batch size"),
     Option("quality", "choice", "low, medium, high, xhigh, max or auto (unset: the server's default)",
            choices=("low", "medium", "high", "xhigh", "max", "auto"), also=("standard", "hd"),
            flags=("-q", "--quality"), metavar="Q", panel="main", column=True, open=True),
     Option("output_format", "choice", "png, jpeg or webp", choices=("png", "jpeg", "webp"), aliases={"jpg": "jpeg"},
-           flags=("--format",), metavar="F", panel="main"),
+           flags=("--format",), metavar="F", panel="main", file_label="Format"),
     Option("background", "choice", "transparent, opaque or auto", choices=("transparent", "opaque", "auto"),
            metavar="B", open=True),
     Option("output_compression", "int", "compression of jpeg and webp output, 0-100 (%)", low=0, high=100,
-           metavar="PCT"),
+           metavar="PCT", file_label="Compression"),
     Option("moderation", "choice", "content moderation strictness: low or auto", choices=("low", "auto"),
            metavar="M", open=True),
     Option("safety_identifier", "text", "a stable id of your end user (e.g. a hash of their login) for the "
@@ -82,10 +90,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("input_fidelity", "choice", "edits: how closely to keep the input's features, high or low",
            choices=("high", "low"), endpoints=("edits",), metavar="F"),
     Option("stream", "stream", f"show partial images as they arrive (0-3 per image, default {DEFAULT_PARTIALS})",
-           flags=("--stream",), metavar="PARTIALS", panel="main", profile=False),
+           flags=("--stream",), metavar="PARTIALS", panel="main", profile=False, delivery=True),
     # Accepted by the Python API and sent as given; not worth a flag or a control.
     Option("partial_images", "int", "partial images per image when streaming, 0-3", low=0, high=3,
-           front_door=False, profile=False),
+           front_door=False, profile=False, delivery=True),
     Option("user", "text", "an end-user id for the provider's abuse monitoring", front_door=False),
     Option("style", "choice", "dall-e-3 only: vivid or natural", choices=("vivid", "natural"), front_door=False),
     Option("response_format", "choice", "dall-e only: url or b64_json", choices=("url", "b64_json"),
@@ -95,6 +103,13 @@ BY_NAME = {o.name: o for o in OPTIONS}
 FRONT_DOOR = tuple(o for o in OPTIONS if o.front_door)
 GENERATION_FIELDS = tuple(o.name for o in OPTIONS if o.name != "model")
 PROFILE_KEYS = tuple(o.name for o in OPTIONS if o.profile)
+
+
+def image_options() -> tuple[Option, ...]:
+    """The options that shape an image (not how it is delivered), in the registry's order with ``n``, how many,
+    after what each image is (``a fox (quality=low, n=1)``): what comparisons and image files' provenance show.
+    Read at each call, so a new entry in ``OPTIONS`` appears there too."""
+    return tuple(sorted((o for o in OPTIONS if not o.delivery), key=lambda o: o.name == "n"))
 
 
 
@@ -246,10 +261,10 @@ def build_generation_payload(prompt: str, *, model: str, endpoint: str | None = 
     return {"model": model.strip(), "prompt": prompt, **clean}
 
 
-def build_edit_fields(prompt: str, *, model: str, **options: Any) -> dict[str, str]:
-    """The text fields of the multipart ``POST /images/edits`` (bools as ``"true"``/``"false"``)."""
-    body = build_generation_payload(prompt, model=model, endpoint="edits", **options)
-    return {name: _form_value(value) for name, value in body.items()}
+def form_fields(body: dict) -> dict[str, str]:
+    """An edit's multipart text fields from its body (``build_generation_payload(..., endpoint="edits")``):
+    unset (None) left out, bools as ``"true"``/``"false"``, lists and dicts as JSON, the rest as text."""
+    return {name: _form_value(value) for name, value in body.items() if value is not None}
 
 
 def _form_value(value: Any) -> str:

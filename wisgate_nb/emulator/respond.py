@@ -17,7 +17,7 @@ from . import draw
 from .faults import BODY_FAULTS, STREAM_FAULTS, fault_body, trickle
 from .params import ImageParams
 from .state import Emulator, Fault, RecordedRequest
-from .usage import usage_for
+from .tokens import usage_for
 
 __all__ = ["Job", "answer"]
 

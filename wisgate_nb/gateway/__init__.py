@@ -18,8 +18,9 @@ Modules, top to bottom:
 - ``auth`` — student tokens, the admin token, JupyterHub tokens;
 - ``manage`` — reset, block, remove; ``reports`` — CSV and sums over a range;
 - ``ledger`` — atomic reservations and settlements (``statements``: its SQL; ``refusals``: why, in words);
-  ``usage`` — quota and usage reports; ``db`` — tables;
-- ``settings`` — gateway.toml and the gateway's environment; ``terms`` — weeks, the term, assignments;
+  ``quotas`` — a student's quota and the class's usage report; ``db`` — tables;
+- ``settings`` — gateway.toml and the gateway's settings; ``env`` — the gateway's own environment variables;
+- ``terms`` — weeks, the term, assignments;
 
 Importing this package loads neither SQLAlchemy nor Starlette: they load with the app.
 """

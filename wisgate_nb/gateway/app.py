@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from . import home, judge, teacher, usage
+from . import home, judge, quotas, teacher
 from .attribution import attribute, identifier_key, student_identifier
 from .auth import Authenticator, AuthError, Caller
 from .db import connect
@@ -142,7 +142,7 @@ async def quota(request: Request) -> Response:
     student = _student(caller)
     await gw.sweep()
     config = gw.config.get()
-    view = await asyncio.to_thread(usage.quota_view, gw.ledger.engine, student, config.limits_for(student, caller.groups),
+    view = await asyncio.to_thread(quotas.quota_view, gw.ledger.engine, student, config.limits_for(student, caller.groups),
                                    config.class_images_per_day, gw.ledger.clock(),
                                    assignment_at(config.assignments, gw.ledger.clock()))
     return JSONResponse(view)
@@ -163,9 +163,9 @@ async def _teacher(request: Request, *, browser: bool = False) -> None:
 
 async def _report(gw: Gateway) -> dict:
     await gw.sweep()
-    report = await asyncio.to_thread(usage.usage_report, gw.ledger.engine, gw.config.get(), gw.ledger.clock())
+    report = await asyncio.to_thread(quotas.usage_report, gw.ledger.engine, gw.config.get(), gw.ledger.clock())
     report["config"] = {"path": str(gw.config.path), "error": gw.config.error,
-                        "loaded_at": usage.iso(gw.config.loaded_at)}
+                        "loaded_at": quotas.iso(gw.config.loaded_at)}
     return report
 
 

@@ -16,7 +16,6 @@ import asyncio
 import hashlib
 import hmac
 import logging
-import os
 import re
 import secrets
 import time
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, delete, insert, select
 
 from . import db
+from .env import hub_client_id
 from .settings import GatewaySettings, HubService
 
 __all__ = ["ADMIN_COOKIE", "ADMIN_SESSION_S", "AuthError", "Authenticator", "Caller", "LoginLimiter", "add_student",
@@ -233,6 +233,6 @@ def _hub_auth(hub: HubService):
         from jupyterhub.services.auth import HubOAuth
     except ImportError as exc:
         raise RuntimeError("running as a JupyterHub service needs jupyterhub installed: pip install jupyterhub") from exc
-    client_id = os.environ.get("JUPYTERHUB_CLIENT_ID", "").strip() or f"service-{hub.name}"
+    client_id = hub_client_id(hub.name)
     return HubOAuth(api_token=hub.api_token.get(), api_url=hub.api_url, base_url=hub.prefix,
                     cache_max_age=HUB_CACHE_S, access_scopes={hub.scope}, oauth_client_id=client_id)

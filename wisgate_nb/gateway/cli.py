@@ -114,9 +114,9 @@ def _usage(args) -> int:
     import csv
 
     from .db import connect
+    from .quotas import usage_report, usage_table
     from .reports import csv_text, day_range, sums
     from .settings import ConfigFile
-    from .usage import usage_report, usage_table
 
     settings = _settings(args)
     config = ConfigFile(settings.config_path)
@@ -149,7 +149,7 @@ SUM_COLUMNS = ("requests", "ok", "images", "refusals", "errors", "tokens", "stud
 
 def sums_table(rows: list[dict], by: str, start: str | None, end: str | None) -> str:
     """Sums as a plain-text table."""
-    from .usage import text_table
+    from .quotas import text_table
 
     keys = ("requests", "ok", "images", "refusals", "errors", "tokens", "students")
     lines = [["-" if row[by] is None else str(row[by]), *(str(row[k]) for k in keys)] for row in rows]

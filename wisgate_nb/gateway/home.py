@@ -13,7 +13,7 @@ import asyncio
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from . import page, pages, review, usage
+from . import page, pages, quotas, review
 from .auth import ADMIN_COOKIE, ADMIN_SESSION_S, AuthError, Caller
 from .oauth import SESSION_MAX_AGE_S, STATE_MAX_AGE_S, SignInError
 
@@ -106,7 +106,7 @@ async def home(request: Request) -> Response:
     view = None
     if caller is not None and caller.name is not None:
         config = gw.config.get()
-        view = await asyncio.to_thread(usage.quota_view, gw.ledger.engine, caller.name,
+        view = await asyncio.to_thread(quotas.quota_view, gw.ledger.engine, caller.name,
                                        config.limits_for(caller.name), config.class_images_per_day, gw.ledger.clock())
     base_url = str(request.base_url).rstrip("/") + _root(request) + "v1"
     return HTMLResponse(pages.home_page(view, caller, base_url, hub=gw.auth.signin is not None, root=_root(request)),

@@ -12,7 +12,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from .usage import iso
+from .quotas import iso
 
 __all__ = ["HEADERS", "RANGE_ROWS", "login_page", "page"]
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, case, func, select
 
 from . import db
-from .usage import iso
+from .quotas import iso
 
 __all__ = ["BY", "CSV_COLUMNS", "csv_text", "day_range", "request_rows", "sums"]
 

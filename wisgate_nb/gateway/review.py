@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select
 
 from . import db
 from .files import write_private
-from .usage import iso
+from .quotas import iso
 
 __all__ = ["FOLDER", "Review", "THUMB_PX"]
 

@@ -65,9 +65,9 @@ def run(settings: GatewaySettings, *, host: str, port: int, workers: int = 1) ->
         if settings.db_url.startswith("sqlite"):
             logging.getLogger("wisgate_nb.gateway").warning(
                 "%d workers share a SQLite file: this works on one machine, PostgreSQL scales further (--db)", workers)
-        from .. import config
+        from .env import export_gateway_paths
 
-        config.export_gateway_paths(str(settings.config_path), settings.db_url)
+        export_gateway_paths(str(settings.config_path), settings.db_url)
         print(f"wisgate-nb gateway on {where} with {workers} workers (Ctrl-C to stop)", flush=True)
         uvicorn.run("wisgate_nb.gateway.server:app_from_environment", factory=True, workers=workers, **options)
         return

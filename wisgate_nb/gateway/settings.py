@@ -42,8 +42,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .. import config as env
 from .._secret import Secret
+from ..config import env_base_url, env_demo, env_key, hub_api_token
+from . import env
 from .terms import Assignment, most_generous, parse_assignments
 
 try:
@@ -283,14 +284,14 @@ def settings_from_environment(config: str | None = None, db: str | None = None) 
     """Settings from the command line's --config / --db and the gateway's own environment."""
     saved_config, saved_db = env.gateway_paths()
     config_path = Path(config or saved_config or DEFAULT_CONFIG)
-    demo = env.env_demo()
-    key, _ = env.env_key()
+    demo = env_demo()
+    key, _ = env_key()
     upstream = Upstream("http://demo.wisgate.invalid/v1", None, True) if demo else Upstream(
-        env.env_base_url().rstrip("/"), key)
+        env_base_url().rstrip("/"), key)
     hub = env.hub_service_env()
     service = None
     if hub is not None:
-        token = env.hub_api_token()
+        token = hub_api_token()
         assert token is not None  # hub_service_env() checked it
         prefix = "/" + hub["prefix"].strip("/") + "/"
         service = HubService(hub["name"], hub["api_url"], prefix, hub["url"], token)

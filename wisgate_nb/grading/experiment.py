@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ..output import html
 from ..records import Generation, Record
 from ..records.compare import Comparison
-from ..records.usage import price_of
+from ..records.spending import price_of
 from .result import GRADE_PX, Grade, Grades, pass_rate
 from .stats import mean_interval
 

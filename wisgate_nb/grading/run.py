@@ -126,10 +126,10 @@ async def grade_images(session, where, images: list[Image], rubric: str, model: 
         known = history.grade_book.cached(digest, rubric, model)
         if known is not None:
             line = {**known, "id": image.record.id, "index": image.index, "cached": True, "graded_at": now_iso()}
-            await asyncio.to_thread(history.add_grade, line)  # the newest grading of this image, for History.df
+            await asyncio.to_thread(history._add_grade, line)  # the newest grading of this image, for History.df
             return Grade.from_line(line, image.path, image.record.prompt, cached=True)
         line = await _ask(client, session._slots(), history, where, image, data, digest, rubric, model, secret, source)
-        await asyncio.to_thread(history.add_grade, line)
+        await asyncio.to_thread(history._add_grade, line)
         return Grade.from_line(line, image.path, image.record.prompt)
 
     return list(await asyncio.gather(*(one(i, image) for i, image in enumerate(images))))

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from .. import errors
-from ..options import check_edit_images
+from ..options import check_edit_images, form_fields
 from . import quota, wire
 from .attempt import USER_AGENT, Progress, Raw, call_safely, consume_events, fetch_url, translate_errors, without_stream
 from .bodies import read_body, read_error_body
@@ -29,11 +29,11 @@ from .checks import check_settings, safe_url
 from .images import DEFAULT_MAX_PIXELS, ImageBlob, ImageInput, b64decode, decode_image, load_image_input
 from .messages import mask_secret, request_id_from, scrub
 from .pacer import Pacer, cost_of, images_asked, limit_kind, over_wait, wait_words
-from .wire import error_from_response, parse_images_body, request_id_of, retry_delay, should_retry
+from .wire import error_from_response, parse_images_body, request_id_of, retry_delay, retryable_status
 
 __all__ = ["ImageBlob", "ImageInput", "ImagesClient", "ImagesResponse", "check_settings", "decode_image",
            "error_from_response", "load_image_input", "parse_images_body", "request_id_of", "retry_delay",
-           "should_retry"]
+           "retryable_status"]
 
 logger = logging.getLogger(__name__)
 
@@ -143,17 +143,17 @@ class ImagesClient:
         return await self._run("/images/generations", body.get("stream") is True, on_partial, on_status,
                                {"json": body}, attempt_log)
 
-    async def edit(self, fields: dict[str, str], images: list[tuple[str, bytes, str]],
+    async def edit(self, body: dict, images: list[tuple[str, bytes, str]],
                    mask: tuple[str, bytes, str] | None = None, *, on_partial=None,
                    on_status=None, attempt_log: list[str] | None = None) -> ImagesResponse:
-        """``POST /images/edits`` as multipart: ``image`` (one) or ``image[]`` (several), ``mask``."""
+        """``POST /images/edits`` as multipart: ``body``'s fields (from ``options.build_generation_payload``, encoded
+        by ``options.form_fields``), ``image`` (one) or ``image[]`` (several), ``mask``."""
         check_edit_images(len(images), has_mask=mask is not None)
         part = "image" if len(images) == 1 else "image[]"
         files = [(part, tuple(image)) for image in images]
         if mask is not None:
             files.append(("mask", tuple(mask)))
-        data = {key: str(value).lower() if isinstance(value, bool) else str(value)
-                for key, value in fields.items() if value is not None}
+        data = form_fields(body)
         stream = data.get("stream", "").lower() == "true"
         return await self._run("/images/edits", stream, on_partial, on_status, {"data": data, "files": files},
                                attempt_log)

@@ -42,7 +42,7 @@ def request_id_from(headers: Mapping[str, str] | None) -> tuple[str | None, str 
     return None, None
 
 
-def should_retry_header(headers: Mapping[str, str] | None) -> bool | None:
+def x_should_retry(headers: Mapping[str, str] | None) -> bool | None:
     """The server's ``x-should-retry: true|false``, or None when it said nothing usable."""
     value = (header(headers, "x-should-retry") or "").strip().lower()
     return {"true": True, "false": False}.get(value)

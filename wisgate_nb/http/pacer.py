@@ -93,7 +93,7 @@ def limit_kind(exc: BaseException) -> str | None:
         return "concurrency"
     if _PER_MINUTE.search(said):
         return "rate"
-    if isinstance(exc, errors.QuotaExceededError) or exc.should_retry is False:
+    if isinstance(exc, errors.QuotaExceededError) or exc.server_says_retry is False:
         return None
     return "rate"
 

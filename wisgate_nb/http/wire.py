@@ -25,9 +25,9 @@ from .messages import (
     quote,
     request_id_from,
     salvage,
-    should_retry_header,
     snippet,
     wait_in_message,
+    x_should_retry,
 )
 
 INITIAL_RETRY_DELAY, MAX_RETRY_DELAY, MAX_RETRY_AFTER = 0.5, 8.0, 60.0
@@ -45,7 +45,7 @@ _NO_STREAM = re.compile(r"(?i)stream\w*\W+(\w+\W+){0,6}?(not|un)\s*(supported|av
                         r"(does not|doesn't|cannot|can't|not)\s+(support\s+)?stream")
 
 
-def should_retry(status_code: int | None, *, is_connection_error: bool = False) -> bool:
+def retryable_status(status_code: int | None, *, is_connection_error: bool = False) -> bool:
     """Retry connection errors, timeouts, 408, 409, 429 and 5xx, like the official client."""
     if is_connection_error:
         return True
@@ -107,7 +107,7 @@ def error_from_response(status_code: int, body: bytes, headers: Mapping[str, str
     cls = errors.status_error_for(status_code, code, message)
     return cls(message, status_code=status_code, code=code, request_id=request_id, request_id_header=source,
                retry_after=retry_after if retry_after and retry_after > 0 else None,
-               should_retry=should_retry_header(headers))
+               server_says_retry=x_should_retry(headers))
 
 
 def _error_fields(body: bytes, headers: Mapping[str, str] | None,
@@ -189,7 +189,7 @@ def is_retryable(exc: errors.WisGateError) -> bool:
     if isinstance(exc, errors.QuotaExceededError):
         return False  # a used-up quota does not come back in a few seconds, whatever a header says
     if isinstance(exc, errors.APIStatusError):
-        return exc.should_retry if exc.should_retry is not None else should_retry(exc.status_code)
+        return exc.server_says_retry if exc.server_says_retry is not None else retryable_status(exc.status_code)
     return isinstance(exc, errors.APIConnectionError)  # a body not as the contract says is not retried
 
 

@@ -1,4 +1,4 @@
-"""The history: every request's record on disk (store), its files, usage without pandas, the pandas
+"""The history: every request's record on disk (store), its files, spending (sums without pandas), the pandas
 frames, comparisons and the notebook views. ``Generation`` is a stored result as users hold it."""
 
 from .generation import Generation

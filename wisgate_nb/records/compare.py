@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..options import OPTIONS, image_options
 from ..output import html
 from .views import record_result
 
-# Parameters worth comparing, in the order their labels name them.
-_KEYS = ("model", "size", "quality", "n", "output_format", "background", "moderation", "output_compression",
-         "template_version")
 CELL_PX = 256
+_DELIVERY = frozenset(o.name for o in OPTIONS if o.delivery)  # streaming: how the images came, not what they are
+
+
+def _order() -> tuple[str, ...]:
+    """Parameters worth comparing, in the order their labels name them: the registry's image options."""
+    return (*(o.name for o in image_options()), "template_version")
 
 
 def _settings(record) -> dict:
@@ -25,7 +29,7 @@ def _settings(record) -> dict:
     asked = record.params.get("quality") if record.params else record.quality  # old records: no params
     values = {"model": record.model, "size": record.size, "quality": asked or "server default", "n": record.n}
     for key, value in record.params.items():
-        if key not in ("prompt", "stream", "partial_images") and key not in values:
+        if key != "prompt" and key not in _DELIVERY and key not in values:
             values[key] = value
     template = record.template or {}
     if template:
@@ -38,7 +42,8 @@ def _settings(record) -> dict:
 def differing_keys(records: Sequence) -> list[str]:
     """The parameters whose values are not the same for every record, in a stable order."""
     settings = [_settings(r) for r in records]
-    keys = sorted({k for s in settings for k in s}, key=lambda k: (_KEYS.index(k) if k in _KEYS else 99, k))
+    order = _order()
+    keys = sorted({k for s in settings for k in s}, key=lambda k: (order.index(k) if k in order else 99, k))
     return [k for k in keys if len({repr(s.get(k)) for s in settings}) > 1]
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 from ..errors import ConfigurationError
 from .chunks import Chunk
 from .columns import COLUMNS, KINDS, UPDATABLE, default
-from .usage import USAGE_KEYS, price_of
+from .spending import USAGE_KEYS, price_of
 
 _MAJOR = int(pd.__version__.split(".")[0])
 COPY_ON_WRITE = _MAJOR >= 3 or pd.get_option("mode.copy_on_write") is True

@@ -132,7 +132,7 @@ class Graded:
                 return found[-last:] if last else found
             wanted *= 2  # judge requests among the last ones: look further back
 
-    def add_grade(self, line: dict) -> dict:
+    def _add_grade(self, line: dict) -> dict:
         """Keep one grade line in this session's folder (``grades.jsonl``)."""
         return self.grade_book.add(line, self.ensure_folder())
 

@@ -18,14 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from .. import _version
+from ..options import OPTIONS, image_options
 from . import imagemeta
 
 KEYWORD = "wisgate_nb"
 PARAMETERS = "parameters"
-_NOT_PARAMS = ("stream", "partial_images", "prompt", "model")
-_LABELS = (("model", "Model"), ("size", "Size"), ("quality", "Quality"), ("output_format", "Format"),
-           ("background", "Background"), ("output_compression", "Compression"), ("moderation", "Moderation"),
-           ("source", "Source"), ("request_id", "Request id"), ("version", "Version"))
+_NOT_PARAMS = frozenset({"prompt", "model", *(o.name for o in OPTIONS if o.delivery)})
+_FACTS = (("source", "Source"), ("request_id", "Request id"), ("version", "Version"))
+
+
+def _labels() -> tuple[tuple[str, str], ...]:
+    """(key, label) of the "parameters" text: the registry's image options, then the request's facts."""
+    return (*((o.name, o.label) for o in image_options()), *_FACTS)
 
 
 class ProvenanceWarning(UserWarning):
@@ -64,14 +68,14 @@ def parameters_text(info: Mapping[str, Any]) -> str:
     """The prompt, then one line of ``Label: value`` pairs (the "PNG info" convention)."""
     values = {**(info.get("params") or {}), **{k: v for k, v in info.items() if k != "params"}}
     values["version"] = f"wisgate_nb {info.get('version')}"
-    pairs = [f"{label}: {values[key]}" for key, label in _LABELS if values.get(key) not in (None, "")]
+    pairs = [f"{label}: {values[key]}" for key, label in _labels() if values.get(key) not in (None, "")]
     return f"{info.get('prompt') or ''}\n" + ", ".join(p.replace("\n", " ") for p in pairs)
 
 
 def parse_parameters(text: str) -> dict:
     """What a ``parameters`` text says (the prompt and the labelled values), for files with damaged JSON."""
     prompt, _, last = text.rpartition("\n")
-    labels = {label: key for key, label in _LABELS}
+    labels = {label: key for key, label in _labels()}
     found: dict[str, Any] = {"prompt": prompt}
     params = {}
     for pair in last.split(", "):

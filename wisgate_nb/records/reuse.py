@@ -28,7 +28,7 @@ def cache_key(endpoint: str, where: str, model: str, prompt: str, options: dict,
 
 def find_reusable(history, key: str):
     """The newest successful record with this cache key whose image files still exist."""
-    for record in history.by_cache_key(key):  # newest first
+    for record in history._by_cache_key(key):  # newest first
         if record.status == "ok" and record.paths:
             if all(p.exists() for p in history.full_paths(record)):
                 return record

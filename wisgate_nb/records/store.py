@@ -10,7 +10,7 @@ A line is either a record (``"kind": "record"``) or an update to one (``"kind": 
 rating, tags, note), so the file is only ever appended to, flushed and fsynced.
 
 In memory a History stays small and fast at 100,000 records: what the views need is kept in columns (``frames.py``: built
-on first look, then extended as records arrive), totals are running sums (``usage.py``), and only recent Records are kept
+on first look, then extended as records arrive), totals are running sums (``spending.py``), and only recent Records are kept
 as objects (``rows.py``: any other is read back from its own line). The JSON lines are the only truth (grades: ``grades.py``).
 """
 
@@ -31,7 +31,7 @@ from .grades import Graded
 from .loading import read_logs, release
 from .record import Record, new_session_name
 from .rows import Rows
-from .usage import Sums
+from .spending import Sums
 
 HISTORY_FILE = "history.jsonl"
 
@@ -172,7 +172,7 @@ class History(Graded):
         row = range(len(self))[key] if isinstance(key, int) else self._rows.row_of(key)
         return self._rows.records_at([row])[0]
 
-    def by_cache_key(self, key: str) -> Iterator[Record]:
+    def _by_cache_key(self, key: str) -> Iterator[Record]:
         """Records made with this cache key, newest first (read one at a time)."""
         for row in self._rows.with_cache_key(key):
             yield self._rows.records_at([row])[0]
