@@ -123,3 +123,13 @@ def test_history_shows_what_users_need_and_names_the_rest():
     from wisgate_nb.records.store import History
 
     assert {name for name in dir(History) if not name.startswith("_")} == HISTORY_FOR_USERS | HISTORY_FOR_THE_PACKAGE
+
+
+def test_the_panels_model_list_is_the_registrys():
+    """The panel offers the models the registry knows (one list: a model added there is offered here)."""
+    from wisgate_nb import options
+    from wisgate_nb.config import WisGate
+    from wisgate_nb.widgets.form import OptionsForm
+
+    offered = OptionsForm(WisGate(api_key="sk-x"))["model"].options
+    assert tuple(offered) == options.KNOWN_MODELS

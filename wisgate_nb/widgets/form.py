@@ -18,7 +18,6 @@ from ..errors import ConfigurationError
 
 SIZES = ("1024x1024", "1536x1024", "1024x1536", "512x512", "auto")
 CUSTOM = "custom"
-MODELS = ("gpt-image-2", "gpt-image-1", "dall-e-3", "dall-e-2")
 SERVER_DEFAULT = "server default"
 _WIDE = widgets.Layout(width="220px")
 
@@ -107,7 +106,8 @@ class OptionsForm:
 def _control(option: registry.Option, default: Any) -> widgets.Widget:
     label = option.name.replace("output_", "").replace("_", " ")
     if option.name == "model":
-        return widgets.Combobox(value=default or MODELS[0], options=[m for m in dict.fromkeys((default, *MODELS)) if m],
+        return widgets.Combobox(value=default or registry.KNOWN_MODELS[0],
+                                options=[m for m in dict.fromkeys((default, *registry.KNOWN_MODELS)) if m],
                                 ensure_option=False, description=label)
     if option.kind == "size":
         value = default or "1024x1024"
