@@ -19,6 +19,7 @@ from ..config import WisGate
 from ..errors import WisGateError
 from ..records import Generation, History, new_id, now_iso
 from ..records.reuse import find_reusable
+from .clients import Clients
 from .engine import Engine, Job, wait
 from .recording import base_fields, record_failure, reuse_result, save_result
 from .requests import Request, build_request
@@ -35,17 +36,14 @@ class Session:
         self.config = config or WisGate()
         self.engine = engine or Engine()
         self._history = history
-        self._pool = None  # the one httpx.AsyncClient of this session (created on the engine loop)
-        self._demo = None  # the in-process demo server's (app, httpx.AsyncClient), made on first use
+        self._clients = Clients()  # one client per target, over one connection pool (on the engine loop)
         self._lock = threading.Lock()
         self._reserved_images = 0
         self.last: Generation | None = None
         self._demo_announced = False
         self._semaphore: asyncio.Semaphore | None = None
         self._semaphore_key: tuple | None = None
-        self._no_stream: dict[str, str] = {}  # base URL -> why it did not stream (then it is not asked to)
         self._when_ended: list[weakref.WeakMethod] = []  # e.g. a panel's quota line, after a magic cell's request
-        self._pacers: dict[str, Any] = {}  # base URL -> its rate-limit pacer, shared by this session's requests
 
     # -- state ---------------------------------------------------------------------------
     @property
@@ -69,7 +67,7 @@ class Session:
 
     def stream_fallback(self, target: Target) -> str | None:
         """Why streamed requests to this target are sent without streaming this session, if they are."""
-        return self._no_stream.get(target.base_url)
+        return self._clients.no_stream.get(target.base_url)
 
     def prepare(self, prompt: str, **kwargs: Any) -> Request:
         """Validate everything and build a Request (see ``requests.build_request``); nothing is sent."""
@@ -85,20 +83,45 @@ class Session:
 
     def submit(self, request: Request, *, on_partial: Callable | None = None,
                on_status: Callable | None = None) -> Job:
-        """Send in the background; returns the Job of the Generation at once."""
-        self._reserve(request.n)
-        return self.engine.submit(self.execute(request, on_partial=on_partial, on_status=on_status, reserved=True))
+        """Send in the background; returns the Job of the Generation at once.
+
+        BudgetExceededError here, with nothing reserved or sent, if its images no longer fit.
+        """
+        return self._send([request], self.execute(request, on_partial=on_partial, on_status=on_status, reserved=True))
 
     def run_many(self, requests: Sequence[Request], *, on_done: Callable | None = None) -> list:
         """Send several requests concurrently (max_concurrency); results or exceptions, in order."""
         return wait(self.submit_many(requests, on_done=on_done))
 
     def submit_many(self, requests: Sequence[Request], *, on_done: Callable | None = None) -> Job:
-        self._reserve(sum(r.n for r in requests))
-        return self.engine.submit(self._gather(list(requests), on_done))
+        """``submit`` for several: all of their images are reserved, or none and nothing is sent."""
+        requests = list(requests)
+        return self._send(requests, self._gather(requests, on_done), asking="this sweep")
+
+    def _send(self, requests: list[Request], coro, asking: str = "this request") -> Job:
+        """Check the budget and reserve the images in one step, then hand the coroutine to the engine."""
+        images = sum(r.n for r in requests)
+        history = self.history
+        try:
+            with self._lock:  # two threads (a panel click, a background cell) cannot both take the last images
+                for budget in _distinct(r.budget for r in requests):
+                    budget.check(history, images, reserved=self._reserved_images, asking=asking)
+                self._reserved_images += images
+        except BaseException:
+            coro.close()  # never started: nothing to record
+            raise
+        try:
+            return self.engine.submit(coro)
+        except BaseException:
+            coro.close()
+            self._release(images)
+            raise
 
     async def _gather(self, requests: list[Request], on_done: Callable | None) -> list:
+        started: set[int] = set()
+
         async def one(index: int, request: Request):
+            started.add(index)
             try:
                 result = await self.execute(request, reserved=True)
             except WisGateError as exc:
@@ -107,7 +130,19 @@ class Session:
                 _safe_call(on_done, index, result)
             return result
 
-        return await asyncio.gather(*(one(i, r) for i, r in enumerate(requests)))
+        try:
+            return await asyncio.gather(*(one(i, r) for i, r in enumerate(requests)))
+        finally:  # a sweep cancelled at once: its requests that never began are recorded and given back too
+            for index in sorted(set(range(len(requests))) - started):
+                await asyncio.shield(self._never_began(requests[index]))
+
+    async def _never_began(self, request: Request) -> None:
+        history = self.history
+        base = base_fields(request, new_id(), history.session or "", now_iso())
+        try:
+            await asyncio.to_thread(record_failure, history, base, time.perf_counter(), "cancelled", None)
+        finally:
+            self._release(request.n)
 
     def _slots(self) -> asyncio.Semaphore:
         """The session's request slots on the running engine loop (made again if the loop or limit changed)."""
@@ -115,10 +150,6 @@ class Session:
         if self._semaphore is None or self._semaphore_key != key:
             self._semaphore, self._semaphore_key = asyncio.Semaphore(self.config.max_concurrency), key
         return self._semaphore
-
-    def _reserve(self, images: int) -> None:
-        with self._lock:
-            self._reserved_images += images
 
     def _release(self, images: int) -> None:
         with self._lock:
@@ -146,7 +177,7 @@ class Session:
                     response = await client.edit(request.body, list(request.images), request.mask,
                                                  on_partial=on_partial, on_status=on_status, attempt_log=attempts)
             if response.stream_fallback:  # later cells and the panel do not ask this endpoint to stream
-                self._no_stream.setdefault(request.target.base_url, response.stream_fallback)
+                self._clients.no_stream.setdefault(request.target.base_url, response.stream_fallback)
             latency = time.perf_counter() - t0
             self.last = await save_result(history, request, base, response, latency, self.config.thumbnail_px)
             return self.last
@@ -175,41 +206,8 @@ class Session:
             _safe_call(method)
 
     def _client(self, target: Target, kind: type | None = None):
-        """An ImagesClient (or ``kind``, a subclass: the judge's ChatClient) for the target over the session's one
-        connection pool (on the engine loop).
-
-        Settings live in the client, not the pool: changing the timeout or the key opens no new pool.
-        """
-        import httpx
-
-        from ..http.client import LIMITS, ImagesClient
-        from ..http.pacer import Pacer
-
-        if target.demo:
-            http_client = self._demo_client(target)
-        else:
-            if self._pool is None:
-                self._pool = httpx.AsyncClient(limits=LIMITS)
-            http_client = self._pool
-        return (kind or ImagesClient)(base_url=target.base_url, api_key=target.api_key.get() if target.api_key else None,
-                                      timeout=target.timeout, max_retries=target.max_retries, http_client=http_client,
-                                      streaming=target.base_url not in self._no_stream,
-                                      pacer=self._pacers.setdefault(target.base_url, Pacer()),
-                                      rate_limit_wait=target.rate_limit_wait)
-
-    def _demo_client(self, target: Target):
-        """The in-process demo server, reached without a socket; its latency follows the setting."""
-        if self._demo is None:
-            import httpx
-
-            from ..emulator import EmulatorConfig, create_app
-            from ..emulator.transport import StreamingASGITransport
-
-            app = create_app(EmulatorConfig())
-            self._demo = (app, httpx.AsyncClient(transport=StreamingASGITransport(app)))
-        app, http_client = self._demo
-        app.state.emulator.config.latency = target.demo_latency
-        return http_client
+        """The ImagesClient (or ``kind``: the judge's ChatClient) for the target, made once per settings."""
+        return self._clients.get(target, kind)
 
     def check_endpoint(self, target: Target) -> str:
         """Whether the endpoint answers (GET /models), in words; never raises."""
@@ -235,8 +233,7 @@ class Session:
 
     def close(self) -> None:
         """Close the connection pools and stop the engine thread."""
-        pools = [p for p in (self._pool, self._demo[1] if self._demo else None) if p is not None]
-        self._pool = self._demo = None
+        pools = self._clients.release()
 
         async def _close() -> None:
             for pool in pools:
@@ -251,6 +248,15 @@ class Session:
 
     def __repr__(self) -> str:
         return f"<Session history={self._history!r} demo={self.config.demo}>"
+
+
+def _distinct(budgets) -> list:
+    """The different budgets among a sweep's requests (a Budget holds a dict: not hashable)."""
+    found: list = []
+    for budget in budgets:
+        if budget not in found:
+            found.append(budget)
+    return found
 
 
 def _safe_call(fn: Callable, *args: Any) -> None:

@@ -1,0 +1,154 @@
+"""The session's insides (issue 29): the budget checked and reserved in one step, one client per target, a
+result's decoded images and thumbnails kept in memory, and no blocking disk I/O on the engine loop.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import CancelledError
+
+import pytest
+from conftest import TEST_KEY
+
+from wisgate_nb import BudgetExceededError, WisGateError
+from wisgate_nb.emulator import Fault
+
+# ---- check-and-reserve: one step, under the session's lock, before anything is sent --------------------
+
+
+@pytest.fixture
+def slow_session(session, server):
+    """The loopback session, with a server that takes a moment (a request can be seen in flight)."""
+    server.emulator.config.latency = 0.3
+    return session
+
+
+def race(session, requests, submit) -> list:
+    """Submit each request from its own thread, all at once; each thread's Job or BudgetExceededError."""
+    barrier, outcomes = threading.Barrier(len(requests)), [None] * len(requests)
+
+    def one(i: int) -> None:
+        barrier.wait()
+        try:
+            outcomes[i] = submit(requests[i])
+        except BudgetExceededError as exc:
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(requests))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return outcomes
+
+
+def test_two_threads_taking_the_last_image_one_wins_the_other_is_refused_before_sending(slow_session, server):
+    slow_session.config.max_images = 3
+    slow_session.run(slow_session.prepare("two made", size="64x64", n=2))
+    # a panel click and a background cell: each planned while the last image was still free
+    requests = [slow_session.prepare(f"racer {i}", size="64x64") for i in range(2)]
+    outcomes = race(slow_session, requests, slow_session.submit)
+    refused = [o for o in outcomes if isinstance(o, BudgetExceededError)]
+    jobs = [o for o in outcomes if not isinstance(o, BudgetExceededError)]
+    assert len(refused) == 1 and len(jobs) == 1
+    assert "image budget is used up: 3 of max_images=3" in str(refused[0])
+    assert slow_session._reserved_images == 1  # the winner's image, in flight
+    jobs[0].result(30)
+    assert len(server.emulator.image_requests) == 2  # the loser sent nothing
+    winner = requests[outcomes.index(jobs[0])]
+    assert [r.prompt for r in slow_session.history.records] == ["two made", winner.prompt]
+    assert slow_session._reserved_images == 0
+
+
+def test_a_sweep_reserves_all_of_its_images_or_none(slow_session, server):
+    slow_session.config.max_images = 3
+    sweep = [slow_session.prepare(p, size="64x64", n=2) for p in ("a", "b")]  # each fits alone, not together
+    with pytest.raises(BudgetExceededError, match=r"this sweep asks for 4 images, but only 3 of this session's "
+                                                  r"max_images=3 are left \(0 used\)"):
+        slow_session.submit_many(sweep)
+    assert slow_session._reserved_images == 0 and server.emulator.image_requests == []
+    assert len(slow_session.history) == 0
+    slow_session.run_many([slow_session.prepare(p, size="64x64") for p in ("c", "d", "e")])  # exactly 3: all go
+    assert len(server.emulator.image_requests) == 3 and slow_session._reserved_images == 0
+
+
+def test_a_sweep_and_a_request_racing_for_the_last_images(slow_session, server):
+    slow_session.config.max_images = 2
+    sweep = [slow_session.prepare(p, size="64x64") for p in ("a", "b")]
+    single = slow_session.prepare("single", size="64x64")
+    outcomes = race(slow_session, [sweep, single],
+                    lambda r: slow_session.submit_many(r) if isinstance(r, list) else slow_session.submit(r))
+    assert sum(isinstance(o, BudgetExceededError) for o in outcomes) == 1
+    winner = next(o for o in outcomes if not isinstance(o, BudgetExceededError))
+    winner.result(30)
+    sent = len(server.emulator.image_requests)
+    assert sent == (2 if winner is outcomes[0] else 1)
+    assert len(slow_session.history) == sent and slow_session._reserved_images == 0
+
+
+def test_reservations_return_to_zero_after_success_error_and_cancel(slow_session, server):
+    slow_session.config.max_images = 10
+    slow_session.run(slow_session.prepare("ok", size="64x64", n=2))
+    assert slow_session._reserved_images == 0
+    server.emulator.schedule(Fault("status", 400))
+    with pytest.raises(WisGateError):
+        slow_session.run(slow_session.prepare("refused", size="64x64", n=2))
+    assert slow_session._reserved_images == 0
+    job = slow_session.submit(slow_session.prepare("cancelled", size="64x64", n=2))
+    job.cancel()
+    with pytest.raises(CancelledError):
+        job.result(30)
+    assert slow_session._reserved_images == 0
+    sweep = slow_session.submit_many([slow_session.prepare(p, size="64x64") for p in ("s1", "s2", "s3")])
+    sweep.cancel()  # at once: some of its requests may never have started
+    with pytest.raises(CancelledError):
+        sweep.result(30)
+    assert slow_session._reserved_images == 0
+    statuses = [r.status for r in slow_session.history.records]
+    assert statuses[:3] == ["ok", "error", "cancelled"]
+    assert sorted(statuses[3:]) == ["cancelled"] * 3  # every request of the sweep ends in the history, once
+
+
+# ---- one client per target: made once for its settings, a changed setting makes a new one --------------
+
+
+def test_one_client_per_target_made_once_and_again_when_a_setting_changes(session, server, monkeypatch):
+    import wisgate_nb.http.client as client_module
+
+    checks = []
+    real_check = client_module.check_settings
+    monkeypatch.setattr(client_module, "check_settings", lambda *a: checks.append(1) or real_check(*a))
+    session.run(session.prepare("one", size="64x64"))
+    session.run(session.prepare("two", size="64x64"))
+    first = session._client(session.target())
+    assert session._clients.constructed == 1 and len(checks) == 1  # its settings checked once, not per request
+    session.config.timeout = 30.0
+    second = session._client(session.target())
+    assert second is not first and second.timeout == 30.0 and session._clients.constructed == 2
+    assert second.pacer is first.pacer  # one rate-limit pacer per base URL, whatever its clients
+    assert session._client(session.target()) is second
+    session.config.api_key = TEST_KEY  # a new Secret of the same key: the same client
+    assert session._client(session.target()) is second
+    session.config.api_key = "sk-wg-another-key-0000000000"
+    third = session._client(session.target())
+    assert third is not second and session._clients.constructed == 3
+    session.config.max_retries = 0
+    assert session._client(session.target()) is not third
+    session.config.rate_limit_wait = 5.0
+    assert session._client(session.target()).rate_limit_wait == 5.0
+    assert session._client(session.target(demo=True)).base_url != third.base_url  # demo: a client of its own
+    assert len(checks) == session._clients.constructed == 6
+    for text in (repr(session._clients), str(session._clients), repr(session)):
+        assert TEST_KEY not in text and "another-key" not in text and "0000" not in text
+
+
+def test_a_changed_setting_is_used_by_the_next_request(session, server):
+    session.run(session.prepare("one", size="64x64"))
+    session.config.api_key = "sk-wg-a-wrong-key-1111111111"
+    from wisgate_nb.errors import AuthenticationError
+
+    with pytest.raises(AuthenticationError):
+        session.run(session.prepare("two", size="64x64"))
+    session.config.api_key = TEST_KEY
+    session.run(session.prepare("three", size="64x64"))
+    assert [r.status for r in session.history.records] == ["ok", "error", "ok"]
