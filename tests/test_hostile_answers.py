@@ -179,6 +179,8 @@ def test_a_key_a_server_puts_in_the_images_own_metadata_is_not_written(tmp_path,
         saved = Path(generation.paths[0])
         assert wisgate_nb.provenance(saved)["prompt"] == "a lighthouse"  # still stamped, still an image
         assert Image.open(saved).size == (8, 8)
+        assert KEY not in repr(generation.image.info)  # the images handed over are those of the file written
+        generation.image.save(tmp_path / f"saved by the user.{fmt.lower()}")  # scanned below with the rest
     finally:
         set_current(previous)
         session.close()

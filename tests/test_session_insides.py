@@ -152,3 +152,51 @@ def test_a_changed_setting_is_used_by_the_next_request(session, server):
     session.config.api_key = TEST_KEY
     session.run(session.prepare("three", size="64x64"))
     assert [r.status for r in session.history.records] == ["ok", "error", "ok"]
+
+
+# ---- a result keeps what it made in memory: the files are for the history ------------------------------
+
+
+def count_decodes(monkeypatch) -> list:
+    """Every decode of pixels Pillow does from now on (ImageFile.load: reading a header is not one)."""
+    from PIL import ImageFile
+
+    decodes = []
+    real_load = ImageFile.ImageFile.load
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda im: decodes.append(im.size) or real_load(im))
+    return decodes
+
+
+def test_a_fresh_result_shows_and_gives_its_images_without_its_files_or_a_decode(session, server, monkeypatch):
+    result = session.run(session.prepare("kept in memory", size="256x256", n=2))
+    files = [*result.paths, *result.thumbs]
+    on_disk = [p.read_bytes() for p in files]
+    for path in files:
+        path.unlink()
+    decodes = count_decodes(monkeypatch)
+    images = result.images
+    html = result.html()
+    thumb, mime = result.thumbnail(1)
+    assert decodes == []  # the client's decoded images, the thumbnails drawn for the history: nothing again
+    assert [im.size for im in images] == [(256, 256)] * 2 and mime == "image/jpeg"
+    assert thumb == on_disk[3] and html.count("data:image/jpeg;base64,") == 2  # the very thumbnails written
+    assert result.first_image == on_disk[0]  # an edit of it takes its bytes, not the file
+    for path, data in zip(files, on_disk):  # the history's files were exactly those
+        path.write_bytes(data)
+
+
+def test_changing_the_images_changes_neither_the_display_nor_the_files(session, server):
+    result = session.run(session.prepare("a picture to paint on", size="64x64"))
+    before, file_before = result.html(), result.paths[0].read_bytes()
+    result.image.paste((255, 0, 255), (0, 0, 64, 64))
+    assert result.html() == before and result.paths[0].read_bytes() == file_before
+    assert result.images[0].getpixel((3, 3))[:3] == (255, 0, 255)  # the user's change stays theirs
+
+
+def test_a_result_from_the_history_reads_its_files(session, server):
+    result = session.run(session.prepare("from the history", size="64x64", cache=True))
+    reused = session.run(session.prepare("from the history", size="64x64", cache=True))  # nothing sent: files
+    assert reused.reused and reused.thumbnails == () and reused.decoded == ()
+    assert reused.images[0].tobytes() == result.images[0].tobytes()
+    assert reused.thumbnail(0) == result.thumbnail(0) and reused.html().count("data:image/jpeg") == 1
+    assert reused.first_image == reused.paths[0]

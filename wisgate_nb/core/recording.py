@@ -48,9 +48,10 @@ async def save_result(history, request, base: dict, response, latency: float, th
                                                          request_id=response.request_id, created=created,
                                                          demo_scene=demoscene.served(b.data)))
 
-    def thumbnail(i: int) -> None:
-        data, _ = thumbnail_bytes(blobs[i].decoded or clean[i], thumb_px, mime=mimes[i])
-        history_files.write(history, thumbs[i], data)
+    def thumbnail(i: int) -> tuple[bytes, str]:
+        drawn = thumbnail_bytes(blobs[i].decoded or clean[i], thumb_px, mime=mimes[i])
+        history_files.write(history, thumbs[i], drawn[0])
+        return drawn
 
     usage = response.usage if isinstance(response.usage, dict) else None
     total_tokens = usage.get("total_tokens") if usage else None
@@ -76,11 +77,13 @@ async def save_result(history, request, base: dict, response, latency: float, th
         return datas
 
     # The thumbnails are drawn meanwhile (a view can always make a missing one again from the image).
-    datas, _ = await asyncio.gather(asyncio.to_thread(files_then_record),
-                                    asyncio.gather(*(asyncio.to_thread(thumbnail, i) for i in range(len(blobs)))))
+    datas, drawn = await asyncio.gather(asyncio.to_thread(files_then_record),
+                                        asyncio.gather(*(asyncio.to_thread(thumbnail, i) for i in range(len(blobs)))))
     folder = history.folder_of(record)
+    # the client's decoded images go to the user, unless the key was cut out of the file they came from
+    decoded = tuple(b.decoded if clean[i] is b.data else None for i, b in enumerate(blobs))
     return Generation(record, tuple(folder / n for n in names), tuple(folder / t for t in thumbs),
-                      tuple(datas), full=request.full)
+                      tuple(datas), full=request.full, decoded=decoded, thumbnails=tuple(drawn))
 
 
 def _thumbnail_mime(blob) -> str:
