@@ -4,10 +4,12 @@ result's decoded images and thumbnails kept in memory, and no blocking disk I/O 
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from concurrent.futures import CancelledError
 
 import pytest
+from bounds import NO_HANG_S
 from conftest import TEST_KEY
 
 from wisgate_nb import BudgetExceededError, WisGateError
@@ -200,3 +202,69 @@ def test_a_result_from_the_history_reads_its_files(session, server):
     assert reused.images[0].tobytes() == result.images[0].tobytes()
     assert reused.thumbnail(0) == result.thumbnail(0) and reused.html().count("data:image/jpeg") == 1
     assert reused.first_image == reused.paths[0]
+
+
+# ---- no blocking disk I/O on the engine loop; every request ends in the history once ---------------------
+
+
+def test_the_history_is_written_off_the_engine_loop_and_every_request_once(slow_session, server, monkeypatch):
+    """A slow disk (an fsync that takes its time) never stops the engine loop: a tick it runs while the
+    history is written still comes. Success, error, cancel and a cached reuse alike."""
+    history, ticks, on_loop = slow_session.history, [], []
+
+    def on_the_loop() -> bool:
+        try:
+            asyncio.get_running_loop()
+            return True
+        except RuntimeError:
+            return False
+
+    def slow(method):
+        def wrapped(*args, **kwargs):
+            on_loop.append(on_the_loop())
+            if not on_loop[-1]:  # the loop is free: a tick it runs comes while this write still waits
+                tick = slow_session.engine.submit(asyncio.sleep(0))
+                tick.result(NO_HANG_S)
+                ticks.append(tick.done())
+            return method(*args, **kwargs)
+        return wrapped
+
+    for name in ("append", "ensure_folder", "by_cache_key"):
+        monkeypatch.setattr(history, name, slow(getattr(history, name)))
+    slow_session.run(slow_session.prepare("made", size="64x64", cache=True))
+    assert slow_session.run(slow_session.prepare("made", size="64x64", cache=True)).reused
+    server.emulator.schedule(Fault("status", 400))
+    with pytest.raises(WisGateError):
+        slow_session.run(slow_session.prepare("refused", size="64x64"))
+    job = slow_session.submit(slow_session.prepare("cancelled", size="64x64"))
+    job.cancel()
+    with pytest.raises(CancelledError):
+        job.result(NO_HANG_S)
+    assert on_loop and not any(on_loop) and len(ticks) == len(on_loop)
+    records = list(history)
+    assert [(r.prompt, r.status, r.reused) for r in records] == [
+        ("made", "ok", False), ("made", "ok", True), ("refused", "error", False), ("cancelled", "cancelled", False)]
+    assert len({r.id for r in records}) == 4 and slow_session._reserved_images == 0
+
+
+def test_a_cancel_while_the_result_is_written_keeps_its_one_record(slow_session, monkeypatch):
+    """Cancelled while its files and record are still being written: the write ends, the record is the
+    result's own, and no second (cancelled) record follows."""
+    history = slow_session.history
+    writing, release = threading.Event(), threading.Event()
+    real_append = history.append
+
+    def held_append(record):
+        if record.status == "ok":
+            writing.set()
+            release.wait(NO_HANG_S)
+        return real_append(record)
+
+    monkeypatch.setattr(history, "append", held_append)
+    job = slow_session.submit(slow_session.prepare("cancelled while written", size="64x64"))
+    assert writing.wait(NO_HANG_S)
+    job.cancel()
+    release.set()
+    with pytest.raises(CancelledError):
+        job.result(NO_HANG_S)
+    assert [r.status for r in history] == ["ok"] and slow_session._reserved_images == 0

@@ -1,13 +1,16 @@
 """How a request ends in the history: its images and thumbnails on disk and one record line, always.
 
-Runs on the engine loop. A result's own work — the thumbnails (Pillow lets go of the GIL while it
-resizes and encodes), the full-size files and the fsynced record line — runs in threads side by side.
+Runs on the engine loop, which never touches the disk itself: a result's own work — the thumbnails
+(Pillow lets go of the GIL while it resizes and encodes), the full-size files and the fsynced record
+line — runs in threads side by side, and so does the record of a failure, a cancel or a reuse.
+``settled`` lets that work end even when the request is cancelled meanwhile: its record is written once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 from ..errors import WisGateError
 from ..output.thumbnails import thumbnail_bytes, thumbnail_mime
@@ -37,7 +40,6 @@ async def save_result(history, request, base: dict, response, latency: float, th
     names = [history_files.image_name(base["id"], i, blob.format) for i, blob in enumerate(blobs)]
     mimes = [_thumbnail_mime(blob) for blob in blobs]  # chosen once: the file's name and its bytes agree
     thumbs = [history_files.thumbnail_name(name, mime) for name, mime in zip(names, mimes)]
-    history.ensure_folder()
     created = now_iso()
 
     def stamped(i: int) -> bytes:
@@ -67,19 +69,19 @@ async def save_result(history, request, base: dict, response, latency: float, th
                     attempt_statuses=",".join(response.attempt_statuses),
                     request_id_header=response.request_id_header, stream_fallback=response.stream_fallback)
 
-    def files_then_record() -> list[bytes]:
+    def files_then_record() -> tuple[list[bytes], Path]:
         """The full-size files first: the record may only name image files that exist."""
+        history.ensure_folder()
         datas = [stamped(i) for i in range(len(blobs))]
         for name, data in zip(names, datas):
             history_files.write(history, name, data)
         history_files.write_inputs(history, request.images, request.mask)
         history.append(record)  # flushed and fsynced
-        return datas
+        return datas, history.folder_of(record)
 
     # The thumbnails are drawn meanwhile (a view can always make a missing one again from the image).
-    datas, drawn = await asyncio.gather(asyncio.to_thread(files_then_record),
-                                        asyncio.gather(*(asyncio.to_thread(thumbnail, i) for i in range(len(blobs)))))
-    folder = history.folder_of(record)
+    (datas, folder), drawn = await asyncio.gather(
+        asyncio.to_thread(files_then_record), asyncio.gather(*(asyncio.to_thread(thumbnail, i) for i in range(len(blobs)))))
     # the client's decoded images go to the user, unless the key was cut out of the file they came from
     decoded = tuple(b.decoded if clean[i] is b.data else None for i, b in enumerate(blobs))
     return Generation(record, tuple(folder / n for n in names), tuple(folder / t for t in thumbs),
@@ -100,8 +102,25 @@ def reuse_result(history, request, old: Record, base: dict, t0: float) -> Genera
                     request_id=old.request_id, usage=old.usage, total_tokens=0,
                     revised_prompts=old.revised_prompts, reused=True)
     history.append(record)
-    folder = history.folder_of(record)
+    folder = history.folder_of(record)  # called in a thread (``settled``): the disk is touched here
     return Generation(record, tuple(folder / p for p in paths), tuple(folder / t for t in thumbs), full=request.full)
+
+
+async def settled(awaitable):
+    """Await ``awaitable`` to its end even if the caller is cancelled meanwhile, then raise the cancel:
+    what it writes (files, the history line) is written whole and once."""
+    task = asyncio.ensure_future(awaitable)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled():
+                raise
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    return task.result()
 
 
 def record_failure(history, base: dict, t0: float, status: str, exc: BaseException | None,

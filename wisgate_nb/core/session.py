@@ -21,7 +21,7 @@ from ..records import Generation, History, new_id, now_iso
 from ..records.reuse import find_reusable
 from .clients import Clients
 from .engine import Engine, Job, wait
-from .recording import base_fields, record_failure, reuse_result, save_result
+from .recording import base_fields, record_failure, reuse_result, save_result, settled
 from .requests import Request, build_request
 from .targets import Target, resolve_target
 
@@ -140,7 +140,7 @@ class Session:
         history = self.history
         base = base_fields(request, new_id(), history.session or "", now_iso())
         try:
-            await asyncio.to_thread(record_failure, history, base, time.perf_counter(), "cancelled", None)
+            await settled(asyncio.to_thread(record_failure, history, base, time.perf_counter(), "cancelled", None))
         finally:
             self._release(request.n)
 
@@ -164,9 +164,9 @@ class Session:
         attempts: list[str] = []  # the client adds a word per attempt as it ends, whatever the outcome
         try:
             if request.cache:
-                reused = find_reusable(history, base["cache_key"])
+                reused = await asyncio.to_thread(find_reusable, history, base["cache_key"])
                 if reused is not None:
-                    self.last = await asyncio.to_thread(reuse_result, history, request, reused, base, t0)
+                    self.last = await settled(asyncio.to_thread(reuse_result, history, request, reused, base, t0))
                     return self.last
             client = self._client(request.target)
             async with self._slots():  # at most max_concurrency requests in flight per session
@@ -179,13 +179,14 @@ class Session:
             if response.stream_fallback:  # later cells and the panel do not ask this endpoint to stream
                 self._clients.no_stream.setdefault(request.target.base_url, response.stream_fallback)
             latency = time.perf_counter() - t0
-            self.last = await save_result(history, request, base, response, latency, self.config.thumbnail_px)
+            self.last = await settled(save_result(history, request, base, response, latency,
+                                                  self.config.thumbnail_px))
             return self.last
         except asyncio.CancelledError:
-            record_failure(history, base, t0, "cancelled", None, tuple(attempts))
+            await settled(asyncio.to_thread(record_failure, history, base, t0, "cancelled", None, tuple(attempts)))
             raise
         except Exception as exc:  # a WisGateError, or a bug of ours: recorded, then surfaced as is
-            record_failure(history, base, t0, "error", exc, tuple(attempts))
+            await settled(asyncio.to_thread(record_failure, history, base, t0, "error", exc, tuple(attempts)))
             if isinstance(exc, WisGateError):
                 exc.record_id = base["id"]  # lets a front door point at the history row
             raise
