@@ -36,22 +36,21 @@ async def save_result(history, request, base: dict, response, latency: float, th
     """Write a response's images, thumbnails and record; the Generation the user gets back."""
     blobs = response.images
     key = request.target.api_key.get().encode() if request.target.api_key else b""
-    clean = [imagemeta.drop_metadata_holding(b.data, key) for b in blobs]  # a server may echo the key into a file
     names = [history_files.image_name(base["id"], i, blob.format) for i, blob in enumerate(blobs)]
     mimes = [_thumbnail_mime(blob) for blob in blobs]  # chosen once: the file's name and its bytes agree
     thumbs = [history_files.thumbnail_name(name, mime) for name, mime in zip(names, mimes)]
     created = now_iso()
 
-    def stamped(i: int) -> bytes:
+    def stamped(i: int, clean: bytes) -> bytes:
         """The file's bytes with its provenance (records/provenance.py); the pixels are not re-encoded."""
         b = blobs[i]
-        return provenance.embed(clean[i], provenance.facts(effective, index=i, width=b.width, height=b.height,
+        return provenance.embed(clean, provenance.facts(effective, index=i, width=b.width, height=b.height,
                                                          revised_prompt=b.revised_prompt,
                                                          request_id=response.request_id, created=created,
                                                          demo_scene=demoscene.served(b.data)))
 
     def thumbnail(i: int) -> tuple[bytes, str]:
-        drawn = thumbnail_bytes(blobs[i].decoded or clean[i], thumb_px, mime=mimes[i])
+        drawn = thumbnail_bytes(blobs[i].decoded or blobs[i].data, thumb_px, mime=mimes[i])  # the pixels only
         history_files.write(history, thumbs[i], drawn[0])
         return drawn
 
@@ -69,21 +68,22 @@ async def save_result(history, request, base: dict, response, latency: float, th
                     attempt_statuses=",".join(response.attempt_statuses),
                     request_id_header=response.request_id_header, stream_fallback=response.stream_fallback)
 
-    def files_then_record() -> tuple[list[bytes], Path]:
+    def files_then_record() -> tuple[list[bytes], Path, list[bool]]:
         """The full-size files first: the record may only name image files that exist."""
         history.ensure_folder()
-        datas = [stamped(i) for i in range(len(blobs))]
+        clean = [imagemeta.drop_metadata_holding(b.data, key) for b in blobs]  # a server may echo the key into a file
+        datas = [stamped(i, clean[i]) for i in range(len(blobs))]
         for name, data in zip(names, datas):
             history_files.write(history, name, data)
         history_files.write_inputs(history, request.images, request.mask)
         history.append(record)  # flushed and fsynced
-        return datas, history.folder_of(record)
+        return datas, history.folder_of(record), [c is b.data for c, b in zip(clean, blobs)]
 
     # The thumbnails are drawn meanwhile (a view can always make a missing one again from the image).
-    (datas, folder), drawn = await asyncio.gather(
+    (datas, folder, kept), drawn = await asyncio.gather(
         asyncio.to_thread(files_then_record), asyncio.gather(*(asyncio.to_thread(thumbnail, i) for i in range(len(blobs)))))
     # the client's decoded images go to the user, unless the key was cut out of the file they came from
-    decoded = tuple(b.decoded if clean[i] is b.data else None for i, b in enumerate(blobs))
+    decoded = tuple(b.decoded if whole else None for b, whole in zip(blobs, kept))
     return Generation(record, tuple(folder / n for n in names), tuple(folder / t for t in thumbs),
                       tuple(datas), full=request.full, decoded=decoded, thumbnails=tuple(drawn))
 
