@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from concurrent.futures import CancelledError
 
 import pytest
 from bounds import NO_HANG_S
 from conftest import TEST_KEY
+from reliability_helpers import wait_until
 
 from wisgate_nb import BudgetExceededError, WisGateError
 from wisgate_nb.emulator import Fault
@@ -268,3 +270,19 @@ def test_a_cancel_while_the_result_is_written_keeps_its_one_record(slow_session,
     with pytest.raises(CancelledError):
         job.result(NO_HANG_S)
     assert [r.status for r in history] == ["ok"] and slow_session._reserved_images == 0
+
+
+def test_a_sweep_cancelled_in_flight_ends_once_every_request_is_recorded(slow_session, server, monkeypatch):
+    """The sweep's Job ends cancelled only after each of its requests wrote its record (a slow disk too)."""
+    history = slow_session.history
+    real_append = history.append
+    monkeypatch.setattr(history, "append", lambda record: time.sleep(0.05) or real_append(record))
+    slow_session.config.max_concurrency = 2
+    job = slow_session.submit_many([slow_session.prepare(p, size="64x64") for p in ("a", "b", "c")])
+    assert wait_until(lambda: len(server.emulator.image_requests) == 2, timeout=NO_HANG_S)  # two at the server
+    job.cancel()
+    with pytest.raises(CancelledError):
+        job.result(NO_HANG_S)
+    assert sorted((r.prompt, r.status) for r in history) == [("a", "cancelled"), ("b", "cancelled"),
+                                                            ("c", "cancelled")]
+    assert slow_session._reserved_images == 0

@@ -130,8 +130,12 @@ class Session:
                 _safe_call(on_done, index, result)
             return result
 
-        try:
-            return await asyncio.gather(*(one(i, r) for i, r in enumerate(requests)))
+        try:  # return_exceptions: a cancel ends the sweep once every request has written its record, not at the first
+            results = await asyncio.gather(*(one(i, r) for i, r in enumerate(requests)), return_exceptions=True)
+            bug = next((r for r in results if isinstance(r, BaseException) and not isinstance(r, WisGateError)), None)
+            if bug is not None:
+                raise bug
+            return results
         finally:  # a sweep cancelled at once: its requests that never began are recorded and given back too
             for index in sorted(set(range(len(requests))) - started):
                 await asyncio.shield(self._never_began(requests[index]))
