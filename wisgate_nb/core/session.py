@@ -104,8 +104,8 @@ class Session:
         history = self.history
         try:
             with self._lock:  # two threads (a panel click, a background cell) cannot both take the last images
-                for budget in _distinct(r.budget for r in requests):
-                    budget.check(history, images, reserved=self._reserved_images, asking=asking)
+                for request in requests:  # each under its own profile's limit (the same one, mostly)
+                    request.budget.check(history, images, reserved=self._reserved_images, asking=asking)
                 self._reserved_images += images
         except BaseException:
             coro.close()  # never started: nothing to record
@@ -253,15 +253,6 @@ class Session:
 
     def __repr__(self) -> str:
         return f"<Session history={self._history!r} demo={self.config.demo}>"
-
-
-def _distinct(budgets) -> list:
-    """The different budgets among a sweep's requests (a Budget holds a dict: not hashable)."""
-    found: list = []
-    for budget in budgets:
-        if budget not in found:
-            found.append(budget)
-    return found
 
 
 def _safe_call(fn: Callable, *args: Any) -> None:
