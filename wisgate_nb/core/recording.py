@@ -77,7 +77,7 @@ async def save_result(history, request, base: dict, response, latency: float, th
             history_files.write(history, name, data)
         history_files.write_inputs(history, request.images, request.mask)
         history.append(record)  # flushed and fsynced
-        return datas, history.folder_of(record), [c is b.data for c, b in zip(clean, blobs)]
+        return datas, history.folder_of(record), [c == b.data for c, b in zip(clean, blobs)]
 
     # The thumbnails are drawn meanwhile (a view can always make a missing one again from the image).
     (datas, folder, kept), drawn = await asyncio.gather(
