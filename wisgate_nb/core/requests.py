@@ -1,7 +1,8 @@
 """A validated request, ready to send: built on the main thread, before anything is sent or recorded.
 
 Every check happens in :func:`build_request`: the options (all problems at once), then the prompt,
-then where it goes (the key), then the edit's images, then the budget.
+then where it goes (the key), then the edit's images, then the budget (checked again by the session
+as it reserves the images: ``Session.submit``).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """One Session per kernel: the wiring of settings, the engine, one connection pool and the history.
 
 Front doors call ``prepare`` on the main thread — every check happens there, before anything is
-submitted — then ``run`` (blocking, interruptible) or ``submit`` (returns a Job at once).
-``execute`` runs on the engine loop and always ends in the history.
+submitted — then ``run`` (blocking, interruptible) or ``submit`` (returns a Job at once), which check
+the budget again and reserve its images in one step. ``execute`` runs on the engine loop, touches no
+disk there, and always ends in the history.
 """
 
 from __future__ import annotations
