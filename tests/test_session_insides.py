@@ -27,7 +27,7 @@ def slow_session(session, server):
     return session
 
 
-def race(session, requests, submit) -> list:
+def race(requests, submit) -> list:
     """Submit each request from its own thread, all at once; each thread's Job or BudgetExceededError."""
     barrier, outcomes = threading.Barrier(len(requests)), [None] * len(requests)
 
@@ -51,7 +51,7 @@ def test_two_threads_taking_the_last_image_one_wins_the_other_is_refused_before_
     slow_session.run(slow_session.prepare("two made", size="64x64", n=2))
     # a panel click and a background cell: each planned while the last image was still free
     requests = [slow_session.prepare(f"racer {i}", size="64x64") for i in range(2)]
-    outcomes = race(slow_session, requests, slow_session.submit)
+    outcomes = race(requests, slow_session.submit)
     refused = [o for o in outcomes if isinstance(o, BudgetExceededError)]
     jobs = [o for o in outcomes if not isinstance(o, BudgetExceededError)]
     assert len(refused) == 1 and len(jobs) == 1
@@ -80,8 +80,8 @@ def test_a_sweep_and_a_request_racing_for_the_last_images(slow_session, server):
     slow_session.config.max_images = 2
     sweep = [slow_session.prepare(p, size="64x64") for p in ("a", "b")]
     single = slow_session.prepare("single", size="64x64")
-    outcomes = race(slow_session, [sweep, single],
-                    lambda r: slow_session.submit_many(r) if isinstance(r, list) else slow_session.submit(r))
+    outcomes = race([sweep, single], lambda r: slow_session.submit_many(r) if isinstance(r, list)
+                    else slow_session.submit(r))
     assert sum(isinstance(o, BudgetExceededError) for o in outcomes) == 1
     winner = next(o for o in outcomes if not isinstance(o, BudgetExceededError))
     winner.result(30)
