@@ -67,7 +67,7 @@ def test_two_threads_taking_the_last_image_one_wins_the_other_is_refused_before_
 def test_a_sweep_reserves_all_of_its_images_or_none(slow_session, server):
     slow_session.config.max_images = 3
     sweep = [slow_session.prepare(p, size="64x64", n=2) for p in ("a", "b")]  # each fits alone, not together
-    with pytest.raises(BudgetExceededError, match=r"this sweep asks for 4 images, but only 3 of this session's "
+    with pytest.raises(BudgetExceededError, match=r"these 2 requests ask for 4 images, but only 3 of this session's "
                                                   r"max_images=3 are left \(0 used\)"):
         slow_session.submit_many(sweep)
     assert slow_session._reserved_images == 0 and server.emulator.image_requests == []

@@ -97,9 +97,9 @@ class Session:
     def submit_many(self, requests: Sequence[Request], *, on_done: Callable | None = None) -> Job:
         """``submit`` for several: all of their images are reserved, or none and nothing is sent."""
         requests = list(requests)
-        return self._send(requests, self._gather(requests, on_done), asking="this sweep")
+        return self._send(requests, self._gather(requests, on_done), asking=f"these {len(requests)} requests ask")
 
-    def _send(self, requests: list[Request], coro, asking: str = "this request") -> Job:
+    def _send(self, requests: list[Request], coro, asking: str = "this request asks") -> Job:
         """Check the budget and reserve the images in one step, then hand the coroutine to the engine."""
         images = sum(r.n for r in requests)
         history = self.history
