@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from wisgate_nb.errors import BudgetExceededError, ConfigurationError
-from wisgate_nb.records.budget import check_budget
+from wisgate_nb.records.budget import Budget, check_budget
 from wisgate_nb.records.reuse import cache_key
 
 # ---- records/budget.py: max_images counts what is made and what is in flight; max_cost what was spent ----
@@ -95,6 +95,25 @@ def test_both_limits_are_checked_the_images_first():
         check_budget(Totals(images=1, cost=1.0), 1, max_images=2, max_cost=1.0, prices=prices)
     with pytest.raises(BudgetExceededError, match="max_images=2"):
         check_budget(Totals(images=2, cost=1.0), 1, max_images=2, max_cost=1.0, prices=prices)
+
+
+def test_a_requests_budget_checks_its_own_limits_with_what_is_in_flight():
+    """Budget: the limits a request was planned under, checked again as the session reserves its images."""
+    prices = {"m": {"per_image": 1.0}}
+    assert Budget() == Budget(0, 0.0, None)  # no limits
+    Budget().check(Totals(images=10**9, cost=10**9), 10**6, reserved=10**6)
+    Budget(3).check(Totals(images=1), 1, reserved=1)  # exactly at the limit
+    with pytest.raises(BudgetExceededError) as info:
+        Budget(3).check(Totals(images=1), 2, reserved=1, asking="these 2 requests ask")
+    assert str(info.value) == ("these 2 requests ask for 2 images, but only 1 of this session's max_images=3 are left "
+                               "(2 used): ask for n=1 or fewer, or raise it with %config WisGate.max_images = N "
+                               "(0 = no limit).")
+    with pytest.raises(BudgetExceededError, match="^this request asks for 2 images, but only 1 "):
+        Budget(3).check(Totals(images=2), 2)
+    history = Totals(images=0, cost=2.0)
+    with pytest.raises(BudgetExceededError, match=r"\(2.00\) has reached max_cost=2\."):
+        Budget(0, 2.0, prices).check(history, 1)
+    assert history.asked == [prices]
 
 
 # ---- records/reuse.py: the cache key changes with everything that makes a result, and nothing else ------

@@ -92,7 +92,7 @@ def test_other_image_data_never_reaches_pillow(data, words, monkeypatch):
 
 def test_a_file_named_png_holding_a_tiff_is_not_saved(session, tmp_path):
     tiff = b64(image("TIFF"))
-    session._pool = httpx.AsyncClient(transport=httpx.MockTransport(
+    session._clients.pool = httpx.AsyncClient(transport=httpx.MockTransport(
         lambda r: httpx.Response(200, json={"data": [{"b64_json": tiff}]})))
     with pytest.raises(errors.ResponseFormatError):
         wisgate_nb.generate("a tiff in disguise", size="64x64")
@@ -126,7 +126,7 @@ def test_a_key_echoed_by_the_server_is_written_nowhere(tmp_path, stream):
                               content=text.encode())
 
     session = Session(WisGate(api_key=KEY, base_url=BASE, demo=False, history_dir=str(tmp_path / "runs")))
-    session._pool = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    session._clients.pool = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     previous = set_current(session)
     try:
         generation = wisgate_nb.generate("a lighthouse", size="64x64", stream=stream)
@@ -172,13 +172,15 @@ def test_a_key_a_server_puts_in_the_images_own_metadata_is_not_written(tmp_path,
         return httpx.Response(200, json={"created": 1, "data": [{"b64_json": b64(data)}]})
 
     session = Session(WisGate(api_key=KEY, base_url=BASE, demo=False, history_dir=str(tmp_path / "runs")))
-    session._pool = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    session._clients.pool = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     previous = set_current(session)
     try:
         generation = wisgate_nb.generate("a lighthouse", size="64x64", output_format=fmt.lower())
         saved = Path(generation.paths[0])
         assert wisgate_nb.provenance(saved)["prompt"] == "a lighthouse"  # still stamped, still an image
         assert Image.open(saved).size == (8, 8)
+        assert KEY not in repr(generation.image.info)  # the images handed over are those of the file written
+        generation.image.save(tmp_path / f"saved by the user.{fmt.lower()}")  # scanned below with the rest
     finally:
         set_current(previous)
         session.close()

@@ -341,11 +341,11 @@ def test_one_connection_pool_per_session(session, server):
     from reliability_helpers import client_sockets
 
     wisgate_nb.generate("first", size="64x64")
-    pool = session._pool
+    pool = session._clients.pool
     session.config.timeout = 30.0
     session.config.max_retries = 1
     wisgate_nb.generate("second", size="64x64")
-    assert session._pool is pool
+    assert session._clients.pool is pool
     assert len(client_sockets(server.port)) == 1  # the keep-alive connection was reused
 
 

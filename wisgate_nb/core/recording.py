@@ -1,13 +1,16 @@
 """How a request ends in the history: its images and thumbnails on disk and one record line, always.
 
-Runs on the engine loop. A result's own work — the thumbnails (Pillow lets go of the GIL while it
-resizes and encodes), the full-size files and the fsynced record line — runs in threads side by side.
+Runs on the engine loop, which never touches the disk itself: a result's own work — the thumbnails
+(Pillow lets go of the GIL while it resizes and encodes), the full-size files and the fsynced record
+line — runs in threads side by side, and so does the record of a failure, a cancel or a reuse.
+``settled`` lets that work end even when the request is cancelled meanwhile: its record is written once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 from ..errors import WisGateError
 from ..output.thumbnails import thumbnail_bytes, thumbnail_mime
@@ -33,24 +36,23 @@ async def save_result(history, request, base: dict, response, latency: float, th
     """Write a response's images, thumbnails and record; the Generation the user gets back."""
     blobs = response.images
     key = request.target.api_key.get().encode() if request.target.api_key else b""
-    clean = [imagemeta.drop_metadata_holding(b.data, key) for b in blobs]  # a server may echo the key into a file
     names = [history_files.image_name(base["id"], i, blob.format) for i, blob in enumerate(blobs)]
     mimes = [_thumbnail_mime(blob) for blob in blobs]  # chosen once: the file's name and its bytes agree
     thumbs = [history_files.thumbnail_name(name, mime) for name, mime in zip(names, mimes)]
-    history.ensure_folder()
     created = now_iso()
 
-    def stamped(i: int) -> bytes:
+    def stamped(i: int, clean: bytes) -> bytes:
         """The file's bytes with its provenance (records/provenance.py); the pixels are not re-encoded."""
         b = blobs[i]
-        return provenance.embed(clean[i], provenance.facts(effective, index=i, width=b.width, height=b.height,
+        return provenance.embed(clean, provenance.facts(effective, index=i, width=b.width, height=b.height,
                                                          revised_prompt=b.revised_prompt,
                                                          request_id=response.request_id, created=created,
                                                          demo_scene=demoscene.served(b.data)))
 
-    def thumbnail(i: int) -> None:
-        data, _ = thumbnail_bytes(blobs[i].decoded or clean[i], thumb_px, mime=mimes[i])
-        history_files.write(history, thumbs[i], data)
+    def thumbnail(i: int) -> tuple[bytes, str]:
+        drawn = thumbnail_bytes(blobs[i].decoded or blobs[i].data, thumb_px, mime=mimes[i])  # the pixels only
+        history_files.write(history, thumbs[i], drawn[0])
+        return drawn
 
     usage = response.usage if isinstance(response.usage, dict) else None
     total_tokens = usage.get("total_tokens") if usage else None
@@ -66,21 +68,24 @@ async def save_result(history, request, base: dict, response, latency: float, th
                     attempt_statuses=",".join(response.attempt_statuses),
                     request_id_header=response.request_id_header, stream_fallback=response.stream_fallback)
 
-    def files_then_record() -> list[bytes]:
+    def files_then_record() -> tuple[list[bytes], Path, list[bool]]:
         """The full-size files first: the record may only name image files that exist."""
-        datas = [stamped(i) for i in range(len(blobs))]
+        history.ensure_folder()
+        clean = [imagemeta.drop_metadata_holding(b.data, key) for b in blobs]  # a server may echo the key into a file
+        datas = [stamped(i, clean[i]) for i in range(len(blobs))]
         for name, data in zip(names, datas):
             history_files.write(history, name, data)
         history_files.write_inputs(history, request.images, request.mask)
         history.append(record)  # flushed and fsynced
-        return datas
+        return datas, history.folder_of(record), [c == b.data for c, b in zip(clean, blobs)]
 
     # The thumbnails are drawn meanwhile (a view can always make a missing one again from the image).
-    datas, _ = await asyncio.gather(asyncio.to_thread(files_then_record),
-                                    asyncio.gather(*(asyncio.to_thread(thumbnail, i) for i in range(len(blobs)))))
-    folder = history.folder_of(record)
+    (datas, folder, kept), drawn = await asyncio.gather(
+        asyncio.to_thread(files_then_record), asyncio.gather(*(asyncio.to_thread(thumbnail, i) for i in range(len(blobs)))))
+    # the client's decoded images go to the user, unless the key was cut out of the file they came from
+    decoded = tuple(b.decoded if whole else None for b, whole in zip(blobs, kept))
     return Generation(record, tuple(folder / n for n in names), tuple(folder / t for t in thumbs),
-                      tuple(datas), full=request.full)
+                      tuple(datas), full=request.full, decoded=decoded, thumbnails=tuple(drawn))
 
 
 def _thumbnail_mime(blob) -> str:
@@ -97,8 +102,25 @@ def reuse_result(history, request, old: Record, base: dict, t0: float) -> Genera
                     request_id=old.request_id, usage=old.usage, total_tokens=0,
                     revised_prompts=old.revised_prompts, reused=True)
     history.append(record)
-    folder = history.folder_of(record)
+    folder = history.folder_of(record)  # called in a thread (``settled``): the disk is touched here
     return Generation(record, tuple(folder / p for p in paths), tuple(folder / t for t in thumbs), full=request.full)
+
+
+async def settled(awaitable):
+    """Await ``awaitable`` to its end even if the caller is cancelled meanwhile, then raise the cancel:
+    what it writes (files, the history line) is written whole and once."""
+    task = asyncio.ensure_future(awaitable)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled():
+                raise
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    return task.result()
 
 
 def record_failure(history, base: dict, t0: float, status: str, exc: BaseException | None,

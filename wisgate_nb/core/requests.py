@@ -1,7 +1,8 @@
 """A validated request, ready to send: built on the main thread, before anything is sent or recorded.
 
 Every check happens in :func:`build_request`: the options (all problems at once), then the prompt,
-then where it goes (the key), then the edit's images, then the budget.
+then where it goes (the key), then the edit's images, then the budget (checked again by the session
+as it reserves the images: ``Session.submit``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from .. import options as registry
 from ..errors import ConfigurationError
-from ..records.budget import check_budget
+from ..records.budget import Budget
 from ..records.reuse import cache_key
 from .inputs import Upload, load_edit_inputs
 from .profiles import active_profile
@@ -37,6 +38,7 @@ class Request:
     template: dict | None = None
     cache: bool = False
     full: bool = False
+    budget: Budget = field(default=Budget(), repr=False, compare=False)  # checked again as it is reserved
 
     @property
     def n(self) -> int:
@@ -95,11 +97,11 @@ def build_request(config, history, prompt: str, *, endpoint: str = "generations"
     if cache is None and chosen is not None:
         cache = chosen.cache
     use_cache = config.cache if cache is None else cache
+    budget = Budget(chosen.max_images if chosen and chosen.max_images else config.max_images,
+                    config.max_cost, config.prices or None)
     request = Request(endpoint, body["prompt"], body["model"], body, target, loaded, mask_file, source,
-                      request_tags, group, template, bool(use_cache), full)
-    check_budget(history, request.n, reserved=reserved,
-                 max_images=chosen.max_images if chosen and chosen.max_images else config.max_images,
-                 max_cost=config.max_cost, prices=config.prices or None)
+                      request_tags, group, template, bool(use_cache), full, budget)
+    budget.check(history, request.n, reserved=reserved)  # early and clear; the session checks again as it reserves
     return request
 
 

@@ -1,8 +1,9 @@
 """One Session per kernel: the wiring of settings, the engine, one connection pool and the history.
 
 Front doors call ``prepare`` on the main thread — every check happens there, before anything is
-submitted — then ``run`` (blocking, interruptible) or ``submit`` (returns a Job at once).
-``execute`` runs on the engine loop and always ends in the history.
+submitted — then ``run`` (blocking, interruptible) or ``submit`` (returns a Job at once), which check
+the budget again and reserve its images in one step. ``execute`` runs on the engine loop, touches no
+disk there, and always ends in the history.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from ..config import WisGate
 from ..errors import WisGateError
 from ..records import Generation, History, new_id, now_iso
 from ..records.reuse import find_reusable
+from .clients import Clients
 from .engine import Engine, Job, wait
-from .recording import base_fields, record_failure, reuse_result, save_result
+from .recording import base_fields, record_failure, reuse_result, save_result, settled
 from .requests import Request, build_request
 from .targets import Target, resolve_target
 
@@ -35,17 +37,14 @@ class Session:
         self.config = config or WisGate()
         self.engine = engine or Engine()
         self._history = history
-        self._pool = None  # the one httpx.AsyncClient of this session (created on the engine loop)
-        self._demo = None  # the in-process demo server's (app, httpx.AsyncClient), made on first use
+        self._clients = Clients()  # one client per target, over one connection pool (on the engine loop)
         self._lock = threading.Lock()
         self._reserved_images = 0
         self.last: Generation | None = None
         self._demo_announced = False
         self._semaphore: asyncio.Semaphore | None = None
         self._semaphore_key: tuple | None = None
-        self._no_stream: dict[str, str] = {}  # base URL -> why it did not stream (then it is not asked to)
         self._when_ended: list[weakref.WeakMethod] = []  # e.g. a panel's quota line, after a magic cell's request
-        self._pacers: dict[str, Any] = {}  # base URL -> its rate-limit pacer, shared by this session's requests
 
     # -- state ---------------------------------------------------------------------------
     @property
@@ -69,7 +68,7 @@ class Session:
 
     def stream_fallback(self, target: Target) -> str | None:
         """Why streamed requests to this target are sent without streaming this session, if they are."""
-        return self._no_stream.get(target.base_url)
+        return self._clients.no_stream.get(target.base_url)
 
     def prepare(self, prompt: str, **kwargs: Any) -> Request:
         """Validate everything and build a Request (see ``requests.build_request``); nothing is sent."""
@@ -85,20 +84,45 @@ class Session:
 
     def submit(self, request: Request, *, on_partial: Callable | None = None,
                on_status: Callable | None = None) -> Job:
-        """Send in the background; returns the Job of the Generation at once."""
-        self._reserve(request.n)
-        return self.engine.submit(self.execute(request, on_partial=on_partial, on_status=on_status, reserved=True))
+        """Send in the background; returns the Job of the Generation at once.
+
+        BudgetExceededError here, with nothing reserved or sent, if its images no longer fit.
+        """
+        return self._send([request], self.execute(request, on_partial=on_partial, on_status=on_status, reserved=True))
 
     def run_many(self, requests: Sequence[Request], *, on_done: Callable | None = None) -> list:
         """Send several requests concurrently (max_concurrency); results or exceptions, in order."""
         return wait(self.submit_many(requests, on_done=on_done))
 
     def submit_many(self, requests: Sequence[Request], *, on_done: Callable | None = None) -> Job:
-        self._reserve(sum(r.n for r in requests))
-        return self.engine.submit(self._gather(list(requests), on_done))
+        """``submit`` for several: all of their images are reserved, or none and nothing is sent."""
+        requests = list(requests)
+        return self._send(requests, self._gather(requests, on_done), asking=f"these {len(requests)} requests ask")
+
+    def _send(self, requests: list[Request], coro, asking: str = "this request asks") -> Job:
+        """Check the budget and reserve the images in one step, then hand the coroutine to the engine."""
+        images = sum(r.n for r in requests)
+        history = self.history
+        try:
+            with self._lock:  # two threads (a panel click, a background cell) cannot both take the last images
+                for request in requests:  # each under its own profile's limit (the same one, mostly)
+                    request.budget.check(history, images, reserved=self._reserved_images, asking=asking)
+                self._reserved_images += images
+        except BaseException:
+            coro.close()  # never started: nothing to record
+            raise
+        try:
+            return self.engine.submit(coro)
+        except BaseException:
+            coro.close()
+            self._release(images)
+            raise
 
     async def _gather(self, requests: list[Request], on_done: Callable | None) -> list:
+        started: set[int] = set()
+
         async def one(index: int, request: Request):
+            started.add(index)
             try:
                 result = await self.execute(request, reserved=True)
             except WisGateError as exc:
@@ -107,7 +131,23 @@ class Session:
                 _safe_call(on_done, index, result)
             return result
 
-        return await asyncio.gather(*(one(i, r) for i, r in enumerate(requests)))
+        try:  # return_exceptions: a cancel ends the sweep once every request has written its record, not at the first
+            results = await asyncio.gather(*(one(i, r) for i, r in enumerate(requests)), return_exceptions=True)
+            bug = next((r for r in results if isinstance(r, BaseException) and not isinstance(r, WisGateError)), None)
+            if bug is not None:
+                raise bug
+            return results
+        finally:  # a sweep cancelled at once: its requests that never began are recorded and given back too
+            for index in sorted(set(range(len(requests))) - started):
+                await asyncio.shield(self._never_began(requests[index]))
+
+    async def _never_began(self, request: Request) -> None:
+        history = self.history
+        base = base_fields(request, new_id(), history.session or "", now_iso())
+        try:
+            await settled(asyncio.to_thread(record_failure, history, base, time.perf_counter(), "cancelled", None))
+        finally:
+            self._release(request.n)
 
     def _slots(self) -> asyncio.Semaphore:
         """The session's request slots on the running engine loop (made again if the loop or limit changed)."""
@@ -115,10 +155,6 @@ class Session:
         if self._semaphore is None or self._semaphore_key != key:
             self._semaphore, self._semaphore_key = asyncio.Semaphore(self.config.max_concurrency), key
         return self._semaphore
-
-    def _reserve(self, images: int) -> None:
-        with self._lock:
-            self._reserved_images += images
 
     def _release(self, images: int) -> None:
         with self._lock:
@@ -133,9 +169,9 @@ class Session:
         attempts: list[str] = []  # the client adds a word per attempt as it ends, whatever the outcome
         try:
             if request.cache:
-                reused = find_reusable(history, base["cache_key"])
+                reused = await asyncio.to_thread(find_reusable, history, base["cache_key"])
                 if reused is not None:
-                    self.last = await asyncio.to_thread(reuse_result, history, request, reused, base, t0)
+                    self.last = await settled(asyncio.to_thread(reuse_result, history, request, reused, base, t0))
                     return self.last
             client = self._client(request.target)
             async with self._slots():  # at most max_concurrency requests in flight per session
@@ -146,15 +182,16 @@ class Session:
                     response = await client.edit(request.body, list(request.images), request.mask,
                                                  on_partial=on_partial, on_status=on_status, attempt_log=attempts)
             if response.stream_fallback:  # later cells and the panel do not ask this endpoint to stream
-                self._no_stream.setdefault(request.target.base_url, response.stream_fallback)
+                self._clients.no_stream.setdefault(request.target.base_url, response.stream_fallback)
             latency = time.perf_counter() - t0
-            self.last = await save_result(history, request, base, response, latency, self.config.thumbnail_px)
+            self.last = await settled(save_result(history, request, base, response, latency,
+                                                  self.config.thumbnail_px))
             return self.last
         except asyncio.CancelledError:
-            record_failure(history, base, t0, "cancelled", None, tuple(attempts))
+            await settled(asyncio.to_thread(record_failure, history, base, t0, "cancelled", None, tuple(attempts)))
             raise
         except Exception as exc:  # a WisGateError, or a bug of ours: recorded, then surfaced as is
-            record_failure(history, base, t0, "error", exc, tuple(attempts))
+            await settled(asyncio.to_thread(record_failure, history, base, t0, "error", exc, tuple(attempts)))
             if isinstance(exc, WisGateError):
                 exc.record_id = base["id"]  # lets a front door point at the history row
             raise
@@ -175,41 +212,8 @@ class Session:
             _safe_call(method)
 
     def _client(self, target: Target, kind: type | None = None):
-        """An ImagesClient (or ``kind``, a subclass: the judge's ChatClient) for the target over the session's one
-        connection pool (on the engine loop).
-
-        Settings live in the client, not the pool: changing the timeout or the key opens no new pool.
-        """
-        import httpx
-
-        from ..http.client import LIMITS, ImagesClient
-        from ..http.pacer import Pacer
-
-        if target.demo:
-            http_client = self._demo_client(target)
-        else:
-            if self._pool is None:
-                self._pool = httpx.AsyncClient(limits=LIMITS)
-            http_client = self._pool
-        return (kind or ImagesClient)(base_url=target.base_url, api_key=target.api_key.get() if target.api_key else None,
-                                      timeout=target.timeout, max_retries=target.max_retries, http_client=http_client,
-                                      streaming=target.base_url not in self._no_stream,
-                                      pacer=self._pacers.setdefault(target.base_url, Pacer()),
-                                      rate_limit_wait=target.rate_limit_wait)
-
-    def _demo_client(self, target: Target):
-        """The in-process demo server, reached without a socket; its latency follows the setting."""
-        if self._demo is None:
-            import httpx
-
-            from ..emulator import EmulatorConfig, create_app
-            from ..emulator.transport import StreamingASGITransport
-
-            app = create_app(EmulatorConfig())
-            self._demo = (app, httpx.AsyncClient(transport=StreamingASGITransport(app)))
-        app, http_client = self._demo
-        app.state.emulator.config.latency = target.demo_latency
-        return http_client
+        """The ImagesClient (or ``kind``: the judge's ChatClient) for the target, made once per settings."""
+        return self._clients.get(target, kind)
 
     def check_endpoint(self, target: Target) -> str:
         """Whether the endpoint answers (GET /models), in words; never raises."""
@@ -235,8 +239,7 @@ class Session:
 
     def close(self) -> None:
         """Close the connection pools and stop the engine thread."""
-        pools = [p for p in (self._pool, self._demo[1] if self._demo else None) if p is not None]
-        self._pool = self._demo = None
+        pools = self._clients.release()
 
         async def _close() -> None:
             for pool in pools:

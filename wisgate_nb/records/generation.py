@@ -1,4 +1,9 @@
-"""Generation: the result of one request, as users hold it; renders itself in a notebook."""
+"""Generation: the result of one request, as users hold it; renders itself in a notebook.
+
+A fresh result keeps in memory what the request made: the files' bytes, the images the client decoded and
+the thumbnails drawn for the history. ``.images`` and the display use those; the files on disk are for the
+history, read only by a result loaded from it (reuse, ``History``).
+"""
 
 from __future__ import annotations
 
@@ -25,6 +30,10 @@ class Generation:
     thumbs: tuple[Path, ...] = ()
     data: tuple[bytes, ...] = field(default=(), repr=False)
     full: bool = False  # embed the originals instead of thumbnails when displayed
+    # the images the client decoded (None where it cannot be handed over as is), and the thumbnails drawn
+    # for the history as (bytes, MIME type): a fresh result's display and .images need no file, no decode
+    decoded: tuple = field(default=(), repr=False, compare=False)
+    thumbnails: tuple[tuple[bytes, str], ...] = field(default=(), repr=False, compare=False)
 
     @property
     def id(self) -> str:
@@ -64,19 +73,23 @@ class Generation:
 
     @property
     def first_image(self) -> Path | bytes:
-        """The first image as an input takes it: its file, else its bytes (an edit, the painter, the slider)."""
-        return self.paths[0] if self.paths else self.data[0]
+        """The first image as an input takes it: its bytes in memory, else its file (an edit, the painter, the slider)."""
+        return self.data[0] if self.data else self.paths[0]
 
     @cached_property
     def images(self) -> list:
-        """The images as PIL images (loaded on first access)."""
+        """The images as PIL images: those the client decoded, else decoded on first access.
+
+        They are yours to change: the display shows the thumbnails, and the files stay as written.
+        """
         from PIL import Image
 
-        blobs = self.data or tuple(p.read_bytes() for p in self.paths)
         images = []
-        for blob in blobs:
-            im = Image.open(io.BytesIO(blob))
-            im.load()
+        for i in range(len(self.data) or len(self.paths)):
+            im = self.decoded[i] if i < len(self.decoded) else None
+            if im is None:
+                im = Image.open(io.BytesIO(self.data[i] if i < len(self.data) else self.paths[i].read_bytes()))
+                im.load()
             images.append(im)
         return images
 
@@ -86,7 +99,9 @@ class Generation:
         return self.images[0]
 
     def thumbnail(self, index: int, px: int = THUMB_PX) -> tuple[bytes, str] | None:
-        """(bytes, MIME type) of image ``index``'s thumbnail: its file, else made from the image."""
+        """(bytes, MIME type) of image ``index``'s thumbnail: the one drawn for it, else made from the image."""
+        if px == THUMB_PX and index < len(self.thumbnails):
+            return self.thumbnails[index]
         if px == THUMB_PX and index < len(self.thumbs) and self.thumbs[index].exists():
             return self.thumbs[index].read_bytes(), mime_of(self.thumbs[index])
         if index < len(self.data):
@@ -99,13 +114,9 @@ class Generation:
         tiles = []
         for i, path in enumerate(self.paths):
             if self.full:
-                blob = self.data[i] if i < len(self.data) else path.read_bytes()
-                shown, mime = blob, mime_of(path)
-            elif i < len(self.thumbs) and self.thumbs[i].exists():
-                shown, mime = self.thumbs[i].read_bytes(), mime_of(self.thumbs[i])
+                shown, mime = self.data[i] if i < len(self.data) else path.read_bytes(), mime_of(path)
             else:
-                blob = self.data[i] if i < len(self.data) else path.read_bytes()
-                shown, mime = thumbnail_bytes(blob, THUMB_PX)
+                shown, mime = self.thumbnail(i) or thumbnail_bytes(path.read_bytes(), THUMB_PX)  # no file: says so
             tiles.append(html.Tile(data_uri(shown, mime), href=html.link_for(path), size=image_size(shown),
                                    alt=html.alt_text(self.prompt, i + 1, len(self.paths))))
         return tiles
