@@ -231,7 +231,7 @@ def test_the_history_is_written_off_the_engine_loop_and_every_request_once(slow_
             return method(*args, **kwargs)
         return wrapped
 
-    for name in ("append", "ensure_folder", "by_cache_key"):
+    for name in ("append", "ensure_folder", "_by_cache_key"):
         monkeypatch.setattr(history, name, slow(getattr(history, name)))
     slow_session.run(slow_session.prepare("made", size="64x64", cache=True))
     assert slow_session.run(slow_session.prepare("made", size="64x64", cache=True)).reused
