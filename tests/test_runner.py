@@ -48,6 +48,9 @@ class Recording(Show):
         self._note("finished", outcome, error)
         self.ended.set()
 
+    def refused(self, error) -> None:
+        self._note("refused", error)
+
     def names(self) -> list[str]:
         return [c[0] for c in self.calls if c[0] != "on_status"]
 
@@ -168,6 +171,20 @@ def test_submit_several_finishes_with_a_batch(session, server):
     assert show.ended.wait(5)
     (finished,) = [c for c in show.calls if c[0] == "finished"]
     assert isinstance(finished[1], Batch) and finished[1].results == results and finished[2] is None
+
+
+def test_submit_refused_by_the_budget_tells_the_show_and_raises(session, server):
+    """The budget is checked and reserved as the request goes out: refused there, the show hears ``refused``
+    (a --bg cell's line goes), the error is raised, nothing is sent."""
+    from wisgate_nb.errors import BudgetExceededError
+
+    session.config.max_images = 1
+    requests = runner.plan(session, Ask(("a fox",), options=SMALL))  # fits when planned
+    session._reserved_images = 1  # then another request takes the last image
+    show = Recording()
+    with pytest.raises(BudgetExceededError):
+        runner.submit(session, requests, show)
+    assert show.names() == ["started", "refused"] and server.emulator.image_requests == []
 
 
 def test_a_cancelled_job_tells_the_show_once(session, server):

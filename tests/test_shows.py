@@ -186,6 +186,16 @@ def test_background_names_an_error_or_a_cancel_where_the_result_would_be(areas, 
     assert ("ConfigurationError" in area.shown[-1]) == isinstance(error, ConfigurationError)
 
 
+def test_background_refused_as_it_went_out_leaves_no_line_saying_it_runs(areas):
+    """A --bg cell whose request the budget refuses at submit: the error is raised in the cell; no line stays
+    behind saying that something runs in the background."""
+    show = shows.Background()
+    show.started([request("a fox")])
+    show.refused(ConfigurationError("over budget"))
+    (area,) = areas
+    assert "generating in the background" in area.shown[0] and area.shown[-1] == ""
+
+
 def test_background_previews_a_streamed_request_in_its_area(areas):
     show = shows.Background()
     show.started([request(stream=True)])

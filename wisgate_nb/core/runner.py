@@ -126,15 +126,20 @@ def _one(session, request: Request, show: Show):
 
 def submit(session, requests: Sequence[Request], show: Show = NO_SHOW):
     """Send in the background: the Job at once (its result: the Generation, or the list of results); the show
-    is told as ``run`` tells it, ``finished`` when the job ends (a cancelled job: a ``CancelledError``)."""
+    is told as ``run`` tells it, ``finished`` when the job ends (a cancelled job: a ``CancelledError``), or
+    ``refused`` if the session refuses the requests as they go out (the error is raised here; nothing was sent)."""
     requests = list(requests)
     show.started(requests)
-    if len(requests) == 1:
-        request = requests[0]
-        job = session.submit(request, on_partial=show.on_partial if request.streamed else None,
-                             on_status=show.on_status)
-    else:
-        job = session.submit_many(requests, on_done=show.on_done)
+    try:
+        if len(requests) == 1:
+            request = requests[0]
+            job = session.submit(request, on_partial=show.on_partial if request.streamed else None,
+                                 on_status=show.on_status)
+        else:
+            job = session.submit_many(requests, on_done=show.on_done)
+    except BaseException as exc:  # refused as it went out (the budget, checked and reserved in one step)
+        show.refused(exc)
+        raise
     job.add_done_callback(lambda done: _ended(session, done, show, several=len(requests) > 1))
     return job
 

@@ -47,6 +47,9 @@ class Show:
     def finished(self, outcome, error: BaseException | None) -> None:
         pass
 
+    def refused(self, error: BaseException) -> None:
+        """A submitted request refused as it went out (nothing sent; the caller gets ``error`` raised)."""
+
 
 class _Counts:
     """Several requests' count of done and failed, from any thread."""
@@ -170,6 +173,9 @@ class Background(Show):
     def on_partial(self, index: int, blob) -> None:
         if self._preview is not None:
             self._preview(index, blob)
+
+    def refused(self, error: BaseException) -> None:
+        self._area.update("")  # nothing runs in the background: the raised error says why
 
     def finished(self, outcome, error: BaseException | None) -> None:
         if isinstance(error, CancelledError):
