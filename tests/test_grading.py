@@ -249,8 +249,16 @@ def test_a_spent_cost_budget_stops_grading_before_anything_is_sent(session, serv
     assert [r.request_kind for r in session.history.records] == ["image"]
 
 
-def test_an_interrupted_grading_records_the_cancelled_request_and_resumes(demo_session):
+def test_an_interrupted_grading_records_the_cancelled_request_and_resumes(demo_session, monkeypatch):
     foxes = _fox(demo_session, n=3)
+    history, on_the_loop = demo_session.history, []
+    append = history.append
+
+    def noting_the_thread(record):  # the engine loop's thread never waits for the disk, a cancel's record too
+        on_the_loop.append(threading.current_thread().name == "wisgate-engine")
+        return append(record)
+
+    monkeypatch.setattr(history, "append", noting_the_thread)
     with stub_judge() as stub:
         _judged_by(demo_session, stub)
         demo_session.config.max_concurrency = 1  # one at a time: the second waits at the judge, the third for a slot
@@ -267,6 +275,7 @@ def test_an_interrupted_grading_records_the_cancelled_request_and_resumes(demo_s
         watcher.join(5)
         judges = [r for r in demo_session.history.records if r.request_kind == "grade"]
         assert sorted(r.status for r in judges) == ["cancelled", "cancelled", "ok"]  # every request is recorded
+        assert on_the_loop == [False, False, False]
         assert len(demo_session.history.grades_df) == 1
         stub.hold_after, sent = None, len(stub.requests)
         grades = wg.grade(foxes, "a red fox", demo=False)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.engine import wait
+from ..core.recording import settled
 from ..errors import ConfigurationError, WisGateError
 from ..http.messages import mask_secret
 from ..output import html, live
@@ -132,7 +133,12 @@ async def grade_images(session, where, images: list[Image], rubric: str, model: 
         await asyncio.to_thread(history._add_grade, line)
         return Grade.from_line(line, image.path, image.record.prompt)
 
-    return list(await asyncio.gather(*(one(i, image) for i, image in enumerate(images))))
+    # return_exceptions: a cancel ends the grading once every judge request has written its record, not at the first
+    results = await asyncio.gather(*(one(i, image) for i, image in enumerate(images)), return_exceptions=True)
+    failed = next((r for r in results if isinstance(r, BaseException)), None)
+    if failed is not None:
+        raise failed
+    return results
 
 
 async def _ask(client, slots, history, where, image: Image, data: bytes, digest: str, rubric: str, model: str,
@@ -150,8 +156,9 @@ async def _ask(client, slots, history, where, image: Image, data: bytes, digest:
     try:
         async with slots:
             response = await client.complete(judging.request_body(model, rubric, data), attempt_log=attempts)
-    except asyncio.CancelledError:  # recorded at once, as an image request is: the loop is being cancelled
-        _write(history, base, t0, attempts, status="cancelled", error="cancelled by the user", error_type="Cancelled")
+    except asyncio.CancelledError:  # recorded in a thread, whole, as an image request is; then the cancel goes on
+        await settled(asyncio.to_thread(_write, history, base, t0, attempts, status="cancelled",
+                                        error="cancelled by the user", error_type="Cancelled"))
         raise
     except WisGateError as exc:
         message = _short(mask_secret(str(exc), secret))
