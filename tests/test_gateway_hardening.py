@@ -388,6 +388,44 @@ def test_guessing_the_admin_token_as_a_bearer_is_limited_too_but_students_are_no
     assert httpx.get(room.gw.base_url + "/quota", headers=bearer(typo), timeout=30).status_code == 401
 
 
+class _FakeHub:
+    """A JupyterHub's token check (pure logic: the hub's own tests are in test_gateway_hub.py): one student."""
+
+    scope = "access:services!service=wisgate"
+
+    async def user_for_token(self, token, sync=False):
+        return {"name": "ann", "kind": "user", "groups": []} if token == "hub-token-of-ann" else None
+
+    def check_scopes(self, scopes, user):
+        return True
+
+
+def test_on_jupyterhub_guessing_the_admin_token_is_limited_too_and_says_nothing(tmp_path):
+    """On a hub, any refused bearer counts (a hub token has no shape of its own). After ten from one address, the
+    admin token from there is refused as the guesses were (401, not 429: nothing tells a hit), while a student's
+    hub token from the same address (a shared NAT) still works, and the teacher elsewhere is not held up."""
+    from wisgate_nb.gateway.auth import AuthError
+
+    auth = Authenticator(settings_for(tmp_path, "http://upstream.invalid/v1"), None)
+    auth.hub = auth._hub_auth = _FakeHub()
+
+    async def status(address: str, token: str):
+        try:
+            caller = await auth.identify_at(address, f"Bearer {token}")
+        except AuthError as exc:
+            return exc.status
+        return "teacher" if caller.teacher else caller.name
+
+    async def scenario():
+        guesses = [await status("10.0.0.9", f"teacher{i}") for i in range(10)]
+        return guesses, [await status("10.0.0.9", ADMIN_TOKEN), await status("10.0.0.9", "hub-token-of-ann"),
+                         await status("10.0.0.7", ADMIN_TOKEN)]
+
+    guesses, after = asyncio.run(scenario())
+    assert guesses == [401] * 10
+    assert after == [401, "ann", "teacher"]
+
+
 def test_the_admin_cookie_lasts_twelve_hours_at_most(tmp_path):
     with classroom(tmp_path, "http://upstream.invalid/v1") as room:
         r = httpx.post(room.gw.root + "/admin/login", data={"token": ADMIN_TOKEN}, timeout=30)

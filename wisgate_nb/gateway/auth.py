@@ -142,8 +142,10 @@ class Authenticator:
         age = (time.time() if now is None else now) - int(issued)
         return -60 <= age <= ADMIN_SESSION_S and hmac.compare_digest(mac.encode(), self._session_mac(issued).encode())
 
-    async def identify(self, authorization: str, cookie: str | None = None, hub_cookie: str | None = None) -> Caller:
-        """The caller of a request; ``cookie`` (the admin cookie) and ``hub_cookie`` (OAuth) only for pages."""
+    async def identify(self, authorization: str, cookie: str | None = None, hub_cookie: str | None = None, *,
+                       admin_allowed: bool = True) -> Caller:
+        """The caller of a request; ``cookie`` (the admin cookie) and ``hub_cookie`` (OAuth) only for pages.
+        ``admin_allowed=False``: the admin token is taken for any other unknown token (a limited address)."""
         token = bearer(authorization)
         if token is None and hub_cookie and self._hub_auth is not None:
             return await self._hub_user(hub_cookie)
@@ -151,7 +153,7 @@ class Authenticator:
             if cookie and self.valid_session(cookie):
                 return Caller(None, teacher=True)
             raise AuthError(401, "invalid_api_key", _MISSING)
-        if self.is_admin_token(token):
+        if admin_allowed and self.is_admin_token(token):
             return Caller(None, teacher=True)
         if self._hub_auth is not None:
             return await self._hub_user(token)
@@ -162,16 +164,23 @@ class Authenticator:
 
     async def identify_at(self, address: str, authorization: str, cookie: str | None = None,
                           hub_cookie: str | None = None) -> Caller:
-        """``identify`` for a client at ``address``. A bearer not shaped like a student token may be a guess at the
-        admin token: standalone, those count as failed sign-ins (students' own tokens are never held up)."""
+        """``identify`` for a client at ``address``, where a bearer may be a guess at the admin token; students'
+        own tokens are never held up.
+
+        Standalone, a bearer not shaped like a student token counts as a failed sign-in when refused, and a
+        limited address gets 429 for such bearers. On JupyterHub any refused bearer counts (a hub token cannot be
+        told from a guess by its shape); a limited address's bearers all go to the hub, the admin token too, so
+        that a guess that hits it is refused like every other (nothing tells it apart)."""
         token = bearer(authorization)
-        guess = token is not None and self.hub is None and _TOKEN.match(token) is None
-        if guess and self.logins.wait(address) is not None:
+        on_hub = self.hub is not None
+        counted = token is not None and (on_hub or _TOKEN.match(token) is None)
+        limited = counted and self.logins.wait(address) is not None
+        if limited and not on_hub:
             raise AuthError(429, "too_many_failures", "Too many failed sign-ins from your address; wait a minute.")
         try:
-            return await self.identify(authorization, cookie, hub_cookie)
+            return await self.identify(authorization, cookie, hub_cookie, admin_allowed=not limited)
         except AuthError as exc:
-            if guess and exc.status == 401:
+            if counted and exc.status == 401:
                 self.logins.failed(address)
             raise
 
