@@ -5,6 +5,7 @@
     pen.py        the pen the nouns draw with (flat, outlined or shaded by the detail level)
     backdrop.py   sky, light, ground and weather
     styles.py     watercolor, pixel art, neon, black and white, sketch
+    misses.py     what an image after the first leaves out, like a real model sometimes does
     compose.py    plan (what goes where) and paint
 """
 

@@ -4,7 +4,8 @@
 subjects, the weather and the style. Both depend only on (prompt, size, quality, index, seed), so a
 picture is the same every time and the images of one request differ in placement, pose and palette.
 Where things go depends only on the nouns, the ground, the size and the image: changing the time,
-a colour, the style or the quality changes the same picture.
+a colour, the style or the quality changes the same picture. Like a real model, an image after the
+first sometimes leaves out a detail the words asked for (``misses``); the record says what was drawn.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from . import backdrop, styles
+from . import backdrop, misses, styles
 from .nouns import NOUNS
 from .pen import Pen, scaled
 from .words import COLOURS, TIMES, Reading, read, singular
@@ -73,6 +74,7 @@ def plan(prompt: str, size: tuple[int, int], *, quality: str = "medium", index: 
     # "blue" or a higher quality change the light, the colour or the detail of the same picture.
     nouns = [noun for noun, _ in reading.subjects]
     key = hashlib.sha256(repr((nouns, reading.ground, size, index, seed)).encode()).digest()
+    reading = misses.without(reading, misses.missed(reading, prompt, size, index, seed))  # images after the first
     rng = random.Random(key)
     w, h = size
     horizon = int(h * rng.uniform(0.55, 0.64))
