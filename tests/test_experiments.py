@@ -161,3 +161,23 @@ def test_a_variant_that_failed_is_shown_and_ranked_last(session, server):
     assert failed["graded"] == 0 and failed["images"] == 0 and pd.isna(failed["mean"])
     assert "this prompt is refused" in experiment._repr_html_()
     assert len(_chats(server)) == 4  # the images that came, and only those, were graded
+
+
+@pytest.mark.parametrize("scores, low, high", [([5, 5, 4, 5], 3.95, 5.0), ([1, 1, 2, 1], 1.0, 2.05), ([3], None, None)])
+def test_a_variants_interval_stays_within_the_judges_scale(scores, low, high):
+    """Student's t over a few scores near the top reaches past 5 (4.75 ± 0.80): no score lies there, so the
+    interval is kept within 1-5; one score has no interval (NaN)."""
+    import math
+    from pathlib import Path
+
+    from wisgate_nb.grading.experiment import Variant
+    from wisgate_nb.grading.result import Grade
+
+    grades = tuple(Grade("r1", i, Path("x.png"), "a fox", "a fox", "judge", score=s, passed=s >= 4)
+                   for i, s in enumerate(scores))
+    mean, ci_low, ci_high = Variant("a fox", None, grades).numbers()
+    assert mean == pytest.approx(sum(scores) / len(scores))
+    if low is None:
+        assert math.isnan(ci_low) and math.isnan(ci_high)
+    else:
+        assert ci_low == pytest.approx(low, abs=0.05) and ci_high == pytest.approx(high, abs=0.05)

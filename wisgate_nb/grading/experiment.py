@@ -15,6 +15,7 @@ from ..output import html
 from ..records import Generation, Record
 from ..records.compare import Comparison
 from ..records.spending import price_of
+from .judge import HIGHEST, LOWEST
 from .result import GRADE_PX, Grade, Grades, pass_rate
 from .stats import mean_interval
 
@@ -35,8 +36,10 @@ class Variant:
         return [g.score for g in self.grades if g.ok]
 
     def numbers(self) -> tuple[float, float, float]:
-        """(mean, low, high) of its graded images: see ``stats.mean_interval``."""
-        return mean_interval(self.scores)
+        """(mean, low, high) of its graded images: see ``stats.mean_interval``; the interval kept within the
+        judge's scale (no score lies beyond 1 or 5, so neither does a mean's interval)."""
+        mean, low, high = mean_interval(self.scores)
+        return mean, max(low, LOWEST), min(high, HIGHEST)  # NaN (one score) stays NaN
 
     @property
     def pass_rate(self) -> float:

@@ -22,6 +22,8 @@ INSTRUCTIONS = (
 _FENCE = re.compile(r"^```(?:json|JSON)?\s*\n?(.*?)\n?\s*```$", re.DOTALL)
 _MIMES = {b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg", b"RIFF": "image/webp", b"GIF8": "image/gif"}
 
+LOWEST, HIGHEST = 1, 5  # the judge's scale of scores
+
 
 class AnswerError(ValueError):
     """The judge's answer is not the JSON grade asked for."""
@@ -74,7 +76,7 @@ def parse_answer(text: str) -> tuple[int, bool, str]:
     if missing:
         raise AnswerError(f"the judge's JSON has no {', '.join(missing)}: {_quote(text)}")
     score, passed, reason = doc["score"], doc["pass"], doc["reason"]
-    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+    if isinstance(score, bool) or not isinstance(score, int) or not LOWEST <= score <= HIGHEST:
         raise AnswerError(f"the judge's score must be a whole number from 1 to 5, not {_quote(json.dumps(score))}")
     if not isinstance(passed, bool):
         raise AnswerError(f'the judge\'s "pass" must be true or false, not {_quote(json.dumps(passed))}')
