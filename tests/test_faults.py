@@ -111,15 +111,6 @@ CASES = [
 MATRIX = [pytest.param(case, mode, id=f"{case.name}-{mode}") for case in CASES for mode in case.modes]
 
 
-@pytest.fixture
-def short_backoff(monkeypatch):
-    """Retries after 10 ms instead of 0.5 s: these tests count attempts and check what each ends in, not the
-    backoff's length (tests/test_wire_tables.py checks that; a Retry-After still sets its own wait)."""
-    from wisgate_nb.http import wire
-
-    monkeypatch.setattr(wire, "INITIAL_RETRY_DELAY", 0.01)
-
-
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize(("case", "mode"), MATRIX)
 def test_fault_ends_in_its_error_class_with_a_history_record(case, mode, session, server, input_png, short_backoff):
