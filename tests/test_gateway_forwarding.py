@@ -33,9 +33,12 @@ GENERATE, EDIT = "/images/generations", "/images/edits"
 STREAM_LATENCY = 3.0  # seconds the upstream takes to stream 2 partials and the final image, evenly spaced
 
 
-@pytest.fixture
-def room(server, tmp_path):
-    with classroom(tmp_path, server.base_url, "max_body_mb = 1\n[quota]\nimages_per_day = 10\n") as room:
+@pytest.fixture(scope="module")
+def room(demo_server, tmp_path_factory):
+    """One gateway for the tests of this module that need no settings of their own; each test has its own
+    student (the counts and records looked at are that student's), the demo server is reset by `server`."""
+    with classroom(tmp_path_factory.mktemp("room"), demo_server.base_url,
+                   "max_body_mb = 1\n[quota]\nimages_per_day = 10\n") as room:
         yield room
 
 
@@ -60,7 +63,7 @@ def test_json_passes_through_with_the_upstream_request_id(room, server):
     body = r.json()
     assert len(body["data"]) == 2 and body["usage"]["total_tokens"] > 0 and body["quality"] == "low"
     assert int(r.headers["content-length"]) == len(r.content)
-    [row] = room.admin("/admin/usage").json()["students"]
+    row = room.usage("ann")
     assert (row["images_today"], row["tokens_today"]) == (2, body["usage"]["total_tokens"])
 
 
@@ -234,13 +237,14 @@ def test_an_unreachable_upstream_is_a_clear_502_and_the_reservation_is_released(
     ("an oversized body", dict(json={"prompt": "x" * (2 * 2**20)}), 413, "larger than this gateway accepts (1 MB)"),
 ])
 def test_bad_requests_are_refused_without_calling_the_upstream(room, server, what, send, status, words):
-    token = room.student("jo")
+    name = "jo." + what.replace(" ", "-")
+    token = room.student(name)
     headers = {**bearer(token), **send.pop("headers", {})}
     r = httpx.post(room.gw.base_url + GENERATE, headers=headers, timeout=30, **send)
     assert r.status_code == status, what
     assert words in r.json()["error"]["message"] and r.headers["x-request-id"].startswith("gw_")
     assert server.emulator.requests == []
-    assert room.usage("jo")["errors_today"] == 1 and room.quota(token)["used"]["images_today"] == 0
+    assert room.usage(name)["errors_today"] == 1 and room.quota(token)["used"]["images_today"] == 0
 
 
 def test_a_broken_multipart_edit_is_refused_without_calling_the_upstream(room, server):
@@ -282,7 +286,8 @@ def test_a_student_who_disconnects_mid_stream_gets_the_reservation_back(room, se
     assert room.quota(token)["used"]["images_today"] == 0
     assert room.usage("lee")["ok_today"] == 0
     with room.engine.connect() as conn:
-        assert conn.execute(select(db.requests.c.outcome, db.requests.c.images)).all() == [("cancelled", 0)]
+        assert conn.execute(select(db.requests.c.outcome, db.requests.c.images)
+                            .where(db.requests.c.student == "lee")).all() == [("cancelled", 0)]
 
 
 def test_a_student_who_gives_up_waiting_gets_the_reservation_back(room, server):
@@ -306,8 +311,8 @@ def test_an_upstream_that_breaks_off_drops_the_student_too_and_releases(room, se
         session.close()
     assert room.quota(token)["used"] == {"images_today": 0, "requests_this_minute": 1, "in_flight": 0}
     with room.engine.connect() as conn:
-        assert conn.execute(select(db.requests.c.outcome, db.requests.c.error_code)).all() == [
-            ("error", "upstream_broke_off")]
+        assert conn.execute(select(db.requests.c.outcome, db.requests.c.error_code)
+                            .where(db.requests.c.student == "ned")).all() == [("error", "upstream_broke_off")]
 
 
 def test_errors_map_to_the_clients_classes(room, server):
