@@ -11,7 +11,7 @@ import httpx
 import openai
 import pytest
 from bounds import FIRST_PARTIAL_BY, LATENCY_FLOOR, RELEASE_S
-from gateway_helpers import bearer, classroom
+from gateway_helpers import HTTP, bearer, classroom
 from PIL import Image
 from reliability_helpers import closed_port, image_bytes, wait_until
 from sqlalchemy import select
@@ -52,7 +52,7 @@ def _mask(size=(256, 256)) -> bytes:
 
 def test_json_passes_through_with_the_upstream_request_id(room, server):
     token = room.student("ann")
-    r = httpx.post(room.gw.base_url + GENERATE, json={"prompt": "a red fox", "size": "256x256", "n": 2,
+    r = HTTP.post(room.gw.base_url + GENERATE, json={"prompt": "a red fox", "size": "256x256", "n": 2,
                                                       "quality": "low"}, headers=bearer(token), timeout=30)
     assert r.status_code == 200
     [seen] = server.emulator.image_requests
@@ -133,7 +133,7 @@ def test_partial_images_arrive_before_the_final_image(room, server):
     assert partials[0] < FIRST_PARTIAL_BY * done and done >= STREAM_LATENCY * LATENCY_FLOOR
     # the same on the wire: each event is relayed as it arrives
     arrivals: list[tuple[float, str]] = []
-    with httpx.stream("POST", room.gw.base_url + GENERATE, headers=bearer(token), timeout=30,
+    with HTTP.stream("POST", room.gw.base_url + GENERATE, headers=bearer(token), timeout=30,
                       json={"prompt": "a comet", "size": "256x256", "stream": True, "partial_images": 2}) as r:
         t0 = time.monotonic()
         for line in r.iter_lines():
@@ -180,7 +180,7 @@ def test_upstream_errors_pass_through_with_body_and_request_id(room, server):
     assert caught.value.request_id == server.emulator.image_requests[0].request_id
     assert caught.value.code == "moderation_blocked"
     server.emulator.schedule(Fault("status", 429, retry_after=2))
-    r = httpx.post(room.gw.base_url + GENERATE, json={"prompt": "a fox", "size": "256x256"}, headers=bearer(token),
+    r = HTTP.post(room.gw.base_url + GENERATE, json={"prompt": "a fox", "size": "256x256"}, headers=bearer(token),
                    timeout=30)
     assert r.status_code == 429 and r.headers["retry-after"] == "2"
     assert r.json()["error"]["code"] == "rate_limit_exceeded"
@@ -193,13 +193,13 @@ def test_upstream_errors_pass_through_with_body_and_request_id(room, server):
 def test_an_upstream_that_refuses_the_teachers_key_is_a_502_for_the_teacher(server, tmp_path):
     with classroom(tmp_path, server.base_url, "", key="sk-wrong-teacher-key-000000") as room:
         token = room.student("hal")
-        r = httpx.post(room.gw.base_url + GENERATE, json={"prompt": "a fox"}, headers=bearer(token), timeout=30)
+        r = HTTP.post(room.gw.base_url + GENERATE, json={"prompt": "a fox"}, headers=bearer(token), timeout=30)
         assert r.status_code == 502 and r.headers["x-should-retry"] == "false"
         error = r.json()["error"]
         assert error["code"] == "upstream_key_refused" and "tell your teacher" in error["message"]
         assert "sk-wrong" not in r.text and "000000" not in r.text
         server.emulator.schedule(Fault("status", 403))
-        r = httpx.post(room.gw.base_url + GENERATE, json={"prompt": "a fox"}, headers=bearer(token), timeout=30)
+        r = HTTP.post(room.gw.base_url + GENERATE, json={"prompt": "a fox"}, headers=bearer(token), timeout=30)
         assert r.status_code == 502 and "tell your teacher" in r.json()["error"]["message"]
         assert room.quota(token)["used"] == {"images_today": 0, "requests_this_minute": 2, "in_flight": 0}
         session = room.session(token, max_retries=2)  # the student's own client: told not to retry, it does not
@@ -240,7 +240,7 @@ def test_bad_requests_are_refused_without_calling_the_upstream(room, server, wha
     name = "jo." + what.replace(" ", "-")
     token = room.student(name)
     headers = {**bearer(token), **send.pop("headers", {})}
-    r = httpx.post(room.gw.base_url + GENERATE, headers=headers, timeout=30, **send)
+    r = HTTP.post(room.gw.base_url + GENERATE, headers=headers, timeout=30, **send)
     assert r.status_code == status, what
     assert words in r.json()["error"]["message"] and r.headers["x-request-id"].startswith("gw_")
     assert server.emulator.requests == []
@@ -249,10 +249,10 @@ def test_bad_requests_are_refused_without_calling_the_upstream(room, server, wha
 
 def test_a_broken_multipart_edit_is_refused_without_calling_the_upstream(room, server):
     token = room.student("kit")
-    r = httpx.post(room.gw.base_url + EDIT, content=b"--x\r\nnot a part", timeout=30,
+    r = HTTP.post(room.gw.base_url + EDIT, content=b"--x\r\nnot a part", timeout=30,
                    headers={**bearer(token), "content-type": "multipart/form-data"})  # no boundary
     assert r.status_code == 400 and "Could not parse the multipart body" in r.json()["error"]["message"]
-    r = httpx.post(room.gw.base_url + EDIT, content=b"<xml/>", timeout=30,
+    r = HTTP.post(room.gw.base_url + EDIT, content=b"<xml/>", timeout=30,
                    headers={**bearer(token), "content-type": "application/xml"})
     assert r.status_code == 400 and "takes JSON or multipart/form-data" in r.json()["error"]["message"]
     assert server.emulator.requests == []
@@ -262,7 +262,7 @@ def test_unknown_routes_and_methods_are_refused_in_the_error_envelope(room, serv
     token = room.student("kim")
     for method, path, status in [("POST", "/v1/chat/completions", 404), ("GET", "/v1/images/generations", 405),
                                  ("GET", "/v1/files", 404), ("POST", "/admin/usage", 405)]:
-        r = httpx.request(method, room.gw.root + path, headers=bearer(token), timeout=30)
+        r = HTTP.request(method, room.gw.root + path, headers=bearer(token), timeout=30)
         assert r.status_code == status, path
         assert set(r.json()["error"]) == {"message", "type", "param", "code"}
     assert server.emulator.requests == []
@@ -272,7 +272,7 @@ def test_a_student_who_disconnects_mid_stream_gets_the_reservation_back(room, se
     server.emulator.config.latency = 4.0
     token = room.student("lee")
     held = None
-    with httpx.stream("POST", room.gw.base_url + GENERATE, headers=bearer(token), timeout=30,
+    with HTTP.stream("POST", room.gw.base_url + GENERATE, headers=bearer(token), timeout=30,
                       json={"prompt": "a comet", "size": "256x256", "stream": True, "partial_images": 3}) as r:
         lines = r.iter_lines()
         for line in lines:
@@ -294,7 +294,7 @@ def test_a_student_who_gives_up_waiting_gets_the_reservation_back(room, server):
     server.emulator.config.latency = 4.0
     token = room.student("mia")
     with pytest.raises(httpx.ReadTimeout):  # the student's client gives up and closes the connection
-        httpx.post(room.gw.base_url + GENERATE, json={"prompt": "a fox", "size": "256x256"}, headers=bearer(token),
+        HTTP.post(room.gw.base_url + GENERATE, json={"prompt": "a fox", "size": "256x256"}, headers=bearer(token),
                    timeout=httpx.Timeout(30, read=0.5))
     assert wait_until(lambda: room.quota(token)["used"]["in_flight"] == 0, timeout=RELEASE_S)  # upstream: 4 s
     assert room.quota(token)["used"]["images_today"] == 0
