@@ -81,6 +81,15 @@ def session(server, tmp_path):
 
 
 @pytest.fixture
+def short_backoff(monkeypatch):
+    """Retries after 10 ms instead of 0.5 s, for tests that count attempts and check what each ends in, not the
+    backoff's length (tests/test_wire_tables.py checks that; a Retry-After still sets its own wait)."""
+    from wisgate_nb.http import wire
+
+    monkeypatch.setattr(wire, "INITIAL_RETRY_DELAY", 0.01)
+
+
+@pytest.fixture
 def demo_session(tmp_path):
     """A fresh session in demo mode (in-process demo server, no key, no network)."""
     yield from _as_current(Session(WisGate(demo=True, history_dir=str(tmp_path / "runs"), api_key=None)))

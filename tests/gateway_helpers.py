@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 
 import httpx
@@ -28,6 +29,18 @@ from wisgate_nb.gateway.settings import GatewaySettings, Upstream
 REPO = Path(__file__).resolve().parent.parent
 ADMIN_TOKEN = "wg-admin-TEACHER-5f4e3d2c1b0a-token"
 START = float(calendar.timegm((2025, 11, 24, 12, 0, 0)))  # noon UTC: far from midnight
+
+
+class _NoCookies(DefaultCookiePolicy):
+    def set_ok(self, cookie, request) -> bool:
+        return False
+
+
+# The tests' own requests: one client, so one TLS context (httpx.get() builds a client and loads the CA bundle every
+# time, 35-150 ms, most of a poll every 50 ms). As httpx.get(): no keep-alive, and no cookie kept from an answer
+# (a request's own cookies= are sent).
+HTTP = httpx.Client(limits=httpx.Limits(max_connections=None, max_keepalive_connections=0),
+                    cookies=CookieJar(_NoCookies()))
 
 
 class Clock:
@@ -68,10 +81,10 @@ class Classroom:
         return Session(config)
 
     def admin(self, path: str = "/admin/usage") -> httpx.Response:
-        return httpx.get(self.gw.root + path, headers={"authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30)
+        return HTTP.get(self.gw.root + path, headers={"authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30)
 
     def quota(self, token: str) -> dict:
-        r = httpx.get(self.gw.base_url + "/quota", headers={"authorization": f"Bearer {token}"}, timeout=30)
+        r = HTTP.get(self.gw.base_url + "/quota", headers={"authorization": f"Bearer {token}"}, timeout=30)
         assert r.status_code == 200, r.text
         return r.json()
 
@@ -110,7 +123,7 @@ def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = N
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
         try:
-            httpx.get(url, timeout=2)
+            HTTP.get(url, timeout=2)
             return
         except httpx.HTTPError:
             time.sleep(0.1)

@@ -8,10 +8,9 @@ from __future__ import annotations
 import csv
 import io
 
-import httpx
 import pytest
 from browser import chromium_page, requires_browser
-from gateway_helpers import ADMIN_TOKEN, bearer, classroom
+from gateway_helpers import ADMIN_TOKEN, HTTP, bearer, classroom
 
 pytestmark = [requires_browser, pytest.mark.timeout(240)]
 
@@ -21,7 +20,7 @@ def test_a_teacher_resets_a_student_and_downloads_the_csv_in_a_browser(server, t
         token = room.student("nia")
 
         def generate() -> int:
-            return httpx.post(room.gw.base_url + "/images/generations", json={"prompt": "a fox", "size": "256x256"},
+            return HTTP.post(room.gw.base_url + "/images/generations", json={"prompt": "a fox", "size": "256x256"},
                               headers=bearer(token), timeout=30).status_code
 
         assert [generate(), generate()] == [200, 429]

@@ -113,7 +113,7 @@ MATRIX = [pytest.param(case, mode, id=f"{case.name}-{mode}") for case in CASES f
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize(("case", "mode"), MATRIX)
-def test_fault_ends_in_its_error_class_with_a_history_record(case, mode, session, server, input_png):
+def test_fault_ends_in_its_error_class_with_a_history_record(case, mode, session, server, input_png, short_backoff):
     session.config.max_retries, session.config.rate_limit_wait = 1, 0.3
     session.config.timeout = case.timeout
     server.emulator.schedule(*case.faults)
@@ -160,7 +160,7 @@ def test_fault_ends_in_its_error_class_with_a_history_record(case, mode, session
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("mode", ALL_MODES)
-def test_connection_refused(mode, session, server, input_png):
+def test_connection_refused(mode, session, server, input_png, short_backoff):
     session.config.base_url = f"http://127.0.0.1:{closed_port()}/v1"
     session.config.max_retries = 1
     started = time.monotonic()
@@ -192,7 +192,7 @@ RETRIED_THEN_OK = [
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("mode", ("generate", "edit", "stream"))
 @pytest.mark.parametrize("fault", RETRIED_THEN_OK, ids=lambda f: f"{f.kind}-{f.status}")
-def test_retryable_fault_is_retried_then_succeeds(fault, mode, session, server, input_png):
+def test_retryable_fault_is_retried_then_succeeds(fault, mode, session, server, input_png, short_backoff):
     session.config.max_retries = 2
     session.config.timeout = 0.8 if fault.kind == "slow" else 5.0
     server.emulator.schedule(fault)
@@ -235,7 +235,7 @@ def test_dropped_connection_keeps_the_request_id_the_server_sent(session, server
 
 
 @pytest.mark.timeout(60)
-def test_fault_in_the_panel_reaches_its_status_and_the_history(session, server):
+def test_fault_in_the_panel_reaches_its_status_and_the_history(session, server, short_backoff):
     from wisgate_nb.widgets import Panel
 
     session.config.max_retries = 1

@@ -7,8 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 
-import httpx
-from gateway_helpers import bearer, classroom
+from gateway_helpers import HTTP, bearer, classroom
 from PIL import Image
 from sqlalchemy import select
 
@@ -25,10 +24,10 @@ def test_each_request_upstream_carries_the_students_keyed_hash(server, tmp_path)
     with classroom(tmp_path / "a", server.base_url, "") as room:
         ann, bob = room.student("ann"), room.student("bob")
         for token, extra in ((ann, {}), (ann, {"user": "ann", "safety_identifier": "i-am-bob"}), (bob, {})):
-            r = httpx.post(room.gw.base_url + "/images/generations", headers=bearer(token), timeout=30,
+            r = HTTP.post(room.gw.base_url + "/images/generations", headers=bearer(token), timeout=30,
                            json={"prompt": "a fox", "size": "256x256", **extra})
             assert r.status_code == 200, r.text
-        r = httpx.post(room.gw.base_url + "/images/edits", headers=bearer(ann), timeout=30,
+        r = HTTP.post(room.gw.base_url + "/images/edits", headers=bearer(ann), timeout=30,
                        data={"prompt": "a boat", "size": "256x256", "user": "ann"},
                        files={"image": ("boat.png", _png(), "image/png")})
         assert r.status_code == 200, r.text
@@ -49,7 +48,7 @@ def test_each_request_upstream_carries_the_students_keyed_hash(server, tmp_path)
     # a gateway started again on the same database gives the same identifiers; another database, others
     with classroom(tmp_path / "a", server.base_url, "") as again, classroom(tmp_path / "b", server.base_url, "") as other:
         for room in (again, other):
-            assert httpx.post(room.gw.base_url + "/images/generations", headers=bearer(room.student("ann")),
+            assert HTTP.post(room.gw.base_url + "/images/generations", headers=bearer(room.student("ann")),
                               json={"prompt": "x", "size": "256x256"}, timeout=30).status_code == 200
         assert server.emulator.image_requests[4].json["user"] == ann_id
         assert server.emulator.image_requests[5].json["user"] not in (ann_id, bob_id)

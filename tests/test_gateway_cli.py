@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
-from gateway_helpers import bearer, cli, gateway_env, gateway_process, wait_http
+from gateway_helpers import HTTP, bearer, cli, gateway_env, gateway_process, wait_http
 from reliability_helpers import wait_until
 
 GENERATE = "/images/generations"
@@ -35,13 +35,13 @@ def test_add_student_serve_and_usage(server, tmp_path):
     assert "shown only now" in out[-2]
     assert (tmp_path / "wisgate_gateway.sqlite").exists()  # the default database, beside the config
     with gateway_process(env=env, cwd=tmp_path, log=tmp_path / "gw.log") as (_proc, base_url):
-        r = httpx.post(base_url + GENERATE, json={"prompt": "a fox", "size": "256x256", "n": 2}, headers=bearer(token),
+        r = HTTP.post(base_url + GENERATE, json={"prompt": "a fox", "size": "256x256", "n": 2}, headers=bearer(token),
                        timeout=30)
         assert r.status_code == 200 and len(r.json()["data"]) == 2
         again = _ok(cli("add-student", "alice", env=env, cwd=tmp_path)).splitlines()
         assert "no longer works" in again[0] and again[-1] != token
-        assert httpx.post(base_url + GENERATE, json={"prompt": "x"}, headers=bearer(token), timeout=30).status_code == 401
-        assert httpx.post(base_url + GENERATE, json={"prompt": "a fox", "size": "256x256"}, headers=bearer(again[-1]),
+        assert HTTP.post(base_url + GENERATE, json={"prompt": "x"}, headers=bearer(token), timeout=30).status_code == 401
+        assert HTTP.post(base_url + GENERATE, json={"prompt": "a fox", "size": "256x256"}, headers=bearer(again[-1]),
                           timeout=30).status_code == 200
     table = _ok(cli("usage", env=env, cwd=tmp_path)).splitlines()
     assert table[1].split() == ["student", "images", "limit", "requests", "refused", "blocked", "errors", "last",
@@ -74,7 +74,7 @@ def test_a_gateway_killed_mid_request_leaves_a_database_a_restarted_gateway_uses
     with gateway_process(env=env, cwd=tmp_path, log=tmp_path / "gw.log") as (proc, base_url):
         def student():
             try:
-                httpx.post(base_url + GENERATE, json={"prompt": "a fox", "size": "256x256"}, headers=bearer(token),
+                HTTP.post(base_url + GENERATE, json={"prompt": "a fox", "size": "256x256"}, headers=bearer(token),
                            timeout=30)
             except httpx.HTTPError as exc:
                 failures.append(exc)
@@ -95,18 +95,18 @@ def test_a_gateway_killed_mid_request_leaves_a_database_a_restarted_gateway_uses
     server.emulator.config.latency = 0.0
     with gateway_process(env=env, cwd=tmp_path, log=tmp_path / "gw2.log") as (_proc, base_url):
         wait_http(base_url + "/quota")
-        quota = httpx.get(base_url + "/quota", headers=bearer(token), timeout=30).json()
+        quota = HTTP.get(base_url + "/quota", headers=bearer(token), timeout=30).json()
         assert quota["used"]["in_flight"] == 1 and quota["used"]["images_today"] == 1  # held until it expires
-        refused = httpx.post(base_url + GENERATE, json={"prompt": "a fox", "size": "256x256"}, headers=bearer(token),
+        refused = HTTP.post(base_url + GENERATE, json={"prompt": "a fox", "size": "256x256"}, headers=bearer(token),
                              timeout=30)
         assert refused.status_code == 429 and "max_concurrent is 1" in refused.json()["error"]["message"]
 
         def released() -> bool:
-            used = httpx.get(base_url + "/quota", headers=bearer(token), timeout=30).json()["used"]
+            used = HTTP.get(base_url + "/quota", headers=bearer(token), timeout=30).json()["used"]
             return used["in_flight"] == 0 and used["images_today"] == 0
 
         assert wait_until(released, timeout=RESERVATION_S + 20, interval=0.5)  # expired, then the next sweep
-        codes = [httpx.post(base_url + GENERATE, json={"prompt": "a fox", "size": "256x256"}, headers=bearer(token),
+        codes = [HTTP.post(base_url + GENERATE, json={"prompt": "a fox", "size": "256x256"}, headers=bearer(token),
                             timeout=30).status_code for _ in range(3)]
         assert codes == [200, 200, 429]
     assert len(server.emulator.image_requests) == 3  # the killed one and two after the restart
@@ -144,7 +144,7 @@ def test_a_killed_gateways_reservations_are_released_by_another_within_its_lease
     server.emulator.config.latency = 0.0
     with gateway_process(env=env, cwd=tmp_path, log=tmp_path / "gw2.log") as (_proc, base_url):
         def served() -> bool:
-            return httpx.post(base_url + GENERATE, json={"prompt": "a fox", "size": "256x256"},
+            return HTTP.post(base_url + GENERATE, json={"prompt": "a fox", "size": "256x256"},
                               headers=bearer(token), timeout=30).status_code == 200
 
         assert wait_until(served, timeout=LEASE_RELEASE_S, interval=0.5)
@@ -161,7 +161,7 @@ def test_a_killed_gateways_reservations_are_released_by_another_within_its_lease
 
 def _quietly(base_url: str, token: str) -> None:
     try:
-        httpx.post(base_url + GENERATE, json={"prompt": "a fox", "size": "256x256"}, headers=bearer(token), timeout=90)
+        HTTP.post(base_url + GENERATE, json={"prompt": "a fox", "size": "256x256"}, headers=bearer(token), timeout=90)
     except httpx.HTTPError:
         pass  # the gateway was killed under it
 

@@ -11,7 +11,7 @@ import httpx
 import openai
 import pytest
 from bounds import FIRST_PARTIAL_BY, LATENCY_FLOOR, RELEASE_S
-from gateway_helpers import bearer, classroom
+from gateway_helpers import HTTP, bearer, classroom
 from PIL import Image
 from reliability_helpers import closed_port, image_bytes, wait_until
 from sqlalchemy import select
@@ -33,9 +33,12 @@ GENERATE, EDIT = "/images/generations", "/images/edits"
 STREAM_LATENCY = 3.0  # seconds the upstream takes to stream 2 partials and the final image, evenly spaced
 
 
-@pytest.fixture
-def room(server, tmp_path):
-    with classroom(tmp_path, server.base_url, "max_body_mb = 1\n[quota]\nimages_per_day = 10\n") as room:
+@pytest.fixture(scope="module")
+def room(demo_server, tmp_path_factory):
+    """One gateway for the tests of this module that need no settings of their own; each test has its own
+    student (the counts and records looked at are that student's), the demo server is reset by `server`."""
+    with classroom(tmp_path_factory.mktemp("room"), demo_server.base_url,
+                   "max_body_mb = 1\n[quota]\nimages_per_day = 10\n") as room:
         yield room
 
 
@@ -49,7 +52,7 @@ def _mask(size=(256, 256)) -> bytes:
 
 def test_json_passes_through_with_the_upstream_request_id(room, server):
     token = room.student("ann")
-    r = httpx.post(room.gw.base_url + GENERATE, json={"prompt": "a red fox", "size": "256x256", "n": 2,
+    r = HTTP.post(room.gw.base_url + GENERATE, json={"prompt": "a red fox", "size": "256x256", "n": 2,
                                                       "quality": "low"}, headers=bearer(token), timeout=30)
     assert r.status_code == 200
     [seen] = server.emulator.image_requests
@@ -60,7 +63,7 @@ def test_json_passes_through_with_the_upstream_request_id(room, server):
     body = r.json()
     assert len(body["data"]) == 2 and body["usage"]["total_tokens"] > 0 and body["quality"] == "low"
     assert int(r.headers["content-length"]) == len(r.content)
-    [row] = room.admin("/admin/usage").json()["students"]
+    row = room.usage("ann")
     assert (row["images_today"], row["tokens_today"]) == (2, body["usage"]["total_tokens"])
 
 
@@ -130,7 +133,7 @@ def test_partial_images_arrive_before_the_final_image(room, server):
     assert partials[0] < FIRST_PARTIAL_BY * done and done >= STREAM_LATENCY * LATENCY_FLOOR
     # the same on the wire: each event is relayed as it arrives
     arrivals: list[tuple[float, str]] = []
-    with httpx.stream("POST", room.gw.base_url + GENERATE, headers=bearer(token), timeout=30,
+    with HTTP.stream("POST", room.gw.base_url + GENERATE, headers=bearer(token), timeout=30,
                       json={"prompt": "a comet", "size": "256x256", "stream": True, "partial_images": 2}) as r:
         t0 = time.monotonic()
         for line in r.iter_lines():
@@ -177,7 +180,7 @@ def test_upstream_errors_pass_through_with_body_and_request_id(room, server):
     assert caught.value.request_id == server.emulator.image_requests[0].request_id
     assert caught.value.code == "moderation_blocked"
     server.emulator.schedule(Fault("status", 429, retry_after=2))
-    r = httpx.post(room.gw.base_url + GENERATE, json={"prompt": "a fox", "size": "256x256"}, headers=bearer(token),
+    r = HTTP.post(room.gw.base_url + GENERATE, json={"prompt": "a fox", "size": "256x256"}, headers=bearer(token),
                    timeout=30)
     assert r.status_code == 429 and r.headers["retry-after"] == "2"
     assert r.json()["error"]["code"] == "rate_limit_exceeded"
@@ -190,13 +193,13 @@ def test_upstream_errors_pass_through_with_body_and_request_id(room, server):
 def test_an_upstream_that_refuses_the_teachers_key_is_a_502_for_the_teacher(server, tmp_path):
     with classroom(tmp_path, server.base_url, "", key="sk-wrong-teacher-key-000000") as room:
         token = room.student("hal")
-        r = httpx.post(room.gw.base_url + GENERATE, json={"prompt": "a fox"}, headers=bearer(token), timeout=30)
+        r = HTTP.post(room.gw.base_url + GENERATE, json={"prompt": "a fox"}, headers=bearer(token), timeout=30)
         assert r.status_code == 502 and r.headers["x-should-retry"] == "false"
         error = r.json()["error"]
         assert error["code"] == "upstream_key_refused" and "tell your teacher" in error["message"]
         assert "sk-wrong" not in r.text and "000000" not in r.text
         server.emulator.schedule(Fault("status", 403))
-        r = httpx.post(room.gw.base_url + GENERATE, json={"prompt": "a fox"}, headers=bearer(token), timeout=30)
+        r = HTTP.post(room.gw.base_url + GENERATE, json={"prompt": "a fox"}, headers=bearer(token), timeout=30)
         assert r.status_code == 502 and "tell your teacher" in r.json()["error"]["message"]
         assert room.quota(token)["used"] == {"images_today": 0, "requests_this_minute": 2, "in_flight": 0}
         session = room.session(token, max_retries=2)  # the student's own client: told not to retry, it does not
@@ -234,21 +237,22 @@ def test_an_unreachable_upstream_is_a_clear_502_and_the_reservation_is_released(
     ("an oversized body", dict(json={"prompt": "x" * (2 * 2**20)}), 413, "larger than this gateway accepts (1 MB)"),
 ])
 def test_bad_requests_are_refused_without_calling_the_upstream(room, server, what, send, status, words):
-    token = room.student("jo")
+    name = "jo." + what.replace(" ", "-")
+    token = room.student(name)
     headers = {**bearer(token), **send.pop("headers", {})}
-    r = httpx.post(room.gw.base_url + GENERATE, headers=headers, timeout=30, **send)
+    r = HTTP.post(room.gw.base_url + GENERATE, headers=headers, timeout=30, **send)
     assert r.status_code == status, what
     assert words in r.json()["error"]["message"] and r.headers["x-request-id"].startswith("gw_")
     assert server.emulator.requests == []
-    assert room.usage("jo")["errors_today"] == 1 and room.quota(token)["used"]["images_today"] == 0
+    assert room.usage(name)["errors_today"] == 1 and room.quota(token)["used"]["images_today"] == 0
 
 
 def test_a_broken_multipart_edit_is_refused_without_calling_the_upstream(room, server):
     token = room.student("kit")
-    r = httpx.post(room.gw.base_url + EDIT, content=b"--x\r\nnot a part", timeout=30,
+    r = HTTP.post(room.gw.base_url + EDIT, content=b"--x\r\nnot a part", timeout=30,
                    headers={**bearer(token), "content-type": "multipart/form-data"})  # no boundary
     assert r.status_code == 400 and "Could not parse the multipart body" in r.json()["error"]["message"]
-    r = httpx.post(room.gw.base_url + EDIT, content=b"<xml/>", timeout=30,
+    r = HTTP.post(room.gw.base_url + EDIT, content=b"<xml/>", timeout=30,
                    headers={**bearer(token), "content-type": "application/xml"})
     assert r.status_code == 400 and "takes JSON or multipart/form-data" in r.json()["error"]["message"]
     assert server.emulator.requests == []
@@ -258,7 +262,7 @@ def test_unknown_routes_and_methods_are_refused_in_the_error_envelope(room, serv
     token = room.student("kim")
     for method, path, status in [("POST", "/v1/chat/completions", 404), ("GET", "/v1/images/generations", 405),
                                  ("GET", "/v1/files", 404), ("POST", "/admin/usage", 405)]:
-        r = httpx.request(method, room.gw.root + path, headers=bearer(token), timeout=30)
+        r = HTTP.request(method, room.gw.root + path, headers=bearer(token), timeout=30)
         assert r.status_code == status, path
         assert set(r.json()["error"]) == {"message", "type", "param", "code"}
     assert server.emulator.requests == []
@@ -268,7 +272,7 @@ def test_a_student_who_disconnects_mid_stream_gets_the_reservation_back(room, se
     server.emulator.config.latency = 4.0
     token = room.student("lee")
     held = None
-    with httpx.stream("POST", room.gw.base_url + GENERATE, headers=bearer(token), timeout=30,
+    with HTTP.stream("POST", room.gw.base_url + GENERATE, headers=bearer(token), timeout=30,
                       json={"prompt": "a comet", "size": "256x256", "stream": True, "partial_images": 3}) as r:
         lines = r.iter_lines()
         for line in lines:
@@ -282,14 +286,15 @@ def test_a_student_who_disconnects_mid_stream_gets_the_reservation_back(room, se
     assert room.quota(token)["used"]["images_today"] == 0
     assert room.usage("lee")["ok_today"] == 0
     with room.engine.connect() as conn:
-        assert conn.execute(select(db.requests.c.outcome, db.requests.c.images)).all() == [("cancelled", 0)]
+        assert conn.execute(select(db.requests.c.outcome, db.requests.c.images)
+                            .where(db.requests.c.student == "lee")).all() == [("cancelled", 0)]
 
 
 def test_a_student_who_gives_up_waiting_gets_the_reservation_back(room, server):
     server.emulator.config.latency = 4.0
     token = room.student("mia")
     with pytest.raises(httpx.ReadTimeout):  # the student's client gives up and closes the connection
-        httpx.post(room.gw.base_url + GENERATE, json={"prompt": "a fox", "size": "256x256"}, headers=bearer(token),
+        HTTP.post(room.gw.base_url + GENERATE, json={"prompt": "a fox", "size": "256x256"}, headers=bearer(token),
                    timeout=httpx.Timeout(30, read=0.5))
     assert wait_until(lambda: room.quota(token)["used"]["in_flight"] == 0, timeout=RELEASE_S)  # upstream: 4 s
     assert room.quota(token)["used"]["images_today"] == 0
@@ -306,8 +311,8 @@ def test_an_upstream_that_breaks_off_drops_the_student_too_and_releases(room, se
         session.close()
     assert room.quota(token)["used"] == {"images_today": 0, "requests_this_minute": 1, "in_flight": 0}
     with room.engine.connect() as conn:
-        assert conn.execute(select(db.requests.c.outcome, db.requests.c.error_code)).all() == [
-            ("error", "upstream_broke_off")]
+        assert conn.execute(select(db.requests.c.outcome, db.requests.c.error_code)
+                            .where(db.requests.c.student == "ned")).all() == [("error", "upstream_broke_off")]
 
 
 def test_errors_map_to_the_clients_classes(room, server):

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 from bounds import SLOW_CLIENT_S
-from gateway_helpers import ADMIN_TOKEN, bearer, classroom, settings_for
+from gateway_helpers import ADMIN_TOKEN, HTTP, bearer, classroom, settings_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability_helpers import debug_logs, image_bytes
@@ -125,13 +125,13 @@ def rows(room) -> list[str]:
 
 
 def post_json(room, body: bytes, route: str = GENERATE) -> httpx.Response:
-    return httpx.post(room.gw.base_url + route, content=body, timeout=30,
+    return HTTP.post(room.gw.base_url + route, content=body, timeout=30,
                       headers={**bearer(room.token), "content-type": "application/json"})
 
 
 def post_form(room, fields: dict, files: dict | None = None) -> httpx.Response:
     files = files or {"image": ("in.png", image_bytes((64, 64)), "image/png")}
-    return httpx.post(room.gw.base_url + EDIT, data=fields, files=files, headers=bearer(room.token), timeout=30)
+    return HTTP.post(room.gw.base_url + EDIT, data=fields, files=files, headers=bearer(room.token), timeout=30)
 
 
 # -- 1. bad text and foreign digits: a 400 naming the field, before anything is reserved ----------------
@@ -354,7 +354,7 @@ def test_an_echo_over_a_real_connection_is_in_no_debug_line_of_the_http_librarie
         with debug_logs() as logs:
             for case in ("x-request-id", "a refused key", "an error body, escaped"):
                 fake.answer = ECHOES[case]
-                r = httpx.post(room.gw.base_url + GENERATE, json={"prompt": case}, headers=bearer(token), timeout=30)
+                r = HTTP.post(room.gw.base_url + GENERATE, json={"prompt": case}, headers=bearer(token), timeout=30)
                 assert_no_key(r.text, str(r.headers))
     assert any("receive_response_headers" in line for line in logs)  # httpcore did log the headers...
     assert_no_key(*logs)  # ...without the key
@@ -380,12 +380,12 @@ def test_admin_sign_in_is_limited_per_address_and_pages_cannot_be_framed(sqlite_
 def test_guessing_the_admin_token_as_a_bearer_is_limited_too_but_students_are_not(sqlite_room):
     room = sqlite_room
     usage = room.gw.root + "/admin/usage"
-    guesses = [httpx.get(usage, headers=bearer(f"teacher{i}"), timeout=30).status_code for i in range(10)]
+    guesses = [HTTP.get(usage, headers=bearer(f"teacher{i}"), timeout=30).status_code for i in range(10)]
     assert guesses == [401] * 10
-    assert httpx.get(usage, headers=bearer(ADMIN_TOKEN), timeout=30).status_code == 429
-    assert httpx.get(room.gw.base_url + "/quota", headers=bearer(room.token), timeout=30).status_code == 200
+    assert HTTP.get(usage, headers=bearer(ADMIN_TOKEN), timeout=30).status_code == 429
+    assert HTTP.get(room.gw.base_url + "/quota", headers=bearer(room.token), timeout=30).status_code == 200
     typo = room.token[:-1] + ("a" if room.token[-1] != "a" else "b")  # a student's typo is not a guess
-    assert httpx.get(room.gw.base_url + "/quota", headers=bearer(typo), timeout=30).status_code == 401
+    assert HTTP.get(room.gw.base_url + "/quota", headers=bearer(typo), timeout=30).status_code == 401
 
 
 class _FakeHub:
@@ -428,7 +428,7 @@ def test_on_jupyterhub_guessing_the_admin_token_is_limited_too_and_says_nothing(
 
 def test_the_admin_cookie_lasts_twelve_hours_at_most(tmp_path):
     with classroom(tmp_path, "http://upstream.invalid/v1") as room:
-        r = httpx.post(room.gw.root + "/admin/login", data={"token": ADMIN_TOKEN}, timeout=30)
+        r = HTTP.post(room.gw.root + "/admin/login", data={"token": ADMIN_TOKEN}, timeout=30)
         assert r.status_code == 303 and "frame-ancestors 'none'" in r.headers["content-security-policy"]
         cookie = r.headers["set-cookie"]
         max_age = int(cookie.lower().split("max-age=")[1].split(";")[0])
@@ -569,7 +569,7 @@ def test_the_demo_server_refuses_a_body_over_50_mb_before_reading_it(demo):
             yield chunk
         yield b'"}'
 
-    r = httpx.post(demo.base_url + GENERATE, content=body(), headers={"content-type": "application/json"}, timeout=60)
+    r = HTTP.post(demo.base_url + GENERATE, content=body(), headers={"content-type": "application/json"}, timeout=60)
     assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
 
     def upload():  # a multipart edit whose image grows past the limit as it arrives
@@ -577,7 +577,7 @@ def test_the_demo_server_refuses_a_body_over_50_mb_before_reading_it(demo):
         yield from body()
         yield b"\r\n--xx--\r\n"
 
-    r = httpx.post(demo.base_url + EDIT, content=upload(), headers={"content-type": "multipart/form-data; boundary=xx"},
+    r = HTTP.post(demo.base_url + EDIT, content=upload(), headers={"content-type": "multipart/form-data; boundary=xx"},
                    timeout=60)
     assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
 
@@ -588,7 +588,7 @@ def test_the_demo_server_refuses_bad_text_in_each_field(demo, field):
     for bad in ("\\ud800", "\\u0000"):
         body = {"prompt": "a fox", field: "PLACE"}
         raw = json.dumps(body).replace("PLACE", f"x{bad}").encode()
-        r = httpx.post(demo.base_url + GENERATE, content=raw, headers={"content-type": "application/json"})
+        r = HTTP.post(demo.base_url + GENERATE, content=raw, headers={"content-type": "application/json"})
         assert r.status_code == 400 and r.json()["error"]["param"] == field, r.text
 
 
@@ -596,7 +596,7 @@ def test_json_nested_deeper_than_pythons_stack_is_no_server_error(demo, sqlite_r
     deep = b'{"prompt": "a fox", "size": "256x256", "user": ' + b"[" * 950 + b"]" * 950 + b"}"
     for url in (demo.base_url, sqlite_room.gw.base_url):
         for body in (b"[" * 100_000, deep):
-            r = httpx.post(url + GENERATE, content=body, timeout=30,
+            r = HTTP.post(url + GENERATE, content=body, timeout=30,
                            headers={"content-type": "application/json", **bearer(sqlite_room.token)})
             assert r.status_code in (200, 400), (url, r.status_code, r.text[:200])
 
@@ -604,17 +604,17 @@ def test_json_nested_deeper_than_pythons_stack_is_no_server_error(demo, sqlite_r
 def test_the_demo_server_reads_form_numbers_in_ascii_digits_only(demo):
     image = {"image": ("in.png", image_bytes((64, 64)), "image/png")}
     for digit in ("\u0661", "\u00b2", "\uff11"):  # int() would read the first and the last as 1
-        r = httpx.post(demo.base_url + EDIT, data={"prompt": "a fox", "n": digit}, files=image, timeout=30)
+        r = HTTP.post(demo.base_url + EDIT, data={"prompt": "a fox", "n": digit}, files=image, timeout=30)
         assert r.status_code == 400 and r.json()["error"]["param"] == "n", r.text
-    ok = httpx.post(demo.base_url + EDIT, data={"prompt": "a fox", "n": "1", "size": "256x256"}, files=image,
+    ok = HTTP.post(demo.base_url + EDIT, data={"prompt": "a fox", "n": "1", "size": "256x256"}, files=image,
                     timeout=30)
     assert ok.status_code == 200, ok.text
 
 
 def test_the_demo_server_builds_urls_from_its_own_address_not_the_host_header(demo):
-    r = httpx.post(demo.base_url + GENERATE, json={"prompt": "a fox", "size": "256x256", "response_format": "url"},
+    r = HTTP.post(demo.base_url + GENERATE, json={"prompt": "a fox", "size": "256x256", "response_format": "url"},
                    headers={"host": "evil.example:666"})
     assert r.status_code == 200
     url = r.json()["data"][0]["url"]
     assert url.startswith(f"http://127.0.0.1:{demo.port}/v1/demo-files/"), url
-    assert httpx.get(url).status_code == 200
+    assert HTTP.get(url).status_code == 200

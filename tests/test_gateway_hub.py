@@ -18,7 +18,7 @@ import httpx
 import pytest
 from bounds import FIRST_PARTIAL_BY
 from browser import chromium_page, requires_browser
-from gateway_helpers import REPO, bearer, free_port
+from gateway_helpers import HTTP, REPO, bearer, free_port
 from reliability_helpers import wait_until
 
 from wisgate_nb import ConfigurationError, PermissionDeniedError
@@ -129,7 +129,7 @@ def hub(tmp_path_factory, upstream):
         def up() -> bool:
             assert proc.poll() is None, (tmp / "hub.log").read_text()[-3000:]
             try:  # the service answers (401 without a token) through the hub's proxy
-                return httpx.get(f"{root}/services/{SERVICE}/v1/quota", timeout=2).status_code == 401
+                return HTTP.get(f"{root}/services/{SERVICE}/v1/quota", timeout=2).status_code == 401
             except httpx.HTTPError:
                 return False
 
@@ -141,7 +141,7 @@ def hub(tmp_path_factory, upstream):
 
 
 def _hub_api(root: str, method: str, path: str, **kw) -> httpx.Response:
-    r = httpx.request(method, f"{root}/hub/api{path}", headers={"authorization": f"token {HUB_API_TOKEN}"},
+    r = HTTP.request(method, f"{root}/hub/api{path}", headers={"authorization": f"token {HUB_API_TOKEN}"},
                       timeout=30, **kw)
     assert r.status_code < 300, r.text
     return r
@@ -180,10 +180,10 @@ def test_a_student_hub_token_works_with_hub_auth_and_an_admin_reads_the_usage(hu
     left = quota_left(base_url, student)
     assert left is not None and left.text == "quota: 3 of 5 images left today (resets 00:00 UTC)"
     teacher = _token(root, "teacher", [f"access:services!service={SERVICE}"])
-    usage = httpx.get(f"{root}/services/{SERVICE}/admin/usage", headers=bearer(teacher), timeout=30)
+    usage = HTTP.get(f"{root}/services/{SERVICE}/admin/usage", headers=bearer(teacher), timeout=30)
     assert usage.status_code == 200
     assert [(s["student"], s["images_today"]) for s in usage.json()["students"]] == [("student1", 2)]
-    refused = httpx.get(f"{root}/services/{SERVICE}/admin/usage", headers=bearer(student), timeout=30)
+    refused = HTTP.get(f"{root}/services/{SERVICE}/admin/usage", headers=bearer(student), timeout=30)
     assert refused.status_code == 403 and "Only the teacher" in refused.json()["error"]["message"]
 
 
@@ -199,7 +199,7 @@ def test_tokens_without_the_service_scope_or_unknown_to_the_hub_are_refused(hub,
             session.run(session.prepare("a fox", size="256x256"))
     finally:
         session.close()
-    bogus = httpx.post(base_url + "/images/generations", json={"prompt": "a fox"}, timeout=30,
+    bogus = HTTP.post(base_url + "/images/generations", json={"prompt": "a fox"}, timeout=30,
                        headers=bearer("0123456789abcdef0123456789abcdef"))
     assert bogus.status_code == 401 and bogus.json()["error"]["code"] == "invalid_api_key"
     assert "0123456789abcdef" not in bogus.text
@@ -216,7 +216,7 @@ def test_a_students_server_spawned_by_the_hub_generates_with_the_readme_settings
         assert wait_until(out.exists, timeout=60, interval=0.2), (tmp / "hub.log").read_text()[-3000:]
         result = json.loads(out.read_text())
     finally:
-        httpx.delete(f"{root}/hub/api/users/student3/server", headers={"authorization": f"token {HUB_API_TOKEN}"},
+        HTTP.delete(f"{root}/hub/api/users/student3/server", headers={"authorization": f"token {HUB_API_TOKEN}"},
                      timeout=30)
     assert result["ok"], result
     assert result["images"] == 1 and result["request_id"] == upstream.emulator.image_requests[0].request_id
@@ -265,14 +265,14 @@ def test_a_hub_admin_opens_the_teacher_page_in_a_browser_and_a_student_gets_403(
     root, tmp = hub
     _hub_api(root, "POST", "/users/student4")
     admin_page = f"{root}/services/{SERVICE}/admin/"
-    away = httpx.get(admin_page, timeout=30)  # not logged in: off to the hub's OAuth, which asks for the hub login
+    away = HTTP.get(admin_page, timeout=30)  # not logged in: off to the hub's OAuth, which asks for the hub login
     assert away.status_code == 302 and away.headers["location"].startswith("/hub/api/oauth2/authorize?")
     assert "code_challenge=" in away.headers["location"] and "state=" in away.headers["location"]
     stale = httpx.get(admin_page, cookies={f"service-{SERVICE}": "a-token-the-hub-does-not-know"}, timeout=30)
     assert stale.status_code == 302 and stale.headers["location"].startswith("/hub/api/oauth2/authorize?")
-    forged = httpx.get(f"{root}/services/{SERVICE}/oauth_callback?code=c0de&state=not-ours", timeout=30)
+    forged = HTTP.get(f"{root}/services/{SERVICE}/oauth_callback?code=c0de&state=not-ours", timeout=30)
     assert forged.status_code == 400 and "open the page again" in forged.text and "set-cookie" not in forged.headers
-    landed = httpx.get(admin_page, timeout=30, follow_redirects=True)
+    landed = HTTP.get(admin_page, timeout=30, follow_redirects=True)
     assert landed.url.path == "/hub/login" and "Classroom gateway" not in landed.text
     with chromium_page() as page:
         _sign_in_through_the_hub(page, admin_page, "teacher")

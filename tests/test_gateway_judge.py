@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
-from gateway_helpers import Clock, bearer, classroom
+from gateway_helpers import HTTP, Clock, bearer, classroom
 
 from wisgate_nb import RateLimitError
 from wisgate_nb.core.session import set_current
@@ -66,10 +65,10 @@ def test_with_allow_judge_a_grade_is_a_request_of_the_student_never_an_image(ser
 def test_the_judge_refusal_names_the_setting(server, tmp_path):
     with classroom(tmp_path, server.base_url, "") as room:
         token = room.student("cat")
-        answer = httpx.post(room.gw.base_url + "/chat/completions", json={"model": "m", "messages": []},
+        answer = HTTP.post(room.gw.base_url + "/chat/completions", json={"model": "m", "messages": []},
                             headers=bearer(token), timeout=30)
         assert answer.status_code == 404 and answer.json()["error"]["code"] == "judge_not_allowed"
-        assert httpx.post(room.gw.base_url + "/chat/completions", json={}, timeout=30).status_code == 401
+        assert HTTP.post(room.gw.base_url + "/chat/completions", json={}, timeout=30).status_code == 401
 
 
 def test_allow_judge_is_true_or_false():

@@ -16,7 +16,7 @@ from dataclasses import replace
 import httpx
 import pytest
 from bounds import RELEASE_S
-from gateway_helpers import ADMIN_TOKEN, Clock, bearer, classroom, cli, gateway_env, settings_for
+from gateway_helpers import ADMIN_TOKEN, HTTP, Clock, bearer, classroom, cli, gateway_env, settings_for
 from reliability_helpers import wait_until
 from sqlalchemy import select
 
@@ -28,7 +28,7 @@ BODY = {"prompt": "a fox", "size": "256x256"}
 
 
 def _post(room, token: str, **extra) -> httpx.Response:
-    return httpx.post(room.gw.base_url + GENERATE, json={**BODY, **extra}, headers=bearer(token), timeout=60)
+    return HTTP.post(room.gw.base_url + GENERATE, json={**BODY, **extra}, headers=bearer(token), timeout=60)
 
 
 def _gateway_cli(room, *args: str) -> str:
@@ -124,7 +124,7 @@ def test_reports_over_a_range_as_table_csv_and_json(server, tmp_path):
         for bad in ("/admin/usage?from=25-11-2025", "/admin/usage?by=week", "/admin/usage.csv?from=2025-11-25&to=2025-11-24"):
             answer = room.admin(bad)
             assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid_value", bad
-        assert httpx.get(room.gw.root + "/admin/usage.csv", headers=bearer(ann)).status_code == 403
+        assert HTTP.get(room.gw.root + "/admin/usage.csv", headers=bearer(ann)).status_code == 403
 
 
 def test_the_teacher_page_buttons_post_with_a_csrf_token_tied_to_the_session(server, tmp_path):
@@ -140,9 +140,9 @@ def test_the_teacher_page_buttons_post_with_a_csrf_token_tied_to_the_session(ser
         assert browser.post("/admin/students/max/reset", data={"period": "day"}).status_code == 403
         assert browser.post("/admin/students/max/reset", data={"csrf": "0" * 64}).status_code == 403
         assert browser.post("/admin/students/max/reset", data={"csrf": "é" * 64}).status_code == 403
-        assert httpx.post(room.gw.root + "/admin/students/max/reset", data={"csrf": csrf},
+        assert HTTP.post(room.gw.root + "/admin/students/max/reset", data={"csrf": csrf},
                           headers=bearer(token)).status_code == 403
-        assert httpx.post(room.gw.root + "/admin/students/max/reset", data={"csrf": csrf}).status_code == 401
+        assert HTTP.post(room.gw.root + "/admin/students/max/reset", data={"csrf": csrf}).status_code == 401
         assert _post(room, token).status_code == 429
         done = browser.post("/admin/students/max/reset", data={"csrf": csrf, "period": "day"})
         assert done.status_code == 303 and done.headers["location"].startswith("/admin/?done=")
@@ -151,12 +151,12 @@ def test_the_teacher_page_buttons_post_with_a_csrf_token_tied_to_the_session(ser
         assert browser.post("/admin/students/max/block", data={"csrf": csrf}).status_code == 303
         assert "max (blocked)" in browser.get("/admin/").text and _post(room, token).status_code == 403
         # a script with the admin token needs no CSRF token and gets JSON
-        api = httpx.post(room.gw.root + "/admin/students/max/unblock", headers=bearer(ADMIN_TOKEN))
+        api = HTTP.post(room.gw.root + "/admin/students/max/unblock", headers=bearer(ADMIN_TOKEN))
         assert api.status_code == 200 and api.json() == {"student": "max", "action": "unblock",
                                                          "done": "max is unblocked."}
-        unknown = httpx.post(room.gw.root + "/admin/students/max/expel", headers=bearer(ADMIN_TOKEN))
+        unknown = HTTP.post(room.gw.root + "/admin/students/max/expel", headers=bearer(ADMIN_TOKEN))
         assert unknown.status_code == 400 and "unknown action 'expel'" in unknown.json()["error"]["message"]
-        gone = httpx.post(room.gw.root + "/admin/students/max/remove", headers=bearer(ADMIN_TOKEN))
+        gone = HTTP.post(room.gw.root + "/admin/students/max/remove", headers=bearer(ADMIN_TOKEN))
         assert gone.status_code == 200 and _post(room, token).status_code == 401
 
 
@@ -185,7 +185,7 @@ def test_store_prompts_false_purges_the_prompts_already_stored(server, tmp_path)
 def test_a_standalone_gateway_without_an_admin_token_warns_at_start(server, tmp_path, caplog):
     settings = replace(settings_for(tmp_path, server.base_url), admin_token=None)
     with caplog.at_level(logging.WARNING, logger="wisgate_nb.gateway"), serve(settings) as gw:
-        assert httpx.get(gw.root + "/admin/usage", headers=bearer(ADMIN_TOKEN), timeout=30).status_code == 401
+        assert HTTP.get(gw.root + "/admin/usage", headers=bearer(ADMIN_TOKEN), timeout=30).status_code == 401
     assert any("no admin token is set (WISGATE_GATEWAY_ADMIN_TOKEN)" in r.getMessage() for r in caplog.records)
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="wisgate_nb.gateway"), serve(settings_for(tmp_path, server.base_url)):

@@ -5,7 +5,7 @@ The JupyterHub sign-in is in test_gateway_hub.py (a real hub and Chromium)."""
 from __future__ import annotations
 
 import httpx
-from gateway_helpers import ADMIN_TOKEN, bearer, classroom
+from gateway_helpers import ADMIN_TOKEN, HTTP, bearer, classroom
 from reliability_helpers import HOSTILE, assert_inert
 
 from wisgate_nb.gateway import pages
@@ -15,20 +15,20 @@ from wisgate_nb.gateway.auth import Caller
 def test_the_service_root_shows_a_student_their_quota_and_a_browser_how_to_use_it(server, tmp_path):
     with classroom(tmp_path, server.base_url, "[quota]\nimages_per_day = 5\nmax_concurrent = 2\n") as room:
         token = room.student("ada")
-        httpx.post(room.gw.base_url + "/images/generations", json={"prompt": "a fox", "size": "256x256", "n": 2},
+        HTTP.post(room.gw.base_url + "/images/generations", json={"prompt": "a fox", "size": "256x256", "n": 2},
                    headers=bearer(token), timeout=30).raise_for_status()
-        mine = httpx.get(room.gw.root + "/", headers=bearer(token), timeout=30)
+        mine = HTTP.get(room.gw.root + "/", headers=bearer(token), timeout=30)
         assert mine.status_code == 200 and mine.headers["content-type"].startswith("text/html")
         assert "ada, your images today" in mine.text
         assert "You have used 2 images today; 3 of 5 are left. The count resets at 2" in mine.text
         assert "at most 2 at once" in mine.text and room.gw.base_url in mine.text
         assert 'href="/admin/"' not in mine.text.replace("the teacher page", "")  # no teacher link for a student
-        anonymous = httpx.get(room.gw.root + "/", timeout=30)
+        anonymous = HTTP.get(room.gw.root + "/", timeout=30)
         assert anonymous.status_code == 200 and "How to use it" in anonymous.text
         assert "your images today" not in anonymous.text and "%wisgate_key" in anonymous.text
-        teacher = httpx.get(room.gw.root + "/", headers=bearer(ADMIN_TOKEN), timeout=30)
+        teacher = HTTP.get(room.gw.root + "/", headers=bearer(ADMIN_TOKEN), timeout=30)
         assert 'href="/admin/">Teacher page</a>' in teacher.text and "your images today" not in teacher.text
-        wrong = httpx.get(room.gw.root + "/", headers=bearer("wgs_0123456789abcdef_" + "x" * 43), timeout=30)
+        wrong = HTTP.get(room.gw.root + "/", headers=bearer("wgs_0123456789abcdef_" + "x" * 43), timeout=30)
         assert wrong.status_code == 200 and "your images today" not in wrong.text  # a page, not a 401 JSON
 
 
@@ -44,31 +44,31 @@ def test_the_root_page_escapes_what_a_hub_names(tmp_path):
 def test_models_lists_the_upstreams_models_for_students_and_teachers_only(server, tmp_path):
     with classroom(tmp_path, server.base_url) as room:
         token = room.student("ada")
-        r = httpx.get(room.gw.base_url + "/models", headers=bearer(token), timeout=30)
+        r = HTTP.get(room.gw.base_url + "/models", headers=bearer(token), timeout=30)
         assert r.status_code == 200, r.text
         ids = [m["id"] for m in r.json()["data"]]
         assert r.json()["object"] == "list" and "gpt-image-2" in ids and "dall-e-2" in ids
         assert all(set(m) <= {"id", "object", "created", "owned_by"} and m["object"] == "model" for m in r.json()["data"])
-        assert httpx.get(room.gw.base_url + "/models", headers=bearer(ADMIN_TOKEN), timeout=30).status_code == 200
-        refused = httpx.get(room.gw.base_url + "/models", timeout=30)
+        assert HTTP.get(room.gw.base_url + "/models", headers=bearer(ADMIN_TOKEN), timeout=30).status_code == 200
+        refused = HTTP.get(room.gw.base_url + "/models", timeout=30)
         assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
 
 
 def test_models_says_so_when_the_upstream_does_not_list_them(tmp_path):
     with classroom(tmp_path, "http://127.0.0.1:9/v1") as room:  # nothing listens on port 9
-        r = httpx.get(room.gw.base_url + "/models", headers=bearer(room.student("ada")), timeout=30)
+        r = HTTP.get(room.gw.base_url + "/models", headers=bearer(room.student("ada")), timeout=30)
         assert r.status_code == 502 and r.json()["error"]["code"] == "upstream_models_unavailable"
 
 
 def test_standalone_keeps_the_token_form_and_has_no_oauth_callback(server, tmp_path):
     with classroom(tmp_path, server.base_url) as room:
         student = room.student("ada")
-        form = httpx.get(room.gw.root + "/admin/", timeout=30)
+        form = HTTP.get(room.gw.root + "/admin/", timeout=30)
         assert form.status_code == 401 and 'action="/admin/login"' in form.text
-        forbidden = httpx.get(room.gw.root + "/admin/", headers=bearer(student), timeout=30)
+        forbidden = HTTP.get(room.gw.root + "/admin/", headers=bearer(student), timeout=30)
         assert forbidden.status_code == 403 and forbidden.headers["content-type"].startswith("text/html")
         assert "signed in as ada" in forbidden.text
-        assert httpx.get(room.gw.root + "/oauth_callback?code=x&state=y", timeout=30).status_code == 404
+        assert HTTP.get(room.gw.root + "/oauth_callback?code=x&state=y", timeout=30).status_code == 404
 
 
 def test_the_doctor_finds_the_gateway_answering_models(server, tmp_path):
@@ -144,7 +144,7 @@ def test_the_database_and_its_wal_and_shm_are_for_the_owner_only(server, tmp_pat
     for where in (tmp_path / "new", old):
         with classroom(where, server.base_url) as room:
             token = room.student("ada")
-            httpx.post(room.gw.base_url + "/images/generations", json={"prompt": "a fox", "size": "256x256"},
+            HTTP.post(room.gw.base_url + "/images/generations", json={"prompt": "a fox", "size": "256x256"},
                        headers=bearer(token), timeout=30).raise_for_status()
             files = sorted(p.name for p in where.iterdir() if p.name.startswith("gw.sqlite"))
             assert files == ["gw.sqlite", "gw.sqlite-shm", "gw.sqlite-wal"]

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from bounds import QUOTA_LEFT_S
 from conftest import TEST_KEY
-from gateway_helpers import Clock, bearer, check_expiry, classroom
+from gateway_helpers import HTTP, Clock, bearer, check_expiry, classroom
 from reliability_helpers import closed_port, wait_until
 
 from wisgate_nb import QuotaExceededError, ResponseFormatError
@@ -77,14 +77,14 @@ def test_requests_per_minute_refuses_then_frees_up_with_the_next_minute(server, 
         token = room.student("dee")
         body = {"prompt": "a fox", "size": "256x256"}
         for _ in range(2):
-            assert httpx.post(room.gw.base_url + GENERATE, json=body, headers=bearer(token), timeout=30).status_code == 200
-        third = httpx.post(room.gw.base_url + GENERATE, json=body, headers=bearer(token), timeout=30)
+            assert HTTP.post(room.gw.base_url + GENERATE, json=body, headers=bearer(token), timeout=30).status_code == 200
+        third = HTTP.post(room.gw.base_url + GENERATE, json=body, headers=bearer(token), timeout=30)
         assert third.status_code == 429 and third.headers["x-should-retry"] == "false"
         assert third.json()["error"]["code"] == "quota_exceeded"
         assert "requests_per_minute is 2 for dee" in third.json()["error"]["message"]
         assert 1 <= int(third.headers["retry-after"]) <= 60
         clock.advance(60)
-        assert httpx.post(room.gw.base_url + GENERATE, json=body, headers=bearer(token), timeout=30).status_code == 200
+        assert HTTP.post(room.gw.base_url + GENERATE, json=body, headers=bearer(token), timeout=30).status_code == 200
         assert len(server.emulator.image_requests) == 3
 
 
@@ -97,7 +97,7 @@ def test_max_concurrent_refuses_the_request_over_the_limit_as_a_wait(server, tmp
             running = [pool.submit(httpx.post, room.gw.base_url + GENERATE, json=body, headers=bearer(token),
                                    timeout=30) for _ in range(2)]
             assert wait_until(lambda: len(server.emulator.image_requests) == 2, timeout=10)
-            third = httpx.post(room.gw.base_url + GENERATE, json=body, headers=bearer(token), timeout=30)
+            third = HTTP.post(room.gw.base_url + GENERATE, json=body, headers=bearer(token), timeout=30)
             assert [f.result().status_code for f in running] == [200, 200]
         # a wait, not a used-up quota: the client can tell it apart and wait for its own requests (i25)
         assert third.status_code == 429 and third.headers["x-should-retry"] == "true"
@@ -115,7 +115,7 @@ def test_max_concurrent_refuses_the_request_over_the_limit_and_the_client_waits_
         assert sorted(r.record.attempt_statuses for r in results) == ["200", "200", "429,200"]
         assert len(server.emulator.image_requests) == 3
         with ThreadPoolExecutor(3) as pool:
-            answers = list(pool.map(lambda _: httpx.post(room.gw.base_url + GENERATE, headers=bearer(token),
+            answers = list(pool.map(lambda _: HTTP.post(room.gw.base_url + GENERATE, headers=bearer(token),
                                                          json={"prompt": "a fox", "size": "256x256"}, timeout=30),
                                     range(3)))
         refusal = next(a for a in answers if a.status_code == 429)
@@ -173,7 +173,7 @@ def test_a_student_override_and_a_limit_raised_during_class_without_restart(serv
         body = {"prompt": "a fox", "size": "256x256"}
 
         def send(token):
-            return httpx.post(room.gw.base_url + GENERATE, json=body, headers=bearer(token), timeout=30).status_code
+            return HTTP.post(room.gw.base_url + GENERATE, json=body, headers=bearer(token), timeout=30).status_code
 
         assert [send(bob), send(bob)] == [200, 429]
         assert [send(alice), send(alice), send(alice)] == [200, 200, 429]
@@ -212,7 +212,7 @@ def test_the_config_file_is_checked_strictly():
 def test_quota_left_is_one_line_and_never_raises(server, tmp_path):
     with classroom(tmp_path, server.base_url, "[quota]\nimages_per_day = 20\n") as room:
         token = room.student("ivy")
-        httpx.post(room.gw.base_url + GENERATE, json={"prompt": "a fox", "size": "256x256", "n": 3},
+        HTTP.post(room.gw.base_url + GENERATE, json={"prompt": "a fox", "size": "256x256", "n": 3},
                    headers=bearer(token), timeout=30).raise_for_status()
         left = quota_left(room.gw.base_url, token)
         assert left is not None and (left.left, left.limit, left.used) == (17, 20, 3)

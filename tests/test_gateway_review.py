@@ -9,7 +9,7 @@ import logging
 import stat
 
 import httpx
-from gateway_helpers import bearer, classroom
+from gateway_helpers import HTTP, bearer, classroom
 from PIL import Image
 from reliability_helpers import wait_until
 
@@ -21,7 +21,7 @@ ON = "store_images = true\n[quota]\nimages_per_day = 20\n"
 
 
 def _generate(room, token: str, prompt: str, **body) -> httpx.Response:
-    return httpx.post(room.gw.base_url + GENERATE, json={"prompt": prompt, "size": "1024x1024", **body},
+    return HTTP.post(room.gw.base_url + GENERATE, json={"prompt": prompt, "size": "1024x1024", **body},
                       headers=bearer(token), timeout=60)
 
 
@@ -58,9 +58,9 @@ def test_the_teacher_reviews_thumbnails_newest_first_and_the_refused_prompts(ser
         for bad in ("..%2Fgw.sqlite", "gw_0000-0.jpg", "x.jpg"):
             assert room.admin(f"/admin/images/{bad}").status_code == 404
         # teacher only
-        assert httpx.get(room.gw.root + "/admin/images", headers=bearer(ada), timeout=30).status_code == 403
-        assert httpx.get(room.gw.root + f"/admin/images/{name}", headers=bearer(ada), timeout=30).status_code == 403
-        assert httpx.get(room.gw.root + f"/admin/images/{name}", timeout=30).status_code == 401
+        assert HTTP.get(room.gw.root + "/admin/images", headers=bearer(ada), timeout=30).status_code == 403
+        assert HTTP.get(room.gw.root + f"/admin/images/{name}", headers=bearer(ada), timeout=30).status_code == 403
+        assert HTTP.get(room.gw.root + f"/admin/images/{name}", timeout=30).status_code == 401
         assert 'href="images">Review</a>' in room.admin("/admin/").text
 
 
@@ -114,8 +114,8 @@ def test_the_new_pages_and_the_thumbnails_never_hold_the_key(tmp_path):
         token = room.student("ada")
         assert _generate(room, token, "a red fox").status_code == 200
         assert wait_until(lambda: (tmp_path / FOLDER).exists() and any((tmp_path / FOLDER).iterdir()), timeout=10)
-        answers = [httpx.get(room.gw.root + "/", headers=bearer(token), timeout=30),
-                   httpx.get(room.gw.base_url + "/models", headers=bearer(token), timeout=30),
+        answers = [HTTP.get(room.gw.root + "/", headers=bearer(token), timeout=30),
+                   HTTP.get(room.gw.base_url + "/models", headers=bearer(token), timeout=30),
                    room.admin("/admin/images"), room.admin("/admin/")]
         name = answers[2].text.split('src="images/')[1].split('"')[0]
         answers.append(room.admin(f"/admin/images/{name}"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import httpx
 import openai
 import pytest
-from gateway_helpers import ADMIN_TOKEN, bearer, classroom
+from gateway_helpers import ADMIN_TOKEN, HTTP, bearer, classroom
 from reliability_helpers import HOSTILE, assert_inert, debug_logs, image_bytes
 
 from wisgate_nb import WisGateError
@@ -67,14 +67,14 @@ def test_the_key_and_the_tokens_leak_nowhere(key_server, tmp_path, all_logs):
         finally:
             session.close()
         raw = [
-            httpx.post(room.gw.base_url + GENERATE, content=b"{not json", headers=bearer(token)),
-            httpx.post(room.gw.base_url + GENERATE, json={"prompt": "x"}, headers=bearer("sk-typed-in-class-123")),
-            httpx.post(room.gw.base_url + GENERATE, json={"prompt": "x"}, headers=bearer(token + "x")),
-            httpx.post(room.gw.base_url + GENERATE, json={"prompt": "x"}),
-            httpx.get(room.gw.base_url + "/quota", headers=bearer(token)),
+            HTTP.post(room.gw.base_url + GENERATE, content=b"{not json", headers=bearer(token)),
+            HTTP.post(room.gw.base_url + GENERATE, json={"prompt": "x"}, headers=bearer("sk-typed-in-class-123")),
+            HTTP.post(room.gw.base_url + GENERATE, json={"prompt": "x"}, headers=bearer(token + "x")),
+            HTTP.post(room.gw.base_url + GENERATE, json={"prompt": "x"}),
+            HTTP.get(room.gw.base_url + "/quota", headers=bearer(token)),
             room.admin("/admin/usage"), room.admin("/admin/"),
-            httpx.get(room.gw.root + "/admin/usage", headers=bearer(token)),
-            httpx.get(room.gw.root + "/nowhere", headers=bearer(token)),
+            HTTP.get(room.gw.root + "/admin/usage", headers=bearer(token)),
+            HTTP.get(room.gw.root + "/nowhere", headers=bearer(token)),
         ]
         assert [r.status_code for r in raw] == [400, 401, 401, 401, 200, 200, 200, 403, 404]
         assert "sk-typed-in-class-123" not in raw[1].text and token not in raw[2].text  # never echoed
@@ -105,9 +105,9 @@ def test_the_teacher_page_is_inert_and_for_the_teacher_only(server, tmp_path):
     with classroom(tmp_path, server.base_url, "[quota]\nimages_per_day = 20\n") as room:
         token = room.student("obrien")
         for prompt in HOSTILE:
-            httpx.post(room.gw.base_url + GENERATE, json={"prompt": prompt, "size": "256x256"}, headers=bearer(token),
+            HTTP.post(room.gw.base_url + GENERATE, json={"prompt": prompt, "size": "256x256"}, headers=bearer(token),
                        timeout=30).raise_for_status()
-        httpx.post(room.gw.base_url + GENERATE, json={"prompt": "x", "model": HOSTILE[1]}, headers=bearer(token),
+        HTTP.post(room.gw.base_url + GENERATE, json={"prompt": "x", "model": HOSTILE[1]}, headers=bearer(token),
                    timeout=30)
         shown = room.admin("/admin/")
         assert shown.status_code == 200 and shown.headers["content-type"].startswith("text/html")
@@ -121,9 +121,9 @@ def test_the_teacher_page_is_inert_and_for_the_teacher_only(server, tmp_path):
         assert_inert(page.page(report, recent, csrf="c", done=HOSTILE[1]), shown=HOSTILE, allow_style=True,
                      allow_forms=True)
         # who may see it
-        assert httpx.get(room.gw.root + "/admin/", headers=bearer(token)).status_code == 403
-        assert httpx.get(room.gw.root + "/admin/usage", headers=bearer(token)).status_code == 403
-        assert httpx.get(room.gw.root + "/admin/usage").status_code == 401
+        assert HTTP.get(room.gw.root + "/admin/", headers=bearer(token)).status_code == 403
+        assert HTTP.get(room.gw.root + "/admin/usage", headers=bearer(token)).status_code == 403
+        assert HTTP.get(room.gw.root + "/admin/usage").status_code == 401
         browser = httpx.Client(base_url=room.gw.root)
         sign_in = browser.get("/admin/")
         assert sign_in.status_code == 401 and 'name="token"' in sign_in.text and "images" not in sign_in.text
@@ -136,14 +136,14 @@ def test_the_teacher_page_is_inert_and_for_the_teacher_only(server, tmp_path):
         assert browser.get("/admin/").status_code == 200
         assert "obrien" in browser.get("/admin/").text
         # the admin token is not a student
-        r = httpx.post(room.gw.base_url + GENERATE, json={"prompt": "x"}, headers=bearer(ADMIN_TOKEN))
+        r = HTTP.post(room.gw.base_url + GENERATE, json={"prompt": "x"}, headers=bearer(ADMIN_TOKEN))
         assert r.status_code == 403 and "add-student" in r.json()["error"]["message"]
 
 
 def test_prompts_are_not_stored_when_store_prompts_is_false(server, tmp_path):
     with classroom(tmp_path, server.base_url, "store_prompts = false\n") as room:
         token = room.student("pia")
-        httpx.post(room.gw.base_url + GENERATE, json={"prompt": "my secret diary drawing", "size": "256x256"},
+        HTTP.post(room.gw.base_url + GENERATE, json={"prompt": "my secret diary drawing", "size": "256x256"},
                    headers=bearer(token), timeout=30).raise_for_status()
         assert "my secret diary" not in room.admin("/admin/").text
         assert room.usage("pia")["ok_today"] == 1

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from gateway_helpers import ADMIN_TOKEN, START, Clock, bearer, check_old_schema, check_term, classroom
+from gateway_helpers import ADMIN_TOKEN, HTTP, START, Clock, bearer, check_old_schema, check_term, classroom
 from sqlalchemy import select
 
 from wisgate_nb.gateway import db
@@ -23,7 +23,7 @@ def _burst(room, token: str, count: int, n: int = 1) -> list[httpx.Response]:
     """``count`` requests of one student at the same time."""
     body = {"prompt": "a fox", "size": "256x256", "n": n}
     with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(lambda _: httpx.post(room.gw.base_url + GENERATE, json=body, headers=bearer(token),
+        return list(pool.map(lambda _: HTTP.post(room.gw.base_url + GENERATE, json=body, headers=bearer(token),
                                                   timeout=60), range(count)))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from functools import cache
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "wisgate_nb"
@@ -19,6 +20,7 @@ LAYERS = [
 MAX_LINES = 300
 
 
+@cache  # the tree does not change during a run; _imports asks for it once per imported name
 def _modules() -> dict[str, Path]:
     found = {}
     for path in PACKAGE.rglob("*.py"):

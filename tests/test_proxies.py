@@ -73,7 +73,7 @@ def _panel_generate(session, prompt: str = PROMPT, **values):
 
 @pytest.mark.timeout(TIMEOUT)
 @pytest.mark.parametrize("mode", ["generate", "edit"])
-def test_a_failed_request_records_every_attempt_and_its_status(mode, session, proxy, input_png):
+def test_a_failed_request_records_every_attempt_and_its_status(mode, session, proxy, input_png, short_backoff):
     server = proxy(codes_as_status=True)
     server.emulator.schedule(*[Fault("status", 503)] * 3)
     with pytest.raises(InternalServerError) as info:
@@ -89,7 +89,7 @@ def test_a_failed_request_records_every_attempt_and_its_status(mode, session, pr
 
 
 @pytest.mark.timeout(TIMEOUT)
-def test_the_magic_records_every_attempt_of_a_failed_cell(shell, session, proxy):
+def test_the_magic_records_every_attempt_of_a_failed_cell(shell, session, proxy, short_backoff):
     proxy().emulator.schedule(Fault("status", 429, retry_after=0.1), Fault("status", 500), Fault("status", 502),
                               Fault("status", 503))  # the 429 is waited out: it uses none of the 2 retries
     with pytest.raises(InternalServerError):
@@ -99,7 +99,7 @@ def test_the_magic_records_every_attempt_of_a_failed_cell(shell, session, proxy)
 
 
 @pytest.mark.timeout(TIMEOUT)
-def test_the_panel_records_every_attempt_of_a_failed_generation(session, proxy):
+def test_the_panel_records_every_attempt_of_a_failed_generation(session, proxy, short_backoff):
     proxy().emulator.schedule(*[Fault("status", 503)] * 3)
     panel, slot = _panel_generate(session)
     try:
@@ -111,7 +111,7 @@ def test_the_panel_records_every_attempt_of_a_failed_generation(session, proxy):
 
 
 @pytest.mark.timeout(TIMEOUT)
-def test_a_cancelled_request_records_the_attempts_it_made(session, proxy):
+def test_a_cancelled_request_records_the_attempts_it_made(session, proxy, short_backoff):
     server = proxy()
     server.emulator.schedule(Fault("status", 500), Fault("slow", delay=3.0))
     job = session.submit(session.prepare(PROMPT, size="64x64"))
