@@ -52,8 +52,9 @@ class Clients:
             import httpx
 
             from ..http.client import LIMITS
+            from ..http.tls import tls_context
 
-            self.pool = httpx.AsyncClient(limits=LIMITS)
+            self.pool = httpx.AsyncClient(limits=LIMITS, verify=tls_context())
         return self.pool
 
     def _demo_pool(self, target: Target):

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, func, select
 
+from ..http.tls import tls_context
 from . import db
 from .settings import HubService
 
@@ -61,7 +62,8 @@ class Roster:
             return self._cached
         found: list[HubUser] = []
         headers = {"authorization": f"token {self.hub.api_token.get()}", "accept": _PAGINATED}
-        async with httpx.AsyncClient(transport=self._transport, timeout=10.0, headers=headers) as http:
+        async with httpx.AsyncClient(transport=self._transport, timeout=10.0, headers=headers,
+                                     verify=tls_context()) as http:
             offset = 0
             while True:
                 try:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from ..http.tls import tls_context
 from .scrub import KeyScrubber, LogScrubber
 from .settings import Upstream
 
@@ -98,7 +99,8 @@ class UpstreamClient:
             transport = StreamingASGITransport(create_app(EmulatorConfig()))
             self._pools = [httpx.AsyncClient(transport=transport, follow_redirects=False, timeout=timeouts)]
         else:
-            self._pools = [httpx.AsyncClient(limits=_LIMITS, follow_redirects=False, timeout=timeouts)
+            tls = tls_context()  # one for every pool: each would read the CA bundle again (over 1 s for 32)
+            self._pools = [httpx.AsyncClient(limits=_LIMITS, follow_redirects=False, timeout=timeouts, verify=tls)
                            for _ in range(POOLS)]
         self._next = itertools.cycle(self._pools)
 

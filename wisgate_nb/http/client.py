@@ -29,6 +29,7 @@ from .checks import check_settings, safe_url
 from .images import DEFAULT_MAX_PIXELS, ImageBlob, ImageInput, b64decode, decode_image, load_image_input
 from .messages import mask_secret, request_id_from, scrub
 from .pacer import Pacer, cost_of, images_asked, limit_kind, over_wait, wait_words
+from .tls import tls_context
 from .wire import error_from_response, parse_images_body, request_id_of, retry_delay, retryable_status
 
 __all__ = ["ImageBlob", "ImageInput", "ImagesClient", "ImagesResponse", "check_settings", "decode_image",
@@ -91,7 +92,7 @@ class ImagesClient:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self._timeout, limits=LIMITS)
+            self._client = httpx.AsyncClient(timeout=self._timeout, limits=LIMITS, verify=tls_context())
         return self._client
 
     async def aclose(self) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from .._secret import Secret
+from .tls import tls_context
 
 __all__ = ["QuotaLeft", "quota_left"]
 
@@ -89,7 +90,7 @@ def quota_left(base_url: str, key: Secret | str | None, *, timeout: float = QUOT
         if http_client is not None:
             response = http_client.get(url, headers=headers, timeout=timeout)
         else:
-            with httpx.Client(timeout=timeout) as client:
+            with httpx.Client(timeout=timeout, verify=tls_context()) as client:
                 response = client.get(url, headers=headers)
         return from_response(response)
     except Exception as exc:  # never raises: this is a status line, not a request that matters
