@@ -163,26 +163,39 @@ def test_an_interrupted_experiment_resumes_after_a_kernel_restart(session, serve
     assert again.summary()["mean"].tolist() == resumed.summary()["mean"].tolist()
 
 
+_TEMPLATE = Record(id="", session="", started_at="", prompt="a fox", model="gpt-image-2", status="ok", size="64x64",
+                   params={"size": "64x64", "quality": "low"}, latency_s=1.0, images=1,
+                   usage={"total_tokens": 10}).to_json()
+
+
+def _session(root: Path, session: str, rows: list[tuple[str, str, str]], with_files: int = 1) -> list[Record]:
+    """A session folder of successful results, one per (id, started_at, cache key); the last ``with_files``
+    of them have their image and thumbnail files."""
+    folder = root / session
+    folder.mkdir(parents=True)
+    records = [Record.from_json({**_TEMPLATE, "id": record_id, "session": session, "started_at": started,
+                                 "paths": [f"{record_id}_0.png"], "thumbs": [f"{record_id}_0.thumb.jpg"],
+                                 "cache_key": key}) for record_id, started, key in rows]
+    (folder / "history.jsonl").write_text("".join(json.dumps(r.to_json()) + "\n" for r in records))
+    for record in records[len(records) - with_files:]:
+        write_image(folder / record.paths[0], (64, 64))
+        write_image(folder / record.thumbs[0], (32, 32), "JPEG")
+    return records
+
+
 def _many_sessions(root: Path, sessions: int, records: int) -> Record:
-    """``sessions`` folders of ``records`` successful results each; the last result's image file exists."""
-    template = Record(id="", session="", started_at="", prompt="a fox", model="gpt-image-2", status="ok",
-                      size="64x64", params={"size": "64x64", "quality": "low"}, latency_s=1.0, images=1,
-                      paths=("x_0.png",), thumbs=("x_0.thumb.jpg",), usage={"total_tokens": 10}).to_json()
+    """``sessions`` folders of ``records`` successful results each; the last result's files exist."""
     for s in range(sessions):
-        session = f"20261201-0000{s:02d}-{s:04x}"
-        folder = root / session
-        folder.mkdir(parents=True)
-        lines = []
-        for r in range(records):
-            record_id = f"{s:03d}{r:03d}-abcdef"
-            lines.append(json.dumps({**template, "id": record_id, "session": session, "prompt": f"fox {s} {r}",
-                                     "started_at": f"2026-12-01T00:{s:02d}:{r:02d}", "paths": [f"{record_id}_0.png"],
-                                     "thumbs": [f"{record_id}_0.thumb.jpg"], "cache_key": f"key-{s}-{r}"}))
-        (folder / "history.jsonl").write_text("\n".join(lines) + "\n")
-    last = Record.from_json(json.loads(lines[-1]))
-    write_image(folder / last.paths[0], (64, 64))
-    write_image(folder / last.thumbs[0], (32, 32), "JPEG")
-    return last
+        made = _session(root, f"20261201-0000{s:02d}-{s:04x}", [
+            (f"{s:03d}{r:03d}-abcdef", f"2026-12-01T00:{s:02d}:{r:02d}", f"key-{s}-{r}") for r in range(records)],
+            with_files=1 if s == sessions - 1 else 0)
+    return made[-1]
+
+
+def test_of_earlier_sessions_the_newest_result_is_reused_whatever_the_folders_are_named(tmp_path):
+    _session(tmp_path / "runs", "b-older", [("000001-aaaaaa", "2026-12-01T10:00:00", "same")])
+    newer = _session(tmp_path / "runs", "a-newer", [("000002-bbbbbb", "2026-12-02T09:00:00", "same")])[0]
+    assert find_reusable(History.create(tmp_path / "runs"), "same").id == newer.id
 
 
 def test_the_earlier_sessions_are_read_once_and_quickly(tmp_path, monkeypatch):
