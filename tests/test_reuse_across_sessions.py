@@ -5,9 +5,7 @@ what was never done. A "restart" here is a second ``Session`` on the same histor
 
 from __future__ import annotations
 
-import _thread
 import json
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -15,7 +13,8 @@ from pathlib import Path
 import pytest
 from bounds import EARLIER_LOOKUP_S
 from conftest import TEST_KEY
-from reliability_helpers import wait_until, write_image
+from judge_helpers import EXPERIMENT, interrupt_an_experiment
+from reliability_helpers import write_image
 
 import wisgate_nb as wg
 from wisgate_nb.config import WisGate
@@ -133,31 +132,18 @@ def test_grades_of_an_earlier_session_are_not_asked_for_again(session, server, r
 
 
 def test_an_interrupted_experiment_resumes_after_a_kernel_restart(session, server, restart):
-    session.config.max_concurrency = 1  # one request at a time: the second hangs, the third waits for a slot
-    server.emulator.schedule(Fault("slow", delay=0.0), Fault("slow", delay=3.0))
-    arguments = dict(prompts=["a red fox", "a fox in the snow", "a blue car"], rubric="a red fox in the snow", n=2,
-                     size="256x256", show_progress=False)
-
-    def interrupt_once_the_second_is_sent() -> None:
-        if wait_until(lambda: len(server.emulator.image_requests) >= 2, timeout=30):
-            _thread.interrupt_main()
-
-    watcher = threading.Thread(target=interrupt_once_the_second_is_sent)
-    watcher.start()
-    with pytest.raises(KeyboardInterrupt):  # the kernel dies in the middle of the sweep
-        wg.experiment(**arguments)
-    watcher.join(5)
+    interrupt_an_experiment(session, server)  # the kernel dies in the middle of the sweep
     assert {r.prompt: r.status for r in session.history.records} == {
         "a red fox": "ok", "a fox in the snow": "cancelled", "a blue car": "cancelled"}
     server.emulator.reset()
     restart()
-    resumed = wg.experiment(**arguments)  # a new kernel, the same cell: only what was not done is sent
+    resumed = wg.experiment(**EXPERIMENT)  # a new kernel, the same cell: only what was not done is sent
     assert sorted(r.json["prompt"] for r in server.emulator.image_requests) == ["a blue car", "a fox in the snow"]
     assert [r.reused for r in resumed.records] == [True, False, False]
     assert resumed.summary()["graded"].tolist() == [2, 2, 2] and len(_chats(server)) == 6
     server.emulator.reset()
     restart()
-    again = wg.experiment(**arguments)  # all done before the restart: nothing is sent, not even to the judge
+    again = wg.experiment(**EXPERIMENT)  # all done before the restart: nothing is sent, not even to the judge
     assert server.emulator.requests == []
     assert all(r.reused for r in again.records) and all(g.cached for g in again.grades)
     assert again.summary()["mean"].tolist() == resumed.summary()["mean"].tolist()
