@@ -10,11 +10,12 @@ import time
 import warnings
 from pathlib import Path
 
+import nbformat
 import pytest
 from bounds import EARLIER_LOOKUP_S
 from conftest import TEST_KEY
 from judge_helpers import EXPERIMENT, interrupt_an_experiment
-from reliability_helpers import write_image
+from reliability_helpers import run_in_demo_kernel, write_image
 
 import wisgate_nb as wg
 from wisgate_nb.config import WisGate
@@ -112,6 +113,24 @@ def test_this_sessions_result_comes_first_then_the_newest_earlier_one(session, s
     assert not own.reused
     again = wg.generate("a red fox", size="64x64", cache=True)
     assert again.reused and again.paths[0].samefile(own.paths[0]) and not again.paths[0].samefile(second.paths[0])
+
+
+def test_run_all_after_a_kernel_restart_reuses_what_the_first_kernel_made(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in (
+        "%load_ext wisgate_nb",
+        "%%wisgate_image --cache -s 64x64 -n 2\na red fox in the snow",
+        "import wisgate_nb as wg\nprint(*[(r.session, r.reused) for r in wg.history().records])")])
+    run_in_demo_kernel(nb, tmp_path)  # the first kernel: sent
+    first_run = nb.cells[2].outputs[0]["text"]
+    old_folder = next((tmp_path / "runs").iterdir())
+    before = _files(old_folder)
+    nb = nbformat.reads(nbformat.writes(nb), as_version=4)
+    run_in_demo_kernel(nb, tmp_path)  # a new kernel, Run All again: reused
+    second_run = nb.cells[2].outputs[0]["text"]
+    assert first_run == f"('{old_folder.name}', False)\n"
+    assert "True" in second_run and old_folder.name not in second_run
+    assert "reused" in nb.cells[1].outputs[-1]["data"]["text/html"]
+    assert _files(old_folder) == before and len(list((tmp_path / "runs").iterdir())) == 2
 
 
 def test_grades_of_an_earlier_session_are_not_asked_for_again(session, server, restart):
