@@ -225,19 +225,28 @@ def test_a_damaged_or_foreign_session_folder_is_skipped_with_one_warning(tmp_pat
     (tmp_path / "runs" / "notes" / "history.jsonl").write_text('{"title": "not ours"}\n{"title": "nor this"}\n')
     (tmp_path / "runs" / "broken").mkdir()
     (tmp_path / "runs" / "broken" / "history.jsonl").write_bytes(b"\x00\xff garbage\n{}\n")
+    (tmp_path / "runs" / "notes" / "grades.jsonl").write_text("neither\n")
     history = History.create(tmp_path / "runs")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert find_reusable(history, last.cache_key).id == last.id
         assert find_reusable(history, "key-0-0") is None
+        assert history.grade_book.cached("0123", "a fox", "judge") is None  # "notes" was named already
     assert len(caught) == 1 and "notes" in str(caught[0].message) and "1 more" in str(caught[0].message)
 
 
-def test_a_last_line_a_crash_cut_short_costs_only_that_line(tmp_path):
+def test_a_damaged_line_costs_only_that_line(tmp_path):
     last = _many_sessions(tmp_path / "runs", 1, 3)
-    with open(tmp_path / "runs" / last.session / "history.jsonl", "a") as fh:
-        fh.write('{"kind": "record", "id": "cut-sh')
+    folder = tmp_path / "runs" / last.session
+    with open(folder / "history.jsonl", "a") as fh:
+        fh.write('{"kind": "record", "id": "cut-sh')  # a crash cut the last line short
+    grade = {"id": last.id, "index": 0, "digest": "0123", "rubric": "a fox", "judge": "judge", "score": 4, "pass": True}
+    (folder / "grades.jsonl").write_text(json.dumps({**grade, "digest": "4567"}) + '\n{"id": "torn\n'
+                                         + json.dumps(grade) + "\n")
     history = History.create(tmp_path / "runs")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert find_reusable(history, last.cache_key).id == last.id
+        assert history.grade_book.cached("0123", " a fox ", "judge")["score"] == 4
+        assert history.grade_book.cached("4567", "a fox", "judge")["score"] == 4
+        assert history.grade_book.cached("0123", "a fox", "another judge") is None

@@ -5,7 +5,7 @@ A restarted kernel writes a new session folder beside the old ones (``<history_d
 the same history_dir, read once per History (on the first lookup) into a dict by cache key, newest first.
 Nothing here writes: a reused result's files are linked from the old folder (``reuse.link_result``), never
 moved or changed. A folder that cannot be read, or whose lines are not history records, is skipped, with
-one warning for all of them.
+one warning for all of them (a damaged line costs only that line).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class Earlier:
         self._lock = threading.Lock()
         self._results: dict[str, list[tuple[str, Path, int]]] | None = None
         self._grades: dict[tuple, dict] | None = None
+        self._warned: set[Path] = set()
         self.folders: dict[str, Path] = {}  # session -> its folder, for each session a result was found in
 
     def _siblings(self) -> list[Path]:
@@ -88,7 +89,7 @@ class Earlier:
 
     def _read_grades(self) -> dict[tuple, dict]:
         newest: dict[tuple, dict] = {}
-        for _, lines in self._read_each(GRADES_FILE, _lines):
+        for _, lines in self._read_each(GRADES_FILE, _grade_lines):
             for line in lines:
                 if line.get("error") is not None or line.get("score") is None or not line.get("digest"):
                     continue
@@ -111,6 +112,8 @@ class Earlier:
                     skipped.append(folder)
                 else:
                     done.append((folder, found))
+        skipped = [folder for folder in skipped if folder not in self._warned]  # one warning per folder at most
+        self._warned.update(skipped)
         if skipped:
             more = f" and {len(skipped) - 1} more" if len(skipped) > 1 else ""
             warnings.warn(f"cache: skipped {skipped[0]}{more}: its {name} is not a wisgate_nb history",
@@ -155,24 +158,19 @@ def _line_at(path: Path, offset: int) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def _lines(path: Path) -> list[dict] | None:
-    """The JSON objects of a file's lines (a last line a crash cut short is left out), or None if damaged."""
+def _grade_lines(path: Path) -> list[dict] | None:
+    """The grade lines of a grades.jsonl (a line that cannot be read is left out, as a crash may cut the last
+    one short), or None where the file cannot be read or no line is a grade."""
     try:
         text = path.read_bytes()
     except OSError:
         return None
     out = []
-    rows = text.split(b"\n")
-    for number, line in enumerate(rows):
-        if not line.strip():
-            continue
+    for line in text.split(b"\n"):
         try:
-            value = json.loads(line)
+            value = json.loads(line) if line.strip() else None
         except ValueError:
-            if number == len(rows) - 1:  # the last line, cut short: the others still count
-                continue
-            return None
-        if not isinstance(value, dict):
-            return None
-        out.append(value)
-    return out
+            continue
+        if isinstance(value, dict) and "id" in value and "digest" in value:
+            out.append(value)
+    return out if out or not text.strip() else None
