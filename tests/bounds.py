@@ -35,3 +35,5 @@ def concurrent(count: int, latency: float) -> float:
 SLOW_CLIENT_S = 5.0  # a connection whose headers or body trickle in past a 0.5 s deadline is cut off, and the demo
 # server answers 413 to a body announced over 50 MB without waiting for it (measured ~0.5 s and ~5 ms)
 DEADLINE_S = 3.0  # with timeout=1, a server trickling a body or keep-alives is left at the deadline (measured ~1.0 s)
+EARLIER_LOOKUP_S = 1.0  # the first cache lookup reads the earlier sessions of the history folder: 100 sessions × 100
+# records (measured ~0.1 s); read once, so a restarted kernel's Run All does not pay it per request

@@ -1,13 +1,21 @@
-"""A stand-in judge: a stdlib HTTP server on loopback that records each chat request and answers from a script."""
+"""A stand-in judge: a stdlib HTTP server on loopback that records each chat request and answers from a script;
+and an experiment interrupted in the middle of its sweep."""
 
 from __future__ import annotations
 
+import _thread
 import http.server
 import json
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+import pytest
+from reliability_helpers import wait_until
+
+import wisgate_nb as wg
+from wisgate_nb.emulator import Fault
 
 
 class StubJudge:
@@ -80,3 +88,25 @@ def stub_judge() -> Iterator[StubJudge]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+# An experiment of three variants, two images each (the demo server draws them; its judge grades them).
+EXPERIMENT = dict(prompts=["a red fox", "a fox in the snow", "a blue car"], rubric="a red fox in the snow", n=2,
+                  size="256x256", show_progress=False)
+
+
+def interrupt_an_experiment(session, server) -> None:
+    """``wg.experiment(**EXPERIMENT)`` interrupted (as a kernel interrupt) once its second request is sent: one
+    request at a time, the second hangs, the third waits for a slot; the first variant is done, the others not."""
+    session.config.max_concurrency = 1
+    server.emulator.schedule(Fault("slow", delay=0.0), Fault("slow", delay=3.0))  # the server lets go before the run ends
+
+    def interrupt_once_the_second_is_sent() -> None:
+        if wait_until(lambda: len(server.emulator.image_requests) >= 2, timeout=30):
+            _thread.interrupt_main()
+
+    watcher = threading.Thread(target=interrupt_once_the_second_is_sent)
+    watcher.start()
+    with pytest.raises(KeyboardInterrupt):
+        wg.experiment(**EXPERIMENT)
+    watcher.join(5)

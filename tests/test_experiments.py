@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import _thread
 import io
 import json
-import threading
 
 import httpx
 import pandas as pd
 import pytest
 from conftest import TEST_KEY
-from reliability_helpers import wait_until
+from judge_helpers import EXPERIMENT, interrupt_an_experiment
 
 import wisgate_nb as wg
 from wisgate_nb.emulator import Fault
@@ -122,30 +120,17 @@ def test_an_experiment_costs_what_its_images_and_grades_cost(demo_session):
 
 
 def test_an_interrupted_experiment_resumes_where_it_stopped(session, server):
-    session.config.max_concurrency = 1  # one request at a time: the second hangs, the third waits for a slot
-    server.emulator.schedule(Fault("slow", delay=0.0), Fault("slow", delay=3.0))  # the server lets go before the run ends
-    arguments = dict(prompts=["a red fox", "a fox in the snow", "a blue car"], rubric="a red fox in the snow", n=2,
-                     size="256x256", show_progress=False)
-
-    def interrupt_once_the_second_is_sent() -> None:
-        if wait_until(lambda: len(server.emulator.image_requests) >= 2, timeout=30):
-            _thread.interrupt_main()
-
-    watcher = threading.Thread(target=interrupt_once_the_second_is_sent)
-    watcher.start()
-    with pytest.raises(KeyboardInterrupt):
-        wg.experiment(**arguments)
-    watcher.join(5)
+    interrupt_an_experiment(session, server)
     images = [r for r in session.history.records if r.request_kind == "image"]
     assert {r.prompt: r.status for r in images} == {
         "a red fox": "ok", "a fox in the snow": "cancelled", "a blue car": "cancelled"}
     server.emulator.reset()
-    experiment = wg.experiment(**arguments)  # again, the same arguments: only what was not done is sent
+    experiment = wg.experiment(**EXPERIMENT)  # again, the same arguments: only what was not done is sent
     assert sorted(r.json["prompt"] for r in server.emulator.image_requests) == ["a blue car", "a fox in the snow"]
     assert [r.reused for r in experiment.records] == [True, False, False]
     assert experiment.summary()["graded"].tolist() == [2, 2, 2] and len(_chats(server)) == 6
     server.emulator.reset()
-    again = wg.experiment(**arguments)  # all done: nothing is sent, the grades come from the cache
+    again = wg.experiment(**EXPERIMENT)  # all done: nothing is sent, the grades come from the cache
     assert server.emulator.requests == []
     assert again.summary()["mean"].tolist() == experiment.summary()["mean"].tolist()
 

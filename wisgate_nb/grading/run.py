@@ -124,7 +124,7 @@ async def grade_images(session, where, images: list[Image], rubric: str, model: 
     async def graded(image: Image) -> Grade:
         data = await asyncio.to_thread(image.path.read_bytes)
         digest = hashlib.sha256(data).hexdigest()[:16]
-        known = history.grade_book.cached(digest, rubric, model)
+        known = await asyncio.to_thread(history.grade_book.cached, digest, rubric, model)  # may read earlier sessions
         if known is not None:
             line = {**known, "id": image.record.id, "index": image.index, "cached": True, "graded_at": now_iso()}
             await asyncio.to_thread(history._add_grade, line)  # the newest grading of this image, for History.df

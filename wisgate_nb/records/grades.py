@@ -5,7 +5,8 @@
 A line names the record and the image's index, the digest of the image file's bytes, the rubric, the
 judge model, and either ``score``/``pass``/``reason`` or ``error`` (an answer that could not be read is
 a recorded failure, never a guessed score). The newest line for (record, index, rubric, judge) wins.
-A grade is reused for any image with the same digest, rubric and judge: grading again costs nothing.
+A grade is reused for any image with the same digest, rubric and judge: grading again costs nothing, also
+after a kernel restart (the earlier sessions' grades of the same history folder: ``earlier.py``).
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ def cache_key(digest: str, rubric: str, judge: str) -> tuple[str, str, str]:
 class GradeBook:
     """Every grade line of some session folders, read on first use, then added to as grades come."""
 
-    def __init__(self, folders):
+    def __init__(self, folders, earlier=None):
         self._lock = threading.Lock()
+        self._earlier = earlier  # (digest, rubric, judge) -> a grade line of an earlier session, or None
         self.version = 0  # counts the lines added since it was read: History.df's grade columns follow it
         self.lines: list[dict] = []
         self._cache: dict[tuple, dict] = {}
@@ -58,9 +60,12 @@ class GradeBook:
             self._cache[cache_key(line["digest"], line["rubric"], line["judge"])] = line
 
     def cached(self, digest: str, rubric: str, judge: str) -> dict | None:
-        """The newest successful grade of an image with these bytes, for this rubric and judge."""
+        """The newest successful grade of an image with these bytes, for this rubric and judge: this session's,
+        else an earlier session's of the same history folder."""
+        key = cache_key(digest, rubric, judge)
         with self._lock:
-            return self._cache.get(cache_key(digest, rubric, judge))
+            known = self._cache.get(key)
+        return known if known is not None or self._earlier is None else self._earlier(key)
 
     def add(self, line: dict, folder: Path) -> dict:
         """Write one grade line (flushed and fsynced) into ``folder``, then keep it."""
@@ -119,7 +124,7 @@ class Graded:
         if book is None:
             with self._lock:
                 folders = {*self._folders.values(), *([self.folder] if self.folder is not None else [])}
-            book = self._grade_book = GradeBook(sorted(folders))
+            book = self._grade_book = GradeBook(sorted(folders), earlier=self._earlier.grade)
         return book
 
     def results(self, ids=None, *, prompt: str | None = None, last: int | None = None, group: str | None = None) -> list:

@@ -1,12 +1,14 @@
 """Reuse: a request identical to an earlier successful one can take its images instead of being sent.
 
 The cache key covers what makes a result: endpoint, where it was sent, model, prompt, options (not
-streaming) and the bytes of every input image. Reused files are hard links (copies where links fail).
+streaming) and the bytes of every input image. A result is looked for in this session, then in the earlier
+sessions of the same history folder. Reused files are hard links (copies where links fail).
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -27,8 +29,9 @@ def cache_key(endpoint: str, where: str, model: str, prompt: str, options: dict,
 
 
 def find_reusable(history, key: str):
-    """The newest successful record with this cache key whose image files still exist."""
-    for record in history._by_cache_key(key):  # newest first
+    """The newest successful record with this cache key whose image files still exist: this session's first,
+    then those of the earlier sessions of the same history folder (``earlier.py``: after a kernel restart)."""
+    for record in itertools.chain(history._by_cache_key(key), history._earlier.results(key)):  # newest first
         if record.status == "ok" and record.paths:
             if all(p.exists() for p in history.full_paths(record)):
                 return record

@@ -27,13 +27,12 @@ from typing import Any
 from ..errors import ConfigurationError
 from .chunks import Chunk
 from .columns import UPDATABLE
+from .earlier import HISTORY_FILE, Earlier
 from .grades import Graded
 from .loading import read_logs, release
 from .record import Record, new_session_name
 from .rows import Rows
 from .spending import Sums
-
-HISTORY_FILE = "history.jsonl"
 
 
 class History(Graded):
@@ -52,6 +51,7 @@ class History(Graded):
         self._line_checked: set[Path] = set()
         self.session = session
         self.folder = Path(folder) if folder is not None else None
+        self._earlier = Earlier(self.folder)  # the other sessions beside it, for the caches (read when first asked)
 
     # -- writing -------------------------------------------------------------------------
     @classmethod
@@ -178,7 +178,7 @@ class History(Graded):
             yield self._rows.records_at([row])[0]
 
     def folder_of(self, record: Record) -> Path:
-        return self._folders.get(record.session) or self.ensure_folder()
+        return self._folders.get(record.session) or self._earlier.folders.get(record.session) or self.ensure_folder()
 
     def full_paths(self, record: Record) -> list[Path]:
         folder = self.folder_of(record)
