@@ -151,7 +151,7 @@ def test_a_hub_users_groups_choose_their_limits(server, tmp_path):
         members = {"tok-gia": Caller("gia", groups=("advanced",)), "tok-hal": Caller("hal", groups=("beginners",)),
                    ADMIN_TOKEN: Caller(None, teacher=True)}
 
-        async def identify(authorization: str, cookie=None, hub_cookie=None) -> Caller:
+        async def identify(authorization: str, cookie=None, hub_cookie=None, **_) -> Caller:
             return members[authorization.split()[-1]]
 
         room.gw.gateway.auth.identify = identify
