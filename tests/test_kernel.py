@@ -177,22 +177,29 @@ def test_bg_error_fills_in_where_the_result_would_be(kernel):
 
 
 def _timed_messages(kc, msg_id, timeout=30.0) -> tuple[list[tuple[float, dict]], float]:
-    """Every iopub message of one request with its arrival time, and when the reply arrived."""
-    start, messages, reply_at = time.perf_counter(), [], None
+    """Every iopub message of one request with its arrival time, and when the reply arrived.
+
+    Reads on until the kernel says it is idle for this request: outputs sent just before the reply can
+    still be on their way on the iopub channel when the reply comes."""
+    start, messages, reply_at, idle = time.perf_counter(), [], None, False
     deadline = time.time() + timeout
-    while time.time() < deadline and reply_at is None:
+    while time.time() < deadline and (reply_at is None or not idle):
         try:
             msg = kc.get_iopub_msg(timeout=0.05)
             if msg["parent_header"].get("msg_id") == msg_id:
-                messages.append((time.perf_counter() - start, msg))
+                if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
+                    idle = True
+                else:
+                    messages.append((time.perf_counter() - start, msg))
         except Exception:  # queue.Empty
             pass
-        try:
-            reply = kc.get_shell_msg(timeout=0.01)
-            if reply["parent_header"].get("msg_id") == msg_id:
-                reply_at = time.perf_counter() - start
-        except Exception:
-            pass
+        if reply_at is None:
+            try:
+                reply = kc.get_shell_msg(timeout=0.01)
+                if reply["parent_header"].get("msg_id") == msg_id:
+                    reply_at = time.perf_counter() - start
+            except Exception:
+                pass
     return messages, reply_at
 
 
