@@ -51,6 +51,8 @@ def test_an_image_from_bytes_a_path_a_pil_image_or_a_result(tmp_path):
 
 
 def test_a_painter_passed_as_the_image_is_pointed_to_the_mask():
+    with pytest.raises(ConfigurationError, match="^the image is a mask painter"):
+        load_image(Painter(None))
     with pytest.raises(ConfigurationError) as info:
         load_image(Painter(None), what="image 2 of 3")
     assert str(info.value) == ("image 2 of 3 is a mask painter: pass it as the mask (mask=painter), and the image "
@@ -95,16 +97,26 @@ def test_an_image_url_is_refused_without_looking_on_disk(url, monkeypatch):
         load_image(url)
 
 
-@pytest.mark.parametrize(("what", "limit_bytes", "message"), [
-    ("the image", 50 * 1024 * 1024, "image.png is 50.0 MB: the edits API takes at most 50 MB per image"),
-    ("image 1 of 2", 50 * 1024 * 1024, "image 1 of 2 is 50.0 MB: the edits API takes at most 50 MB per image"),
+@pytest.mark.parametrize(("what", "message"), [
+    ({}, "cat.png is 60.0 MB: the edits API takes at most 50 MB per image"),  # one image: its file's name
+    ({"what": "the image"}, "cat.png is 60.0 MB: the edits API takes at most 50 MB per image"),
+    ({"what": "image 1 of 2"}, "image 1 of 2 is 60.0 MB: the edits API takes at most 50 MB per image"),
 ])
-def test_loaded_bytes_over_the_limit_are_named_as_asked(monkeypatch, what, limit_bytes, message):
-    huge = b"x" * (limit_bytes + 1)
-    monkeypatch.setattr("wisgate_nb.http.images.load_image_input", lambda image, default_name: ("image.png", huge, "image/png"))
+def test_loaded_bytes_over_the_limit_are_named_as_asked(monkeypatch, what, message):
+    huge = b"x" * (60 * 1024 * 1024)
+    monkeypatch.setattr("wisgate_nb.http.images.load_image_input", lambda image, default_name: ("cat.png", huge, "image/png"))
     with pytest.raises(ConfigurationError) as info:
-        load_image(b"anything", what=what)
+        load_image(b"anything", **what)
     assert str(info.value) == message
+
+
+def test_a_mask_over_50_mb_is_named_the_mask(monkeypatch):
+    monkeypatch.setattr("wisgate_nb.http.images.load_image_input",
+                        lambda image, default_name: (default_name, b"x" * (60 * 1024 * 1024 if image == b"mask" else 9),
+                                                     "image/png"))
+    with pytest.raises(ConfigurationError) as info:
+        load_edit_inputs([b"image"], b"mask")
+    assert str(info.value) == "the mask is 60.0 MB: the edits API takes at most 50 MB per image"
 
 
 def test_loaded_bytes_of_exactly_the_limit_pass(monkeypatch):

@@ -102,6 +102,9 @@ def test_the_clients_checks_run_before_anything_is_sent():
         resolve_target(Settings(api_key=Secret(KEY), base_url="ftp://nowhere"))
     with pytest.raises(ConfigurationError, match="timeout must be a positive"):
         resolve_target(Settings(api_key=Secret(KEY), timeout=0))
+    with pytest.raises(ConfigurationError) as info:
+        resolve_target(Settings(api_key=Secret("sk-pasted with a space")))
+    assert str(info.value) == "the API key must be printable ASCII text without spaces"
 
 
 # ---- core/profiles.py, and a profile as the target reads it ----
@@ -150,10 +153,15 @@ def test_the_nearest_folder_with_a_config_file_is_used(project):
     (inner / "pyproject.toml").write_text("[tool.other]\n")
     assert find_config_files(inner) == [inner / "pyproject.toml"]
     assert load_profiles(inner) == {}  # the nearer file has none: the farther one is not read
+    with pytest.raises(ConfigurationError, match="Known profiles: none defined"):
+        get_profile("top", inner)
+    assert get_profile("top").source == str(project / "wisgate_nb.toml")
 
 
 def test_a_pyproject_reads_only_its_own_table(project):
     (project / "pyproject.toml").write_text('[profiles.stray]\n[tool.other.profiles.x]\n')
+    assert load_profiles() == {}
+    (project / "pyproject.toml").write_text('[project]\nname = "no-tool-table"\n')
     assert load_profiles() == {}
 
 
