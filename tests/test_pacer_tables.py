@@ -17,10 +17,12 @@ from wisgate_nb.http.pacer import (
     Budget,
     Pacer,
     Ticket,
+    budgets_from,
     cost_of,
     images_asked,
     limit_kind,
     over_wait,
+    parse_duration,
 )
 
 ONE = cost_of(1)
@@ -208,7 +210,11 @@ def test_a_request_that_ends_wakes_whoever_waits():
         await asyncio.sleep(0)
         assert len(pacer._waiters) == 1
         pacer.finished(ticket, 0.1, {}, "ok")
-        await asyncio.wait_for(waiting, 5)
+        for _ in range(3):  # a few turns of the loop, far less than the 30 s sleep
+            await asyncio.sleep(0)
+        done = waiting.done()
+        waiting.cancel()
+        assert done
         assert pacer._waiters == []
         await pacer.changed(asyncio.sleep(0))  # a sleep that ends first: its waiter is dropped too
         assert pacer._waiters == []
@@ -232,3 +238,33 @@ def test_a_wait_too_long_is_a_rate_limit_error_that_says_why(wait, limit, refuse
     assert error.status_code == 429
     assert (error.code, error.request_id, error.request_id_header) == (
         (refused.code, refused.request_id, refused.request_id_header) if refused else (None, None, None))
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("0", 0.0), ("0s", 0.0), ("1s later", None), ("2m junk", None),
+                                               ("5s5", None)])
+def test_a_reset_of_zero_is_now_and_trailing_words_are_no_duration(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+def test_a_negative_remaining_count_is_no_budget():
+    headers = {"x-ratelimit-remaining-requests": "-1", "x-ratelimit-reset-requests": "1s",
+               "x-ratelimit-remaining-images": "4", "x-ratelimit-reset-images": "1s"}
+    assert budgets_from(headers, 0.0) == {"images": Budget(None, 4, 1.0)}
+
+
+def headers_of(remaining, reset, limit=None):
+    told = {"x-ratelimit-remaining-requests": str(remaining), "x-ratelimit-reset-requests": reset}
+    return told | ({"x-ratelimit-limit-requests": str(limit)} if limit is not None else {})
+
+
+@pytest.mark.parametrize(("limit", "kept"), [(20, 20), (None, 10)])
+def test_in_the_same_window_the_lowest_count_and_reset_and_the_last_limit_told(limit, kept):
+    pacer = Pacer(budgets={"requests": Budget(10, 4, 8.0)})
+    pacer.finished(pacer.started({}, 1.0), 2.0, headers_of(6, "3s", limit), "ok")
+    assert pacer.budgets == {"requests": Budget(kept, 4, 5.0)}
+
+
+def test_at_its_reset_a_window_is_new():
+    pacer = Pacer(budgets={"requests": Budget(10, 0, 5.0)})
+    pacer.finished(pacer.started({}, 4.0), 5.0, headers_of(9, "10s", 10), "ok")
+    assert pacer.budgets == {"requests": Budget(10, 9, 15.0)}
