@@ -122,8 +122,8 @@ def test_a_cut_never_goes_below_one_slot():
 def test_each_refusal_waited_out_is_counted():
     pacer = Pacer()
     tickets = [pacer.started(ONE, 0.0) for _ in range(3)]
-    pacer.finished(tickets[0], 0.5, {"retry-after": "1"}, "rate")
-    pacer.finished(tickets[1], 0.6, {}, "concurrency")
+    pacer.finished(tickets[0], 0.5, {}, "concurrency")
+    pacer.finished(tickets[1], 0.6, {"retry-after": "1"}, "rate")
     pacer.finished(tickets[2], 0.7, {}, "other")
     assert pacer.limited == 2
 
@@ -268,3 +268,18 @@ def test_at_its_reset_a_window_is_new():
     pacer = Pacer(budgets={"requests": Budget(10, 0, 5.0)})
     pacer.finished(pacer.started({}, 4.0), 5.0, headers_of(9, "10s", 10), "ok")
     assert pacer.budgets == {"requests": Budget(10, 9, 15.0)}
+
+
+def test_a_window_that_ends_as_the_429_comes_is_no_hint():
+    pacer = Pacer(budgets={"requests": Budget(3, 0, 10.0)})
+    pacer.finished(pacer.started({"requests": 0}, 9.0), 10.0, {}, "rate", "try again in 2s")
+    assert pacer.blocked_until == 12.0
+
+
+def test_a_refused_probe_with_nothing_else_in_flight_moves_the_interval_on():
+    pacer = Pacer()
+    pacer.finished(pacer.started(ONE, 0.0), 0.1, {}, "rate")  # probing: the first probe at 0.35
+    probe = pacer.started(ONE, 0.35)
+    pacer.finished(probe, 0.45, {}, "concurrency")
+    assert pacer.blocked_until == 0.45 + PROBE_FIRST_S * PROBE_GROWTH
+    assert pacer.probing and not pacer.probe_out
