@@ -56,6 +56,7 @@ def test_an_answer_that_is_not_a_quota_is_none(bad):
 def test_the_quota_url_is_under_the_base_url():
     assert quota_url("https://hub.example/v1/") == "https://hub.example/v1/quota"
     assert quota_url("https://hub.example/v1") == "https://hub.example/v1/quota"
+    assert quota_url("https://hub.example/LATEX//") == "https://hub.example/LATEX/quota"  # only slashes go
 
 
 @pytest.mark.parametrize(("status", "content", "expected"), [
@@ -108,6 +109,15 @@ def test_quota_left_passes_its_timeout_on():
 def test_quota_left_never_raises(answer):
     with httpx.Client(transport=httpx.MockTransport(Seen(answer))) as client:
         assert quota_left("https://hub.example/v1", "sk-x", http_client=client) is None
+
+
+def test_quota_left_logs_why_not_without_the_key(caplog):
+    secret = "sk-quota-secret-in-the-error"
+    with caplog.at_level("DEBUG", logger="wisgate_nb.http.quota"), \
+            httpx.Client(transport=httpx.MockTransport(Seen(httpx.ConnectError(f"refused {secret}")))) as client:
+        assert quota_left("https://hub.example/v1", secret, http_client=client) is None
+    assert [r.getMessage() for r in caplog.records if r.name == "wisgate_nb.http.quota"] == [
+        "quota not available: ConnectError"]
 
 
 def test_quota_left_without_a_client_opens_its_own(monkeypatch):
