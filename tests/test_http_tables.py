@@ -233,3 +233,10 @@ def test_a_judges_answer_without_text_is_not_retried():
     assert str(info.value) == "the judge's answer has no message text"
     assert info.value.request_id == "req-3"
     assert (info.value.attempts, len(seen)) == (1, 1)
+
+
+def test_a_judges_200_error_never_shows_the_key_even_when_echoed():
+    client, _ = judge(httpx.Response(200, json={"error": {"message": "bad key sk-judge-key"}}))
+    with pytest.raises(ResponseFormatError) as info:
+        asyncio.run(client.complete({}))
+    assert str(info.value) == 'the judge answered 200 with an error: {"message": "bad key ***"}'
