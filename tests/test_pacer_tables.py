@@ -121,11 +121,12 @@ def test_a_cut_never_goes_below_one_slot():
 
 def test_each_refusal_waited_out_is_counted():
     pacer = Pacer()
-    tickets = [pacer.started(ONE, 0.0) for _ in range(3)]
+    tickets = [pacer.started(ONE, 0.0) for _ in range(4)]
     pacer.finished(tickets[0], 0.5, {}, "concurrency")
     pacer.finished(tickets[1], 0.6, {"retry-after": "1"}, "rate")
-    pacer.finished(tickets[2], 0.7, {}, "other")
-    assert pacer.limited == 2
+    pacer.finished(tickets[2], 0.7, {}, "concurrency")
+    pacer.finished(tickets[3], 0.8, {}, "other")
+    assert pacer.limited == 3
 
 
 def test_a_success_sent_at_the_moment_of_the_last_refusal_says_nothing_new():
