@@ -1,0 +1,105 @@
+"""Table tests of http/images.py: the size an image's header declares (read before any decoding, to refuse a
+decompression bomb), and an upload prepared from bytes, a file or a PIL image. Images made in memory with
+Pillow; no server. Written so that mutation testing (README, "Mutation testing") finds no change they miss.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from wisgate_nb import errors
+from wisgate_nb.http.images import decode_image, load_image_input, peek_size
+
+
+def encoded(size, fmt, mode="RGB", **options) -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, size, (200, 30, 30, 255)[: len(mode)]).save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("fmt", "mode", "options"), [
+    ("PNG", "RGB", {}), ("GIF", "P", {}), ("WEBP", "RGB", {}), ("WEBP", "RGB", {"lossless": True}),
+    ("WEBP", "RGBA", {"exif": b"Exif\x00\x00"}),  # an extended (VP8X) header
+    ("JPEG", "RGB", {}), ("JPEG", "RGB", {"progressive": True}), ("JPEG", "L", {}),
+    ("JPEG", "RGB", {"exif": b"Exif\x00\x00" + b"\x00" * 300}),  # a long segment before the frame
+])
+@pytest.mark.parametrize("size", [(1, 1), (300, 257), (258, 1030)])
+def test_the_declared_size_is_read_from_the_header(fmt, mode, options, size):
+    assert peek_size(encoded(size, fmt, mode, **options)) == size
+
+
+def test_a_jpeg_size_is_found_past_markers_without_a_length():
+    jpeg = encoded((40, 21), "JPEG")
+    padded = jpeg[:2] + b"\xff\x01" + b"\xff\xd0" + b"\xff\xd8" + jpeg[2:]  # TEM, RST0, SOI: no length follows
+    assert peek_size(padded) == (40, 21)
+
+
+@pytest.mark.parametrize("data", [
+    b"\xff\xd8", b"\xff\xd8\xff\xe0\x00\x10JFIF", b"\xff\xd8\x00\x00\x00\x00\x00\x00\x00\x00\x00",
+    encoded((9, 9), "JPEG")[:20],  # cut before its frame
+])
+def test_a_jpeg_without_a_readable_frame_declares_nothing(data):
+    assert peek_size(data) is None
+
+
+def test_a_jpeg_declaring_too_many_pixels_is_refused_before_it_is_decoded():
+    jpeg = encoded((300, 200), "JPEG")
+    assert decode_image(jpeg, max_pixels=60_000).width == 300
+    with pytest.raises(errors.ResponseFormatError) as info:
+        decode_image(jpeg, max_pixels=59_999)
+    assert str(info.value) == ("the image has too many pixels (more than 59,999): refused as a decompression bomb: "
+                               "300x200")
+
+
+# ---- load_image_input: what an upload is made of ----
+
+
+def test_a_pil_image_is_sent_as_png_named_after_its_file(tmp_path):
+    path = tmp_path / "holiday photo.jpg"
+    Image.new("RGB", (5, 4), "blue").save(path)
+    with Image.open(path) as opened:
+        name, data, mime = load_image_input(opened)
+    assert (name, mime) == ("holiday photo.png", "image/png")
+    with Image.open(io.BytesIO(data)) as sent:
+        assert (sent.format, sent.mode, sent.size) == ("PNG", "RGB", (5, 4))  # RGB stays RGB
+
+
+@pytest.mark.parametrize(("default_name", "expected"), [("mask.png", "mask.png"), ("", "image.png"),
+                                                        ("edit.webp", "edit.png")])
+def test_a_pil_image_made_in_memory_takes_the_default_name(default_name, expected):
+    assert load_image_input(Image.new("L", (3, 3)), default_name=default_name)[0] == expected
+
+
+def test_an_image_png_cannot_hold_is_sent_as_rgba():
+    name, data, _ = load_image_input(Image.new("CMYK", (3, 2)))
+    with Image.open(io.BytesIO(data)) as sent:
+        assert (name, sent.format, sent.mode) == ("image.png", "PNG", "RGBA")
+
+
+@pytest.mark.parametrize(("image", "message"), [
+    (42, "an image must be a file path, bytes or a PIL image; got int"),
+    (b"not an image at all", "the image cannot be decoded: it is not PNG, JPEG, WebP or GIF data "
+                             "(it starts with b'not an i')"),
+    (encoded((2, 2), "GIF", "P"), "the image is GIF: send PNG, JPEG or WEBP (a PIL image is converted to PNG)"),
+    ("https://img.example/a.png", "image URLs are not accepted: download the file and pass its path"),
+])
+def test_what_cannot_be_uploaded_says_why(image, message):
+    with pytest.raises(errors.ConfigurationError) as info:
+        load_image_input(image)
+    assert str(info.value) == message
+
+
+def test_a_file_that_cannot_be_uploaded_is_named(tmp_path):
+    (tmp_path / "notes.png").write_bytes(b"not an image at all")
+    (tmp_path / "anim.gif").write_bytes(encoded((2, 2), "GIF", "P"))
+    for name, message in [
+        ("notes.png", "notes.png cannot be decoded: it is not PNG, JPEG, WebP or GIF data (it starts with b'not an i')"),
+        ("anim.gif", "anim.gif is GIF: send PNG, JPEG or WEBP (a PIL image is converted to PNG)"),
+        ("", f"cannot read image file {tmp_path}: Is a directory"),
+    ]:
+        with pytest.raises(errors.ConfigurationError) as info:
+            load_image_input(tmp_path / name)
+        assert str(info.value) == message
