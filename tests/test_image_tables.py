@@ -5,13 +5,14 @@ Pillow; no server. Written so that mutation testing (README, "Mutation testing")
 
 from __future__ import annotations
 
+import base64
 import io
 
 import pytest
 from PIL import Image
 
 from wisgate_nb import errors
-from wisgate_nb.http.images import decode_image, load_image_input, peek_size
+from wisgate_nb.http.images import b64decode, decode_image, load_image_input, peek_size
 
 
 def encoded(size, fmt, mode="RGB", **options) -> bytes:
@@ -103,3 +104,45 @@ def test_a_file_that_cannot_be_uploaded_is_named(tmp_path):
         with pytest.raises(errors.ConfigurationError) as info:
             load_image_input(tmp_path / name)
         assert str(info.value) == message
+
+
+# ---- decode_image: what the server sent, checked ----
+
+
+@pytest.mark.parametrize(("data", "fmt"), [
+    (encoded((7, 5), "PNG"), "png"), (encoded((7, 5), "JPEG"), "jpeg"), (encoded((7, 5), "WEBP"), "webp"),
+    (encoded((7, 5), "GIF", "P"), "gif"), (encoded((7, 5), "GIF", "P", transparency=0), "gif"),  # GIF87a, GIF89a
+])
+def test_a_decoded_image_keeps_its_bytes_format_size_and_pixels(data, fmt):
+    blob = decode_image(data, max_pixels=35, revised_prompt="a fox")
+    assert (blob.data, blob.format, blob.width, blob.height, blob.revised_prompt) == (data, fmt, 7, 5, "a fox")
+    assert blob.decoded.size == (7, 5)  # decoded once: the thumbnail does not decode the file again
+    assert decode_image(data, max_pixels=35, revised_prompt=["not", "text"]).revised_prompt is None
+
+
+def test_a_tall_image_of_exactly_the_pixel_cap_is_decoded():
+    assert decode_image(encoded((100, 300), "PNG"), max_pixels=30_000).height == 300
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b"BM" + b"\x00" * 40, "the image is BMP: only PNG, JPEG, WebP and GIF data is decoded"),
+    (b"<html><body>", "the image cannot be decoded: it is not PNG, JPEG, WebP or GIF data "
+                      "(it starts with b'<html><b')"),
+    (encoded((20, 20), "PNG")[:60], "the image cannot be decoded (OSError: image file is truncated)"),
+])
+def test_what_is_not_an_image_is_a_format_error_that_says_what_it_is(data, message):
+    with pytest.raises(errors.ResponseFormatError) as info:
+        decode_image(data, max_pixels=10**6)
+    assert str(info.value) == message
+
+
+def test_base64_data_urls_and_wrapped_lines_are_read_and_stray_characters_refused():
+    data = encoded((3, 3), "PNG")
+    text = base64.b64encode(data).decode()
+    assert b64decode(text) == data
+    assert b64decode("data:image/png;base64," + text) == data
+    assert b64decode("\n".join(text[i:i + 20] for i in range(0, len(text), 20))) == data
+    for bad in (text[:-3], text[:10] + "*" + text[10:]):
+        with pytest.raises(errors.ResponseFormatError) as info:
+            b64decode(bad)
+        assert str(info.value) == "an image's base64 data is truncated or corrupted"
