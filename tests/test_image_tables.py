@@ -117,6 +117,7 @@ def test_a_decoded_image_keeps_its_bytes_format_size_and_pixels(data, fmt):
     blob = decode_image(data, max_pixels=35, revised_prompt="a fox")
     assert (blob.data, blob.format, blob.width, blob.height, blob.revised_prompt) == (data, fmt, 7, 5, "a fox")
     assert blob.decoded.size == (7, 5)  # decoded once: the thumbnail does not decode the file again
+    assert (blob.to_pil().format.lower(), blob.to_pil().size) == (fmt, (7, 5))  # its bytes, opened anew
     assert decode_image(data, max_pixels=35, revised_prompt=["not", "text"]).revised_prompt is None
 
 
