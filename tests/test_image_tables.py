@@ -147,3 +147,45 @@ def test_base64_data_urls_and_wrapped_lines_are_read_and_stray_characters_refuse
         with pytest.raises(errors.ResponseFormatError) as info:
             b64decode(bad)
         assert str(info.value) == "an image's base64 data is truncated or corrupted"
+
+
+def frame(marker: int, width: int, height: int) -> bytes:
+    """A JPEG segment of the given marker whose bytes read like a frame of width × height."""
+    return bytes([0xFF, marker, 0x00, 0x11, 0x08]) + height.to_bytes(2, "big") + width.to_bytes(2, "big")
+
+
+@pytest.mark.parametrize(("segments", "size"), [
+    (frame(0xC0, 40, 30), (40, 30)),  # cut right after the frame's size: still read
+    (frame(0xCF, 41, 31), (41, 31)),  # the last start-of-frame marker
+    (b"\xff\xd7" + frame(0xC2, 42, 32), (42, 32)),  # RST7 has no length
+    (frame(0xC4, 1, 1)[:4] + b"\x00" * 15 + frame(0xC0, 43, 33), (43, 33)),  # a Huffman table, then the frame
+    (frame(0xC8, 1, 1)[:4] + b"\x00" * 15 + frame(0xC1, 44, 34), (44, 34)),  # JPG extension
+    (frame(0xCC, 1, 1)[:4] + b"\x00" * 15 + frame(0xC3, 45, 35), (45, 35)),  # arithmetic conditioning
+])
+def test_only_a_start_of_frame_segment_declares_the_size(segments, size):
+    assert peek_size(b"\xff\xd8" + segments) == size
+
+
+def with_fill_byte(jpeg: bytes) -> bytes:
+    """The same JPEG with a fill byte after its start: Pillow reads it, the header peek does not."""
+    return jpeg[:2] + b"\xff" + jpeg[2:]
+
+
+def test_an_image_the_header_peek_misses_is_still_held_to_the_pixel_cap():
+    jpeg = with_fill_byte(encoded((300, 200), "JPEG"))
+    assert peek_size(jpeg) is None
+    assert decode_image(jpeg, max_pixels=60_000).width == 300
+    with pytest.raises(errors.ResponseFormatError) as info:
+        decode_image(jpeg, max_pixels=59_999)
+    assert str(info.value) == ("the image has too many pixels (more than 59,999): refused as a decompression bomb: "
+                               "300x200")
+
+
+def test_an_image_pillow_itself_calls_a_bomb_is_refused_as_one():
+    jpeg = bytearray(encoded((8, 8), "JPEG"))
+    at = jpeg.index(b"\xff\xc0")
+    jpeg[at + 5:at + 9] = (20_000).to_bytes(2, "big") + (20_000).to_bytes(2, "big")  # 400 million pixels declared
+    with pytest.raises(errors.ResponseFormatError) as info:
+        decode_image(with_fill_byte(bytes(jpeg)), max_pixels=10**12)
+    assert str(info.value) == (f"the image has too many pixels (more than {int(Image.MAX_IMAGE_PIXELS):,}): "
+                               "refused as a decompression bomb")
