@@ -17,13 +17,13 @@ from wisgate_nb.http.images import b64decode, decode_image, load_image_input, pe
 
 def encoded(size, fmt, mode="RGB", **options) -> bytes:
     buffer = io.BytesIO()
-    Image.new(mode, size, (200, 30, 30, 255)[: len(mode)]).save(buffer, format=fmt, **options)
+    Image.new(mode, size, (200, 30, 30, 128)[: len(mode)]).save(buffer, format=fmt, **options)  # RGBA: translucent
     return buffer.getvalue()
 
 
 @pytest.mark.parametrize(("fmt", "mode", "options"), [
     ("PNG", "RGB", {}), ("GIF", "P", {}), ("WEBP", "RGB", {}), ("WEBP", "RGB", {"lossless": True}),
-    ("WEBP", "RGBA", {"exif": b"Exif\x00\x00"}),  # an extended (VP8X) header
+    ("WEBP", "RGBA", {}),  # translucent: an extended (VP8X) header
     ("JPEG", "RGB", {}), ("JPEG", "RGB", {"progressive": True}), ("JPEG", "L", {}),
     ("JPEG", "RGB", {"exif": b"Exif\x00\x00" + b"\x00" * 300}),  # a long segment before the frame
 ])
@@ -189,3 +189,29 @@ def test_an_image_pillow_itself_calls_a_bomb_is_refused_as_one():
         decode_image(with_fill_byte(bytes(jpeg)), max_pixels=10**12)
     assert str(info.value) == (f"the image has too many pixels (more than {int(Image.MAX_IMAGE_PIXELS):,}): "
                                "refused as a decompression bomb")
+
+
+def gif(flags: int, background: int = 0, table: bytes = b"", then: bytes = b",") -> bytes:
+    """A GIF's header (40 × 30) as written by hand: its flags, background index, colour table and next block."""
+    return b"GIF89a" + (40).to_bytes(2, "little") + (30).to_bytes(2, "little") + bytes([flags, background, 0]) \
+        + table + then + b"\x00" * 8
+
+
+@pytest.mark.parametrize(("data", "size"), [
+    (gif(0x00), (40, 30)),                                    # no global colour table
+    (gif(0x01), (40, 30)),                                    # a table's size bits, but no table flag
+    (gif(0x81, background=5, table=b"\x00" * 12, then=b"!"), (40, 30)),  # a 4-colour table, then an extension
+    (gif(0x80, table=b"\x00" * 6, then=b";"), (40, 30)),      # a 2-colour table, then the end
+    (gif(0x80, table=b"\x00" * 6, then=b"x"), None),          # no block where one must be
+    (gif(0x81, then=b","), None),                             # a table announced but missing
+    (encoded((300, 257), "GIF", "P", transparency=0), (300, 257)),  # GIF89a as Pillow writes it
+    (b"\x00" * 8 + encoded((5, 5), "PNG")[8:], None),          # a PNG's chunks without its signature
+    (b"RIFF\x00\x00\x00\x00WEBQ" + b"VP8X" + b"\x00" * 20, None),  # RIFF, but not WebP
+    (b"RIFF\x00\x00\x00\x00WEBP" + b"VP8Q" + b"\x00" * 20, None),  # an unknown WebP chunk
+    (encoded((300, 257), "WEBP", lossless=True)[:25], (300, 257)),  # a lossless header, just long enough
+    (encoded((300, 257), "WEBP", lossless=True)[:24], None),
+    (encoded((300, 257), "WEBP")[:30], (300, 257)),           # a lossy header, just long enough
+    (encoded((300, 257), "WEBP")[:29], None),
+])
+def test_a_header_declares_a_size_only_when_it_is_whole(data, size):
+    assert peek_size(data) == size
