@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+import zlib
 
 import pytest
 from PIL import Image
@@ -111,7 +112,7 @@ def test_a_file_that_cannot_be_uploaded_is_named(tmp_path):
 
 @pytest.mark.parametrize(("data", "fmt"), [
     (encoded((7, 5), "PNG"), "png"), (encoded((7, 5), "JPEG"), "jpeg"), (encoded((7, 5), "WEBP"), "webp"),
-    (encoded((7, 5), "GIF", "P"), "gif"), (encoded((7, 5), "GIF", "P", transparency=0), "gif"),  # GIF87a, GIF89a
+    (encoded((7, 5), "GIF", "P"), "gif"), (encoded((7, 5), "GIF", "P", transparency=200), "gif"),  # GIF87a, GIF89a
 ])
 def test_a_decoded_image_keeps_its_bytes_format_size_and_pixels(data, fmt):
     blob = decode_image(data, max_pixels=35, revised_prompt="a fox")
@@ -127,6 +128,8 @@ def test_a_tall_image_of_exactly_the_pixel_cap_is_decoded():
 
 @pytest.mark.parametrize(("data", "message"), [
     (b"BM" + b"\x00" * 40, "the image is BMP: only PNG, JPEG, WebP and GIF data is decoded"),
+    (b"RIFF\x00\x00\x00\x00AVI LIST", "the image cannot be decoded: it is not PNG, JPEG, WebP or GIF data "
+                                       "(it starts with b'RIFF\\x00\\x00\\x00\\x00')"),  # a RIFF that is no WebP
     (b"<html><body>", "the image cannot be decoded: it is not PNG, JPEG, WebP or GIF data "
                       "(it starts with b'<html><b')"),
     (encoded((20, 20), "PNG")[:60], "the image cannot be decoded (OSError: image file is truncated)"),
@@ -199,12 +202,13 @@ def gif(flags: int, background: int = 0, table: bytes = b"", then: bytes = b",")
 
 @pytest.mark.parametrize(("data", "size"), [
     (gif(0x00), (40, 30)),                                    # no global colour table
+    (gif(0x00)[:14], (40, 30)),                               # the header and the next block's first byte
     (gif(0x01), (40, 30)),                                    # a table's size bits, but no table flag
     (gif(0x81, background=5, table=b"\x00" * 12, then=b"!"), (40, 30)),  # a 4-colour table, then an extension
     (gif(0x80, table=b"\x00" * 6, then=b";"), (40, 30)),      # a 2-colour table, then the end
     (gif(0x80, table=b"\x00" * 6, then=b"x"), None),          # no block where one must be
     (gif(0x81, then=b","), None),                             # a table announced but missing
-    (encoded((300, 257), "GIF", "P", transparency=0), (300, 257)),  # GIF89a as Pillow writes it
+    (encoded((300, 257), "GIF", "P", transparency=200), (300, 257)),  # GIF89a as Pillow writes it
     (b"\x00" * 8 + encoded((5, 5), "PNG")[8:], None),          # a PNG's chunks without its signature
     (b"RIFF\x00\x00\x00\x00WEBQ" + b"VP8X" + b"\x00" * 20, None),  # RIFF, but not WebP
     (b"RIFF\x00\x00\x00\x00WEBP" + b"VP8Q" + b"\x00" * 20, None),  # an unknown WebP chunk
@@ -215,3 +219,11 @@ def gif(flags: int, background: int = 0, table: bytes = b"", then: bytes = b",")
 ])
 def test_a_header_declares_a_size_only_when_it_is_whole(data, size):
     assert peek_size(data) == size
+
+
+def test_a_png_wider_than_three_bytes_declares_its_whole_width():
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    header = (2**24 + 1).to_bytes(4, "big") + (2**24 + 2).to_bytes(4, "big") + b"\x08\x02\x00\x00\x00"
+    assert peek_size(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)) == (2**24 + 1, 2**24 + 2)
