@@ -104,6 +104,7 @@ def test_a_gzipped_stream_is_read_once_decoded():
     ((None, {"type": "error", "error": {"message": f"boom {SECRET}", "code": "rate_limit_exceeded"}}), 429,
      "rate_limit_exceeded"),
     ((None, {"error": {"message": f"boom {SECRET}", "type": "invalid_request_error"}}), 400, None),  # only an error
+    (("error", {"type": "image_generation.failed", "message": f"boom {SECRET}"}), 500, None),  # the event's name says
 ])
 def test_an_error_event_is_the_error_it_says_with_the_key_masked(event, status, code):
     body = sse((None, {"type": "image_generation.partial_image", "b64_json": B64}), event)
@@ -114,8 +115,16 @@ def test_an_error_event_is_the_error_it_says_with_the_key_masked(event, status, 
 
 
 def test_a_stream_without_a_completed_image_is_a_format_error():
-    with pytest.raises(errors.ResponseFormatError, match="the stream ended without a completed image"):
+    with pytest.raises(errors.ResponseFormatError) as info:
         consume(stream(sse((None, {"type": "image_generation.partial_image", "b64_json": B64}))))
+    assert str(info.value) == "the stream ended without a completed image"
+
+
+def test_a_preview_without_image_data_is_no_image():
+    with pytest.raises(errors.ResponseFormatError) as info:
+        consume(stream(sse((None, {"type": "image_generation.partial_image"}), (None, COMPLETED))), print)
+    assert str(info.value) == ("the image cannot be decoded: it is not PNG, JPEG, WebP or GIF data "
+                               "(it starts with b'')")
 
 
 def test_a_stream_over_the_cap_is_refused():
