@@ -16,6 +16,7 @@ from wisgate_nb.errors import ResponseFormatError, WisGateError
 from wisgate_nb.http import quota
 from wisgate_nb.http.chat import ChatClient, ChatResponse, chat_content
 from wisgate_nb.http.quota import QUOTA_TIMEOUT_S, QuotaLeft, from_response, quota_left, quota_url
+from wisgate_nb.http.tls import tls_context
 
 # ---- http/quota.py ----
 
@@ -130,7 +131,7 @@ def test_quota_left_without_a_client_opens_its_own(monkeypatch):
 
     monkeypatch.setattr(quota.httpx, "Client", OwnClient)
     assert quota_left("https://hub.example/v1", Secret("sk-own"), timeout=2.0) == QuotaLeft.from_json(doc())
-    assert made == [{"timeout": 2.0}]
+    assert made == [{"timeout": 2.0, "verify": tls_context()}]  # the process's one TLS context (http/tls.py)
     assert seen.requests[0].headers["authorization"] == "Bearer sk-own"
     assert seen.requests[0].extensions["timeout"]["read"] == 2.0
 
