@@ -20,7 +20,7 @@ from wisgate_nb.http.chat import ChatClient
 from wisgate_nb.http.client import LIMITS, ImagesClient
 
 KEY = "sk-client-tables-0123456789abcdef"
-REAL = Target("https://api.example/v1", Secret(KEY), False, 30.0, 2, rate_limit_wait=60.0)
+REAL = Target("https://api.example/v1", Secret(KEY), False, 30.0, 3, rate_limit_wait=60.0)
 DEMO = Target(DEMO_BASE_URL, None, True, 30.0, 2, demo_latency=0.0)
 
 
@@ -29,7 +29,7 @@ def test_a_client_is_made_for_its_target_s_settings():
     client = clients.get(REAL)
     assert type(client) is ImagesClient
     assert (client.base_url, client._api_key.get(), client.timeout, client.max_retries, client.rate_limit_wait,
-            client.streaming) == ("https://api.example/v1", KEY, 30.0, 2, 60.0, True)
+            client.streaming) == ("https://api.example/v1", KEY, 30.0, 3, 60.0, True)
     assert client._client is clients.pool and isinstance(clients.pool, httpx.AsyncClient)
     assert clients.pool._transport._pool._max_connections == LIMITS.max_connections
     assert clients.constructed == 1
