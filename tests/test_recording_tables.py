@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import json
 import time
 
 import pytest
@@ -21,7 +22,7 @@ from wisgate_nb.core.requests import Request
 from wisgate_nb.core.targets import Target
 from wisgate_nb.errors import ResponseFormatError
 from wisgate_nb.http.client import ImagesResponse
-from wisgate_nb.http.images import decode_image
+from wisgate_nb.http.images import ImageBlob, decode_image
 from wisgate_nb.records import History, Record, provenance
 from wisgate_nb.records.reuse import cache_key
 
@@ -172,6 +173,54 @@ def test_an_edit_keeps_its_inputs_beside_the_result(history):
                     f"{hashlib.sha256(mask[1]).hexdigest()[:16]}.png": mask[1]}
 
 
+def test_a_file_is_named_by_its_format(history):
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(out, format="JPEG")
+    r = request()
+    g = run(save_result(history, r, base_fields(r, "rec7", "s1", "t"),
+                        response(decode_image(out.getvalue(), max_pixels=10**6)), 0.1, 16))
+    assert g.record.paths == ("rec7_0.jpg",) and g.paths[0].read_bytes()[:2] == b"\xff\xd8"
+
+
+def test_what_the_demo_server_drew_stays_in_the_file_s_provenance(history):
+    scene = {"time": "dusk", "weather": "rain", "ground": "grass", "style": ["flat"], "fallback": False,
+             "subjects": [{"noun": "fox", "colour": "red", "box": [1, 2, 30, 20]}], "words": ["fox"]}
+    r = request()
+    blob = decode_image(png(text={"demo_scene": json.dumps(scene)}), max_pixels=10**6)
+    g = run(save_result(history, r, base_fields(r, "rec8", "s1", "t"), response(blob), 0.1, 16))
+    assert provenance.read_bytes(g.data[0])["demo_scene"] == scene
+    plain = run(save_result(history, r, base_fields(r, "rec9", "s1", "t"),
+                            response(decode_image(png(), max_pixels=10**6)), 0.1, 16))
+    assert "demo_scene" not in provenance.read_bytes(plain.data[0])
+
+
+def test_the_thumbnail_is_the_type_its_name_says_even_when_shrinking_loses_the_transparency(history):
+    im = Image.new("RGBA", (64, 64), (200, 0, 0, 255))
+    im.putpixel((0, 0), (200, 0, 0, 254))  # barely transparent: gone once 16 pixels are averaged into one
+    out = io.BytesIO()
+    im.save(out, format="PNG")
+    r = request()
+    g = run(save_result(history, r, base_fields(r, "rec10", "s1", "t"),
+                        response(decode_image(out.getvalue(), max_pixels=10**6)), 0.1, 16))
+    assert g.record.thumbs == ("rec10_0.thumb.webp",) and g.thumbnails[0][1] == "image/webp"
+    assert g.thumbs[0].read_bytes()[8:12] == b"WEBP"
+
+
+def test_an_image_the_client_did_not_decode_is_decoded_here_once_and_one_it_did_is_not(history, monkeypatch):
+    opened = []
+    to_pil = ImageBlob.to_pil
+    monkeypatch.setattr(ImageBlob, "to_pil", lambda blob: opened.append(blob.format) or to_pil(blob))
+    data = png((0, 0, 255, 0), mode="RGBA")
+    kept, bare = decode_image(data, max_pixels=10**6), ImageBlob(data, "png", 40, 30)
+    r = request()
+    g = run(save_result(history, r, base_fields(r, "rec11", "s1", "t"), response(kept, bare), 0.1, 16))
+    assert opened == ["png"]  # the bare one only, for its thumbnail's type
+    assert g.record.thumbs == ("rec11_0.thumb.webp", "rec11_1.thumb.webp")
+    assert [m for _, m in g.thumbnails] == ["image/webp", "image/webp"] and g.decoded[1] is None
+    with Image.open(g.thumbs[1]) as thumb:
+        assert thumb.format == "WEBP" and max(thumb.size) == 16
+
+
 # ---- record_failure: every failed or cancelled request, once, with what happened ---------------------------
 
 
@@ -249,15 +298,15 @@ def test_a_reused_result_is_a_new_record_with_the_old_images(history):
 
 
 def test_a_reused_edit_keeps_its_inputs_too(history):
-    image = ("a.png", png("blue"), "image/png")
-    r = request("edits", images=(image,))
+    image, mask = ("a.png", png("blue"), "image/png"), ("m.png", png((0, 0, 0, 0), mode="RGBA"), "image/png")
+    r = request("edits", images=(image,), mask=mask)
     old = run(save_result(history, r, base_fields(r, "old2", "s1", "t"), response(decode_image(png(), max_pixels=10**6)),
                           1.0, 16)).record
     for path in (history.folder_of(old) / "inputs").iterdir():
         path.unlink()
     reuse_result(history, r, old, base_fields(r, "new2", "s1", "t"), time.perf_counter())
-    kept = [p.read_bytes() for p in (history.folder_of(old) / "inputs").iterdir()]
-    assert kept == [image[1]]
+    kept = sorted(p.read_bytes() for p in (history.folder_of(old) / "inputs").iterdir())
+    assert kept == sorted([image[1], mask[1]])
 
 
 # ---- settled: what a cancelled request writes is written whole, then the cancel goes on -------------------
