@@ -188,18 +188,38 @@ def test_an_interrupt_lands_within_a_poll(engine):
     assert time.perf_counter() - interrupted[0] < INTERRUPT_S  # the wait wakes up often to notice it
 
 
-def test_an_interrupted_wait_gives_the_cancel_settle_s_and_no_more(engine):
-    recorded = []
+@pytest.mark.parametrize(("records_after", "settle_s", "recorded"), [
+    (2.1, 4.0, ["cancelled"]),  # recorded while the wait lets it: longer than the default SETTLE_S of 2 s
+    (2.0, 0.1, []),  # the wait does not wait for it longer than settle_s
+])
+def test_an_interrupted_run_gives_the_cancel_settle_s_and_no_more(engine, monkeypatch, records_after, settle_s,
+                                                                    recorded):
+    written = []
 
-    async def slow_to_record():
+    async def request():
         try:
             await asyncio.sleep(30)
         except asyncio.CancelledError:
-            await asyncio.sleep(30)  # never ends in time
-            recorded.append("cancelled")
+            await asyncio.sleep(records_after)
+            written.append("cancelled")
+            raise
 
-    job = engine.submit(slow_to_record())
-    interrupted = interrupted_after(job, 0.05)
+    submit = engine.submit
+    monkeypatch.setattr(engine, "submit", lambda coro: _interrupted(submit(coro)))  # Engine.run makes its job
     with pytest.raises(Cancelled):
-        wait(job, settle_s=0.3)
-    assert 0.3 <= time.perf_counter() - interrupted[0] < 10 and recorded == [] and not job.done()
+        engine.run(request(), settle_s=settle_s)
+    assert written == recorded
+
+
+def _interrupted(job: Job) -> Job:
+    """The job, with an interrupt 0.05 s from now as its waiter meets it."""
+    interrupted_after(job, 0.05)
+    return job
+
+
+def test_an_engine_closed_has_closed_its_loop_and_joined_its_workers(engine):
+    assert engine.run(where())[1].startswith("test-engine-worker")
+    loop = engine.loop
+    engine.close()
+    assert loop.is_closed()
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("test-engine-worker") and t.is_alive()]
