@@ -157,6 +157,24 @@ def interrupted_after(job: Job, seconds: float) -> list[float]:
     return interrupted
 
 
+def test_close_lets_every_running_request_record_its_cancel_not_only_the_first(engine):
+    recorded, started = [], threading.Barrier(3)
+
+    async def request(name: str, records_in: float):
+        try:
+            await asyncio.to_thread(started.wait, 5)
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            await asyncio.sleep(records_in)  # writing its history row
+            recorded.append(name)
+            raise
+
+    jobs = [engine.submit(request("quick", 0.01)), engine.submit(request("slow", 0.3))]
+    started.wait(5)
+    engine.close()
+    assert recorded == ["quick", "slow"] and all(job.cancelled() for job in jobs)
+
+
 def test_an_interrupt_cancels_the_waited_job_lets_it_record_then_says_so(engine):
     recorded, started = [], threading.Event()
 
