@@ -14,6 +14,7 @@ import gc
 import logging
 import threading
 import warnings
+from datetime import datetime
 
 import pytest
 
@@ -58,7 +59,8 @@ def test_the_history_is_made_once_in_the_history_folder(session, tmp_path):
 
 def test_where_requests_go_and_the_one_time_demo_notice(session):
     assert session.target().base_url == DEMO_BASE_URL and session.target().demo
-    assert session.announce_demo().startswith("wisgate_nb demo mode: images are drawn by the embedded demo server")
+    assert session.announce_demo() == ("wisgate_nb demo mode: images are drawn by the embedded demo server, with no "
+                                       "key and no network. Set a key and demo=False for real images.")
     assert session.announce_demo() is None and session.announce_demo() is None
     with pytest.raises(ConfigurationError) as info:
         session.target(demo=False)
@@ -195,12 +197,20 @@ def test_a_cached_request_reuses_an_identical_result_without_sending(session):
     assert len(emulator(session).requests) == 3 and len(session.history) == 4
 
 
+def test_a_streamed_request_tells_its_partial_images_as_they_come(session):
+    partials = []
+    generation = session.run(session.prepare("a fox", stream=True, partial_images=2), on_partial=lambda *a: partials.append(a))
+    assert len(partials) == 2 and generation.record.status == "ok"
+
+
 def test_a_stream_the_endpoint_did_not_honour_is_remembered(session):
     assert session.stream_fallback(session.target()) is None
     emulator(session).config.stream_500 = True
-    first = session.run(session.prepare("a fox", stream=True))
+    told = []
+    first = session.run(session.prepare("a fox", stream=True), on_status=told.append)
     reason = session.stream_fallback(session.target())
     assert first.record.stream_fallback == reason and reason
+    assert len(told) == 1 and told[0].endswith(": asking once more, without streaming")
     session._clients.no_stream[session.target().base_url] = "kept"
     session.run(session.prepare("a fox", stream=True))
     assert session.stream_fallback(session.target()) == "kept"  # the first reason stays
@@ -219,10 +229,12 @@ def test_a_sweep_gives_results_and_errors_in_order_and_tells_each_as_it_ends(ses
     assert sorted(statuses(session)) == ["error", "ok"] and session._reserved_images == 0
 
 
-def test_a_failing_callback_is_logged_not_raised(session, caplog):
+def test_a_failing_callback_is_logged_with_its_traceback_not_raised(session, caplog):
     with caplog.at_level(logging.WARNING, logger="wisgate_nb"):
         results = session.run_many([session.prepare("a")], on_done=lambda i, r: 1 / 0)
-    assert results[0].record.status == "ok" and "a result callback failed" in caplog.text
+    assert results[0].record.status == "ok"
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [("WARNING", "a result callback failed")]
+    assert caplog.records[0].exc_info[0] is ZeroDivisionError
 
 
 def test_a_bug_in_a_sweep_is_raised_once_every_request_is_recorded(session, monkeypatch):
@@ -252,6 +264,8 @@ def test_a_sweep_cancelled_before_it_began_records_every_request_as_cancelled(se
     with pytest.raises(concurrent.futures.CancelledError):
         job.result(30)
     assert statuses(session) == ["cancelled"] * 3 and session._reserved_images == 0
+    assert {r.session for r in session.history.records} == {session.history.session}
+    assert all(datetime.fromisoformat(r.started_at) for r in session.history.records)
     assert [r.prompt for r in sorted(session.history.records, key=lambda r: r.prompt)] == ["a", "b", "c"]
 
 
@@ -321,6 +335,26 @@ def test_the_endpoint_check_and_the_quota_never_raise(session, monkeypatch):
     assert session.quota() is None  # the demo has no gateway
     session.config.demo = False
     assert session.quota() is None  # no key: nothing to ask
+
+
+def test_the_quota_is_asked_of_the_target_given_else_of_the_session_s(session, monkeypatch):
+    asked = []
+
+    class Gateway:
+        def __init__(self, target):
+            self.target = target
+
+        async def quota(self):
+            asked.append(self.target.base_url)
+            return "12 images left"
+
+    session.config.demo, session.config.api_key = False, "sk-session-tables-0123456789abcdef"
+    session.config.base_url = "https://class.example/v1"
+    monkeypatch.setattr(session, "_client", lambda target, kind=None: Gateway(target))
+    other = session.target()
+    other = type(other)(**{**other.__dict__, "base_url": "https://other.example/v1"})
+    assert session.quota() == "12 images left" and session.quota(other) == "12 images left"
+    assert asked == ["https://class.example/v1", "https://other.example/v1"]
 
 
 def test_close_closes_the_pools_and_stops_the_engine(session):
