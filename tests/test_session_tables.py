@@ -67,6 +67,14 @@ def test_where_requests_go_and_the_one_time_demo_notice(session):
     assert str(info.value) == NO_KEY_MESSAGE
 
 
+def test_a_target_for_a_named_profile(session, tmp_path):
+    (tmp_path / "wisgate_nb.toml").write_text('[profiles.staging]\nbase_url = "https://staging.example/v1"\n')
+    session.config.api_key = "sk-session-tables-0123456789abcdef"
+    target = session.target(demo=False, profile="staging")
+    assert (target.base_url, target.profile, target.demo) == ("https://staging.example/v1", "staging", False)
+    assert session.target(demo=False).profile is None
+
+
 def test_a_request_runs_and_ends_in_the_history(session):
     generation = session.run(session.prepare("a fox"))
     assert generation is session.last and generation.record == session.history.records[0]
