@@ -13,10 +13,12 @@ import concurrent.futures
 import gc
 import logging
 import threading
+import time
 import warnings
 from datetime import datetime
 
 import pytest
+from bounds import LATENCY_FLOOR
 
 from wisgate_nb.config import WisGate
 from wisgate_nb.core import session as sessions
@@ -24,6 +26,7 @@ from wisgate_nb.core.session import Session
 from wisgate_nb.core.targets import DEMO_BASE_URL, NO_KEY_MESSAGE
 from wisgate_nb.emulator import Fault
 from wisgate_nb.errors import BudgetExceededError, ConfigurationError, WisGateError
+from wisgate_nb.http.chat import ChatClient
 
 
 @pytest.fixture
@@ -76,7 +79,13 @@ def test_a_target_for_a_named_profile(session, tmp_path):
 
 
 def test_a_request_runs_and_ends_in_the_history(session):
+    session.config.demo_latency = 0.2
+    began = time.perf_counter()
     generation = session.run(session.prepare("a fox"))
+    took = time.perf_counter() - began
+    assert LATENCY_FLOOR * 0.2 <= generation.record.latency_s <= took  # the request's own time, as it went
+    assert generation.record.session == session.history.session
+    assert datetime.fromisoformat(generation.record.started_at)
     assert generation is session.last and generation.record == session.history.records[0]
     assert (generation.record.status, generation.record.images, generation.record.demo) == ("ok", 1, True)
     assert generation.paths[0].exists() and session._reserved_images == 0
@@ -87,15 +96,15 @@ def test_a_request_runs_and_ends_in_the_history(session):
 
 
 def test_prepare_counts_the_images_in_flight(session):
-    session.config.max_images = 2
+    session.config.max_images = 4
     session.config.demo_latency = 0.3
-    job = session.submit(session.prepare("a fox", n=2))
-    assert session._reserved_images == 2
-    with pytest.raises(BudgetExceededError, match="used up: 2 of max_images=2"):
+    jobs = [session.submit(session.prepare("a fox", n=2)), session.submit(session.prepare("a cat", n=2))]
+    assert session._reserved_images == 4  # each request's images add up
+    with pytest.raises(BudgetExceededError, match="used up: 4 of max_images=4"):
         session.prepare("a cat")
-    job.result(30)
+    [job.result(30) for job in jobs]
     assert session._reserved_images == 0
-    with pytest.raises(BudgetExceededError, match="used up: 2 of max_images=2"):
+    with pytest.raises(BudgetExceededError, match="used up: 4 of max_images=4"):  # made, no longer in flight
         session.prepare("a cat")
 
 
@@ -138,6 +147,27 @@ def test_an_engine_that_cannot_take_the_request_gives_its_images_back(session, m
             session.submit(session.prepare("a fox", n=2))
         gc.collect()
     assert session._reserved_images == 0 and not [w for w in caught if "Session." in str(w.message)]
+
+
+def test_a_request_executed_directly_gives_back_nothing_it_did_not_reserve(session):
+    session.config.demo_latency = 2.0
+    demo = emulator(session)
+    job = session.submit(session.prepare("a fox", n=2))
+    while not demo.requests:
+        threading.Event().wait(0.01)
+    session.config.demo_latency = 0.0
+    assert session.engine.run(session.execute(session.prepare("a cat"))).record.status == "ok"
+    assert session._reserved_images == 2  # the first request's images are still in flight
+    job.result(30)
+    assert session._reserved_images == 0
+
+
+def test_the_slots_follow_the_engine_loop_when_it_is_started_again(session):
+    session.config.max_concurrency = 1
+    session.config.demo_latency = 0.05
+    assert len(session.run_many([session.prepare(p) for p in "ab"])) == 2  # the slot waited for
+    session.engine.close()  # the next request starts a new loop
+    assert [g.record.status for g in session.run_many([session.prepare(p) for p in "cd"])] == ["ok", "ok"]
 
 
 def test_giving_back_never_goes_below_nothing(session):
@@ -184,6 +214,7 @@ def test_a_cancelled_request_is_recorded_as_cancelled_and_gives_its_images_back(
         job.result(30)
     record = session.history.records[0]
     assert (record.status, record.error) == ("cancelled", "cancelled by the user") and session._reserved_images == 0
+    assert (record.attempts, record.attempt_statuses) == (1, "cancelled")  # the attempt that was in flight
 
 
 def test_an_edit_sends_its_images_and_records_their_digests(session):
@@ -192,6 +223,44 @@ def test_an_edit_sends_its_images_and_records_their_digests(session):
     assert edited.record.endpoint == "edits" and edited.record.inputs == session.prepare(
         "x", endpoint="edits", images=[generation.data[0]]).input_digests
     assert emulator(session).requests[-1].path.endswith("/images/edits")
+    assert (edited.record.attempts, edited.record.attempt_statuses) == (1, "200")
+
+
+def test_an_edit_sends_its_mask_and_tells_its_partial_images(session):
+    import io
+
+    from PIL import Image
+
+    image, mask = io.BytesIO(), io.BytesIO()
+    Image.new("RGB", (64, 64), "red").save(image, format="PNG")
+    Image.new("RGBA", (64, 64), (0, 0, 0, 0)).save(mask, format="PNG")
+    partials = []
+    edited = session.run(session.prepare("a hat", endpoint="edits", images=[image.getvalue()], mask=mask.getvalue(),
+                                         stream=True, partial_images=2), on_partial=lambda *a: partials.append(a))
+    assert edited.record.mask is not None and len(partials) == 2
+    assert "mask" in emulator(session).requests[-1].form
+
+
+def test_a_failed_edit_records_its_attempts(session):
+    generation = session.run(session.prepare("a fox"))
+    emulator(session).schedule(Fault("status", status=400, message="no hats"))
+    with pytest.raises(WisGateError):
+        session.run(session.prepare("a hat", endpoint="edits", images=[generation.data[0]]))
+    record = session.history.records[-1]
+    assert (record.status, record.attempts, record.attempt_statuses) == ("error", 1, "400")
+
+
+def test_an_edit_that_did_not_stream_says_so_on_its_status(session):
+    import io
+
+    from PIL import Image
+
+    image = io.BytesIO()
+    Image.new("RGB", (64, 64), "red").save(image, format="PNG")
+    emulator(session).config.stream_500 = True
+    told = []
+    session.run(session.prepare("a hat", endpoint="edits", images=[image.getvalue()], stream=True), on_status=told.append)
+    assert len(told) == 1 and told[0].endswith(": asking once more, without streaming")
 
 
 def test_a_cached_request_reuses_an_identical_result_without_sending(session):
@@ -363,6 +432,24 @@ def test_the_quota_is_asked_of_the_target_given_else_of_the_session_s(session, m
     other = type(other)(**{**other.__dict__, "base_url": "https://other.example/v1"})
     assert session.quota() == "12 images left" and session.quota(other) == "12 images left"
     assert asked == ["https://class.example/v1", "https://other.example/v1"]
+
+
+def test_the_judge_s_client_is_of_its_own_kind(session):
+    assert type(session._client(session.target(), ChatClient)) is ChatClient
+    assert type(session._client(session.target())) is not ChatClient
+
+
+def test_a_pool_that_fails_to_close_is_logged_and_the_engine_still_stops(session, caplog):
+    session.run(session.prepare("a"))
+
+    async def broken():
+        raise OSError("socket gone")
+
+    session._clients._demo[1].aclose = broken
+    with caplog.at_level(logging.DEBUG, logger="wisgate_nb"):
+        session.close()
+    assert [r.getMessage() for r in caplog.records] == ["closing the connection pools failed"]
+    assert caplog.records[0].exc_info[0] is OSError and session.engine._thread is None
 
 
 def test_close_closes_the_pools_and_stops_the_engine(session):
