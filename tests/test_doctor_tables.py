@@ -120,7 +120,11 @@ def test_the_report_is_a_table_and_aligned_text():
 def test_the_frontend_is_named_from_what_the_process_shows(monkeypatch):
     monkeypatch.setattr(doctor, "frontend_hint", lambda: None)
     monkeypatch.delitem(__import__("sys").modules, "google.colab", raising=False)
-    assert doctor.frontend() == "plain Python (no IPython)"
+    for shell, said in [(None, "plain Python (no IPython)"), (SimpleNamespace(), "IPython terminal"),
+                        (SimpleNamespace(kernel=None), "IPython terminal"),
+                        (SimpleNamespace(kernel=object()), "Jupyter (JupyterLab or Notebook; the kernel cannot tell which)")]:
+        monkeypatch.setattr("IPython.get_ipython", lambda shell=shell: shell)
+        assert doctor.frontend() == said
     monkeypatch.setattr(doctor, "frontend_hint", lambda: "VS Code")
     assert doctor.frontend() == "VS Code"
     monkeypatch.setitem(__import__("sys").modules, "google.colab", SimpleNamespace())
