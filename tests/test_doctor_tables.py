@@ -5,6 +5,7 @@ tools/mutation.sh) finds no change these tests miss. No socket: the session's de
 
 from __future__ import annotations
 
+import platform
 from types import SimpleNamespace
 
 import pytest
@@ -40,8 +41,8 @@ def seen(records, fallback=None, target=TARGET) -> str:
     ([record(status="error", error_type="A", error="first"), record(status="error", error_type="B", error="last")],
      "failing: 2 streamed requests failed this session (last: B: last)"),
     ([record(status="error", error_type="A")], "failing: 1 streamed request failed this session (last: A: )"),
-    ([record(fallback="one"), record(status="error", fallback="two")],
-     "no: streamed requests came without streaming this session (two)"),
+    ([record(fallback="one"), record(status="error", fallback="two"), record(fallback="three")],
+     "no: streamed requests came without streaming this session (three)"),  # the last one
     ([record(status="cancelled")], "not tried yet this session (try %%wisgate_image --stream)"),
 ])
 def test_what_the_session_saw_of_streaming(records, said):
@@ -50,7 +51,7 @@ def test_what_the_session_saw_of_streaming(records, said):
 
 def test_a_long_error_is_shortened():
     said = seen([record(status="error", error_type="E", error="x" * 500)])
-    assert said.startswith("failing: 1 streamed request failed this session (last: E: xxx") and len(said) < 260
+    assert said == f"failing: 1 streamed request failed this session (last: E: {'x' * 159}…)"
 
 
 def test_an_endpoint_that_did_not_stream_says_so_first():
@@ -74,6 +75,7 @@ def test_a_demo_session_s_findings(session):
     tokens = session.run(session.prepare("a fox", n=2)).record.total_tokens
     rows = dict(doctor.checks(session))
     assert list(rows)[:3] == ["wisgate_nb", "Python", "frontend"] and rows["wisgate_nb"] == __version__
+    assert rows["Python"] == platform.python_version() and rows["API key"] == session.config.key_source()
     assert rows["profile"] == "none" and rows["demo mode"] == "on: embedded demo server, no key, no network"
     assert rows["endpoint"] == "http://demo.wisgate.invalid/v1 (in-process)" and rows["model"] == session.config.model
     assert rows["endpoint answers"].startswith("yes") and "quota" not in rows
@@ -81,6 +83,11 @@ def test_a_demo_session_s_findings(session):
     assert rows["this session"] == f"1 requests, 2 images, {tokens} tokens" and tokens > 0
     session.config.prices = {session.config.model: {"per_image": 0.5}}
     assert dict(doctor.checks(session))["this session"] == f"1 requests, 2 images, {tokens} tokens, estimated cost 1.00"
+
+
+def test_a_session_whose_endpoint_did_not_stream_says_so(session):
+    session._clients.no_stream[session.target().base_url] = "it sent JSON"
+    assert dict(doctor.checks(session))["streaming"].startswith("no: this endpoint did not stream (it sent JSON)")
 
 
 def test_without_a_key_the_endpoint_is_not_checked_and_says_why(session, tmp_path):
@@ -96,9 +103,9 @@ def test_without_a_key_the_endpoint_is_not_checked_and_says_why(session, tmp_pat
 def test_a_real_endpoint_reports_its_quota(session, monkeypatch):
     session.config.demo, session.config.api_key = False, "sk-doctor-tables-0123456789abcdef"
     monkeypatch.setattr(session, "check_endpoint", lambda target: "yes")
-    monkeypatch.setattr(session, "quota", lambda target: SimpleNamespace(text="12 of 20 images left today"))
+    monkeypatch.setattr(session, "quota", lambda target: SimpleNamespace(text=f"12 of 20 images left at {target.base_url}"))
     rows = dict(doctor.checks(session))
-    assert rows["endpoint"] == session.config.base_url and rows["quota"] == "12 of 20 images left today"
+    assert rows["endpoint"] == session.config.base_url and rows["quota"] == f"12 of 20 images left at {session.config.base_url}"
     monkeypatch.setattr(session, "quota", lambda target: None)
     assert dict(doctor.checks(session))["quota"] == "none reported (not a classroom gateway)"
     assert "0123456789abcdef" not in str(doctor.report(session))
