@@ -62,10 +62,10 @@ class Clients:
         if self._demo is None:
             import httpx
 
-            from ..emulator import EmulatorConfig, create_app
+            from ..emulator import create_app
             from ..emulator.transport import StreamingASGITransport
 
-            app = create_app(EmulatorConfig())
+            app = create_app()  # the demo's own defaults
             self._demo = (app, httpx.AsyncClient(transport=StreamingASGITransport(app)))
         app, http_client = self._demo
         app.state.emulator.config.latency = target.demo_latency
