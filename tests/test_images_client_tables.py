@@ -10,7 +10,7 @@ import logging
 
 import httpx
 import pytest
-from test_client_unit import BASE, KEY, STREAMED, Server, make_client, ok_body, run
+from test_client_unit import B64, BASE, KEY, PNG, STREAMED, Server, make_client, ok_body, run, sse
 
 from wisgate_nb import errors
 from wisgate_nb.http import client as client_module
@@ -254,11 +254,8 @@ def test_the_default_rate_limit_wait_is_ten_minutes():
 
 # ---- a cancelled request ----
 
-def test_a_cancelled_request_ends_its_attempt_log_with_cancelled_and_frees_its_pacer_slot():
-    async def never(request):
-        await asyncio.sleep(30)
-
-    client, _ = make_client(never)
+def cancelled(client) -> list[str]:
+    """Start a request, cancel it 50 ms later: its attempt log."""
     log: list[str] = []
 
     async def go():
@@ -269,7 +266,15 @@ def test_a_cancelled_request_ends_its_attempt_log_with_cancelled_and_frees_its_p
             await task
 
     run(go())
-    assert log == ["cancelled"] and client.pacer.in_flight == 0
+    return log
+
+
+def test_a_cancelled_request_ends_its_attempt_log_with_cancelled_and_frees_its_pacer_slot():
+    async def never(request):
+        await asyncio.sleep(30)
+
+    client, _ = make_client(never)
+    assert cancelled(client) == ["cancelled"] and client.pacer.in_flight == 0
 
 
 # ---- answers outside 2xx, and the key echoed back ----
@@ -295,3 +300,127 @@ def test_a_request_id_reaches_the_result_with_the_header_it_came_from():
     client, _ = make_client(Server(answer))
     result = run(client.generate({"model": "m", "prompt": "p"}))
     assert (result.request_id, result.request_id_header) == ("req_9", "x-request-id")
+
+
+# ---- the answer's images, checked: counts, URLs, request ids, the key in their words ----
+
+def image_server(*items: dict, image=None, headers=None):
+    """An endpoint answering ``items`` as its data, and a file host answering ``image`` (an httpx answer or error)."""
+    def answer(request):
+        if request.url.host == "files.test":
+            if isinstance(image, Exception):
+                raise image
+            return image
+        return httpx.Response(200, json={"created": 5, "data": list(items)}, headers=headers or {})
+    return Server(answer)
+
+
+def test_an_image_that_is_not_base64_text_is_fetched_from_its_url_within_the_clients_timeout():
+    server = image_server({"b64_json": 5, "url": "https://files.test/a.png"}, image=httpx.Response(200, content=PNG))
+    client, _ = make_client(server, timeout=30)
+    result = run(client.generate({"model": "m", "prompt": "p"}))
+    assert result.images[0].data == PNG
+    fetched = server.requests[1]
+    assert str(fetched.url) == "https://files.test/a.png" and timeouts(fetched) == {30.0, 10.0}
+
+
+def test_an_image_url_that_cannot_be_fetched_is_a_connection_error_with_the_answers_request_id():
+    server = image_server({"url": "https://files.test/a.png"}, image=httpx.ConnectError("no route"),
+                          headers={"x-request-id": "req_5"})
+    client, _ = make_client(server)
+    with pytest.raises(errors.APIConnectionError) as caught:
+        run(client.generate({"model": "m", "prompt": "p"}))
+    assert (caught.value.request_id, caught.value.request_id_header) == ("req_5", "x-request-id")
+
+
+def test_an_image_that_does_not_decode_carries_the_answers_request_id_and_its_header():
+    server = image_server({"b64_json": "bm90IGFuIGltYWdl"}, headers={"x-request-id": "req_6"})
+    client, _ = make_client(server)
+    with pytest.raises(errors.WisGateError) as caught:
+        run(client.generate({"model": "m", "prompt": "p"}))
+    assert (caught.value.request_id, caught.value.request_id_header) == ("req_6", "x-request-id")
+
+
+def test_more_images_than_asked_are_refused_with_the_request_id():
+    server = image_server({"b64_json": B64}, {"b64_json": B64}, headers={"x-request-id": "req_7"})
+    client, _ = make_client(server)
+    with pytest.raises(errors.ResponseFormatError, match="2 images for n=1") as caught:
+        run(client.generate({"model": "m", "prompt": "p", "n": 1}))
+    assert caught.value.request_id == "req_7" and caught.value.attempt_statuses == ("200",)
+
+
+def test_a_usage_that_is_not_an_object_is_dropped():
+    client, _ = make_client(Server(httpx.Response(200, json=ok_body(usage="lots"))))
+    assert run(client.generate({"model": "m", "prompt": "p"})).usage is None
+
+
+def test_a_key_echoed_in_a_revised_prompt_is_masked():
+    body = {"created": 5, "data": [{"b64_json": B64, "revised_prompt": f"a cat, key {KEY}"}]}
+    client, _ = make_client(Server(httpx.Response(200, json=body)))
+    (image,) = run(client.generate({"model": "m", "prompt": "p"})).images
+    assert image.revised_prompt.startswith("a cat, key ") and KEY not in image.revised_prompt
+
+
+@pytest.mark.parametrize("answer", [
+    httpx.Response(200, text=f"<html>proxy error for {KEY}</html>", headers={"content-type": "text/html"}),
+    httpx.Response(200, content=sse(("error", {"error": {"message": f"bad key {KEY}"}})),
+                   headers={"content-type": "text/event-stream"}),
+])
+def test_a_key_echoed_in_a_broken_answer_never_reaches_the_error(answer):
+    client, _ = make_client(Server(answer), max_retries=0)
+    with pytest.raises(errors.WisGateError) as caught:
+        run(client.generate({"model": "m", "prompt": "p"}))
+    assert KEY not in str(caught.value) and KEY not in repr(caught.value.__dict__)
+
+
+def test_an_html_page_instead_of_json_is_described_as_html():
+    page = httpx.Response(200, text="<html><body>Bad gateway</body></html>", headers={"content-type": "text/html"})
+    client, _ = make_client(Server(page), max_retries=0)
+    with pytest.raises(errors.ResponseFormatError, match="HTML"):
+        run(client.generate({"model": "m", "prompt": "p"}))
+
+
+# ---- one attempt's time, and what a cancel leaves the pacer ----
+
+def test_an_attempt_is_bounded_as_a_whole_by_the_timeout():
+    async def slow(request):
+        await asyncio.sleep(5)
+
+    client, _ = make_client(slow, timeout=0.05, max_retries=0)
+    with pytest.raises(errors.APITimeoutError):
+        run(client.generate({"model": "m", "prompt": "p"}))
+
+
+class Stalls(httpx.AsyncByteStream):
+    """A body that starts and then never ends."""
+
+    async def __aiter__(self):
+        yield b'{"data": ['
+        await asyncio.sleep(30)
+
+
+def test_a_request_cancelled_mid_body_still_tells_the_pacer_its_rate_limit_headers():
+    spent = {"x-ratelimit-limit-requests": "5", "x-ratelimit-remaining-requests": "0",
+             "x-ratelimit-reset-requests": "20s", "content-type": "application/json"}
+    client, _ = make_client(Server(httpx.Response(200, headers=spent, stream=Stalls())))
+    assert cancelled(client) == ["cancelled"]
+    assert client.pacer.wait_for({"requests": 1}, client._clock()) == pytest.approx(20.0)
+
+
+def test_a_success_after_a_429_ends_the_pacers_round_of_refusals():
+    refusal = httpx.Response(429, json={"error": {"message": "slow down"}}, headers={"retry-after": "1"})
+    client, _ = make_client(Server(refusal, httpx.Response(200, json=ok_body())))
+    result = run(client.generate({"model": "m", "prompt": "p"}))
+    assert result.attempt_statuses == ("429", "200")
+    assert (client.pacer.strikes, client.pacer.probing) == (0, False)
+
+
+# ---- edits go through the same loop ----
+
+def test_an_edit_reports_its_retries_and_its_attempts():
+    server = Server(httpx.Response(503, json={}), httpx.Response(200, json=ok_body()))
+    client, _ = make_client(server)
+    said, log = [], []
+    run(client.edit({"model": "m", "prompt": "p"}, [("a.png", PNG, "image/png")], on_status=said.append,
+                    attempt_log=log))
+    assert log == ["503", "200"] and len(said) == 1 and "503" in said[0]
