@@ -15,6 +15,7 @@ from test_client_unit import B64, BASE, KEY, PNG, STREAMED, Server, make_client,
 from wisgate_nb import errors
 from wisgate_nb.http import client as client_module
 from wisgate_nb.http.quota import QUOTA_TIMEOUT_S, QuotaLeft
+from wisgate_nb.http.tls import tls_context
 
 LOGGER = "wisgate_nb.http.client"
 GEN = BASE + "/images/generations"
@@ -34,7 +35,8 @@ def debug_lines(caplog) -> list[str]:
 
 def test_quota_asks_the_gateway_with_the_key_and_a_short_timeout():
     server = Server(httpx.Response(200, json=QUOTA_DOC))
-    client, _ = make_client(server)
+    http = httpx.AsyncClient(transport=httpx.MockTransport(server), timeout=60)  # not the quota's own
+    client = client_module.ImagesClient(base_url=BASE, api_key=KEY, http_client=http)
     assert run(client.quota()) == QuotaLeft(17, 20, 3, "2026-12-08T00:00:00Z", "ada")
     (request,) = server.requests
     assert (request.method, str(request.url)) == ("GET", BASE + "/quota")
@@ -59,9 +61,9 @@ def test_quota_is_none_when_there_is_none_and_says_why_only_in_the_debug_log(ans
 # ---- check(): %wisgate_doctor's "does the endpoint answer?" ----
 
 @pytest.mark.parametrize("status, rid, said", [
-    (200, "req_1", "yes: HTTP 200 in 250 ms (request id req_1)"),
-    (204, None, "yes: HTTP 204 in 250 ms"),
-    (399, None, "yes: HTTP 399 in 250 ms"),
+    (200, "req_1", "yes: HTTP 200 in 1500 ms (request id req_1)"),
+    (204, None, "yes: HTTP 204 in 1500 ms"),
+    (399, None, "yes: HTTP 399 in 1500 ms"),
     (400, None, "it answers HTTP 400 to GET /models (image requests may still work)"),
     (401, "req_2", "it answers, but refuses the key: HTTP 401 (request id req_2)"),
     (401, None, "it answers, but refuses the key: HTTP 401"),
@@ -73,7 +75,7 @@ def test_check_says_in_words_how_the_endpoint_answers(status, rid, said, monkeyp
     monkeypatch.setattr(client_module.time, "perf_counter", lambda: clock[0])
 
     def answer(request):
-        clock[0] += 0.25  # the round trip takes a quarter of a second
+        clock[0] += 1.5  # the round trip takes a second and a half
         return httpx.Response(status, json={"data": []}, headers={"x-request-id": rid} if rid else {})
 
     client, _ = make_client(Server(answer))
@@ -138,6 +140,7 @@ def test_a_client_makes_its_own_pool_with_the_timeouts_and_limits_it_was_given()
         pool = http._transport._pool
         assert (pool._max_connections, pool._max_keepalive_connections) == (20, 10)
         assert client._http() is http  # one pool, made once
+        assert pool._ssl_context is tls_context()  # the process's CAs, loaded once
     finally:
         run(client.aclose())
 
@@ -374,7 +377,7 @@ def test_a_key_echoed_in_a_broken_answer_never_reaches_the_error(answer):
 
 
 def test_an_html_page_instead_of_json_is_described_as_html():
-    page = httpx.Response(200, text="<html><body>Bad gateway</body></html>", headers={"content-type": "text/html"})
+    page = httpx.Response(200, text="Bad gateway: upstream closed", headers={"content-type": "text/html"})
     client, _ = make_client(Server(page), max_retries=0)
     with pytest.raises(errors.ResponseFormatError, match="HTML"):
         run(client.generate({"model": "m", "prompt": "p"}))
