@@ -427,3 +427,25 @@ def test_an_edit_reports_its_retries_and_its_attempts():
     run(client.edit({"model": "m", "prompt": "p"}, [("a.png", PNG, "image/png")], on_status=said.append,
                     attempt_log=log))
     assert log == ["503", "200"] and len(said) == 1 and "503" in said[0]
+
+
+def test_a_wait_for_a_request_in_flight_gives_up_when_rate_limit_wait_runs_out():
+    """Under a concurrency limit of one, a second request waits for the first; rate_limit_wait bounds that too."""
+    release = asyncio.Event()
+
+    async def answer(request):
+        await release.wait()
+        return httpx.Response(200, json=ok_body())
+
+    client, sleeps = make_client(answer, rate_limit_wait=0.5)
+    client.pacer.concurrency = 1.0  # what a gateway's concurrency refusal teaches it
+
+    async def go():
+        first = asyncio.create_task(client.generate({"model": "m", "prompt": "p"}))
+        await asyncio.sleep(0.02)
+        with pytest.raises(errors.RateLimitError, match=r"\(a request in flight to finish\)"):
+            await client.generate({"model": "m", "prompt": "p"})
+        release.set()
+        return await first
+
+    assert run(go()).attempts == 1 and sleeps == [0.5]
