@@ -488,3 +488,19 @@ def test_a_dry_run_of_an_edit_lists_its_files_and_keeps_words_as_typed(planner, 
     assert dry.files == (f"photo.png (image/png, {sizes[0]} bytes)", f"mask: holes.png (image/png, {sizes[1]} bytes)")
     assert '  "prompt": "un café ☕ la nuit",' in str(dry).splitlines()
     assert str(dry).splitlines()[-2:] == [f"file: {f}" for f in dry.files]
+
+
+def test_after_a_restart_an_earlier_sessions_result_is_reused_by_its_key(tmp_path):
+    """A restarted kernel is a new session in the same history folder: its cache finds the earlier session's result
+    by the key asked for, and nothing for another key (the whole story, with kernels, in
+    test_reuse_across_sessions.py)."""
+    from wisgate_nb.records import History
+    from wisgate_nb.records.reuse import find_reusable
+
+    first = History.create(tmp_path / "runs", session="2026-12-07T10-00-00-first")
+    _result(first, "before", key="k")
+    _result(first, "other", key="k2")
+    restarted = History.create(tmp_path / "runs", session="2026-12-07T11-00-00-restarted")
+    assert find_reusable(restarted, "k").id == "before"
+    assert find_reusable(restarted, "k2").id == "other"
+    assert find_reusable(restarted, "k3") is None
