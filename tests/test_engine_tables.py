@@ -31,6 +31,20 @@ async def where() -> tuple[str, str]:
     return threading.current_thread().name, worker
 
 
+async def waits_then_records(recorded: list, *, started: threading.Event | None = None, records_in: float = 0.0):
+    """A request that waits; cancelled, it takes ``records_in`` seconds to write its history row ("cancelled"
+    appended to ``recorded``) before the cancel goes on. ``started`` is set once it runs."""
+    try:
+        if started is not None:
+            started.set()
+        await asyncio.sleep(30)
+    except asyncio.CancelledError:
+        if records_in:
+            await asyncio.sleep(records_in)
+        recorded.append("cancelled")
+        raise
+
+
 def test_a_coroutine_runs_on_the_engine_s_own_thread_and_its_workers_are_named(engine):
     job = engine.submit(where())
     assert isinstance(job, Job) and isinstance(job, concurrent.futures.Future)
@@ -67,17 +81,7 @@ def test_a_job_gives_the_coroutine_s_result_or_its_error(engine):
 
 def test_a_cancelled_job_is_done_only_once_its_coroutine_has_recorded_the_cancel(engine):
     recorded, started = [], threading.Event()
-
-    async def request():
-        try:
-            started.set()
-            await asyncio.sleep(30)
-        except asyncio.CancelledError:
-            await asyncio.sleep(0.1)  # writing its history row
-            recorded.append("cancelled")
-            raise
-
-    job = engine.submit(request())
+    job = engine.submit(waits_then_records(recorded, started=started, records_in=0.1))  # writing its history row
     started.wait(5)
     assert job.cancel() is True
     assert not job.cancelled() or recorded  # not done before its record
@@ -88,16 +92,8 @@ def test_a_cancelled_job_is_done_only_once_its_coroutine_has_recorded_the_cancel
 
 def test_a_job_cancelled_before_its_first_step_still_runs_its_handler(engine):
     recorded = []
-
-    async def request():
-        try:
-            await asyncio.sleep(30)
-        except asyncio.CancelledError:
-            recorded.append("cancelled")
-            raise
-
     for _ in range(20):  # cancelled at once, from this thread, every time
-        job = engine.submit(request())
+        job = engine.submit(waits_then_records(recorded))
         job.cancel()
         concurrent.futures.wait([job], timeout=30)
         assert job.cancelled()
@@ -122,16 +118,7 @@ def test_every_ticks_until_told_to_stop(engine):
 
 def test_close_cancels_what_is_running_and_lets_it_record(engine):
     recorded, started = [], threading.Event()
-
-    async def request():
-        try:
-            started.set()
-            await asyncio.sleep(30)
-        except asyncio.CancelledError:
-            recorded.append("cancelled")
-            raise
-
-    job = engine.submit(request())
+    job = engine.submit(waits_then_records(recorded, started=started))
     started.wait(5)
     engine.close()
     assert recorded == ["cancelled"] and job.cancelled()
@@ -177,17 +164,7 @@ def test_close_lets_every_running_request_record_its_cancel_not_only_the_first(e
 
 def test_an_interrupt_cancels_the_waited_job_lets_it_record_then_says_so(engine):
     recorded, started = [], threading.Event()
-
-    async def request():
-        try:
-            started.set()
-            await asyncio.sleep(30)
-        except asyncio.CancelledError:
-            await asyncio.sleep(0.2)  # writing its history row takes a moment
-            recorded.append("cancelled")
-            raise
-
-    job = engine.submit(request())
+    job = engine.submit(waits_then_records(recorded, started=started, records_in=0.2))  # its row takes a moment
     started.wait(5)
     interrupted_after(job, 0.05)
     with pytest.raises(Cancelled) as info:
@@ -213,19 +190,10 @@ def test_an_interrupt_lands_within_a_poll(engine):
 def test_an_interrupted_run_gives_the_cancel_settle_s_and_no_more(engine, monkeypatch, records_after, settle_s,
                                                                     recorded):
     written = []
-
-    async def request():
-        try:
-            await asyncio.sleep(30)
-        except asyncio.CancelledError:
-            await asyncio.sleep(records_after)
-            written.append("cancelled")
-            raise
-
     submit = engine.submit
     monkeypatch.setattr(engine, "submit", lambda coro: _interrupted(submit(coro)))  # Engine.run makes its job
     with pytest.raises(Cancelled):
-        engine.run(request(), settle_s=settle_s)
+        engine.run(waits_then_records(written, records_in=records_after), settle_s=settle_s)
     assert written == recorded
 
 
