@@ -312,3 +312,18 @@ def test_comparisons_of_the_last_results_skip_the_judge_requests(demo_session):
     assert [r.prompt for r in demo_session.history.compare(last=2).records] == ["a red fox", "a blue car"]
     assert [r.id for r in demo_session.history.results(last=1)] == [car.id]
     assert len(demo_session.history.select(last=2)) == 2  # select still sees every request
+
+
+def test_a_grades_file_with_a_line_cut_short_keeps_the_others_and_names_the_line(tmp_path):
+    """A crash may cut the last grade line short: the lines before it still count, and the warning says which."""
+    from wisgate_nb.records import grades
+
+    folder = tmp_path / "runs" / "s1"
+    folder.mkdir(parents=True)
+    whole = {"id": "r1", "index": 0, "digest": "d1", "rubric": "a fox", "judge": "j", "score": 4, "pass": True,
+             "reason": "a fox — with U+2028\u2028inside", "error": None}
+    (folder / GRADES_FILE).write_text(json.dumps(whole, ensure_ascii=False) + '\n{"id": "r1", "index": 1, "dig',
+                                      encoding="utf-8")
+    with pytest.warns(UserWarning, match=r"grades: line 2 of .* cannot be read"):
+        book = grades.GradeBook([folder])
+    assert book.lines == [whole] and book.cached("d1", "a fox", "j") == whole

@@ -16,7 +16,7 @@ import threading
 import warnings
 from pathlib import Path
 
-from .grades import GRADES_FILE, cache_key
+from .grades import GRADES_FILE, cache_key, grade_lines
 from .record import Record
 
 HISTORY_FILE = "history.jsonl"  # the same name as store.HISTORY_FILE (store imports this module)
@@ -162,15 +162,8 @@ def _grade_lines(path: Path) -> list[dict] | None:
     """The grade lines of a grades.jsonl (a line that cannot be read is left out, as a crash may cut the last
     one short), or None where the file cannot be read or no line is a grade."""
     try:
-        text = path.read_bytes()
+        data = path.read_bytes()
     except OSError:
         return None
-    out = []
-    for line in text.split(b"\n"):
-        try:
-            value = json.loads(line) if line.strip() else None
-        except ValueError:
-            continue
-        if isinstance(value, dict) and "id" in value and "digest" in value:
-            out.append(value)
-    return out if out or not text.strip() else None
+    out = [line for line in grade_lines(data)[0] if "digest" in line]
+    return out if out or not data.strip() else None

@@ -27,6 +27,23 @@ def cache_key(digest: str, rubric: str, judge: str) -> tuple[str, str, str]:
     return (digest, rubric.strip(), judge)
 
 
+def grade_lines(data: bytes) -> tuple[list[dict], list[int]]:
+    """The grade lines of a ``grades.jsonl``'s bytes, and the numbers of the lines that cannot be read."""
+    lines, unread = [], []
+    for number, text in enumerate(data.split(b"\n"), 1):
+        if not text.strip():
+            continue
+        try:
+            line = json.loads(text)
+            if not isinstance(line, dict) or "id" not in line:
+                raise ValueError("not a grade")
+        except ValueError:
+            unread.append(number)
+            continue
+        lines.append(line)
+    return lines, unread
+
+
 class GradeBook:
     """Every grade line of some session folders, read on first use, then added to as grades come."""
 
@@ -42,16 +59,10 @@ class GradeBook:
                 self._read(path)
 
     def _read(self, path: Path) -> None:
-        for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not text.strip():
-                continue
-            try:
-                line = json.loads(text)
-                if not isinstance(line, dict) or "id" not in line:
-                    raise ValueError("not a grade")
-            except ValueError:  # a line a crash cut short: the others still count
-                warnings.warn(f"grades: line {number} of {path} cannot be read", UserWarning, stacklevel=3)
-                continue
+        lines, unread = grade_lines(path.read_bytes())
+        for number in unread:  # a line a crash cut short: the others still count
+            warnings.warn(f"grades: line {number} of {path} cannot be read", UserWarning, stacklevel=3)
+        for line in lines:
             self._keep(line)
 
     def _keep(self, line: dict) -> None:
